@@ -1,0 +1,94 @@
+# agentbpf — build, test, run. `make V=1` shows the commands.
+VERSION   ?= 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+OUTPUT    := .output
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+CC        ?= gcc
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
+	     -Iinclude -Iuser -I$(OUTPUT) -DAGENTBPF_VERSION='"$(VERSION)"'
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
+	     -Iinclude -I$(OUTPUT)
+# libbpf is linked statically so the binary does not depend on the
+# distribution's libbpf version at run time.
+LDLIBS    := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lmicrohttpd -lyaml -lpthread -lm
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+# Pure userspace logic, linked into the daemon and into the unit tests.
+LIB_SRCS  := user/config.c user/expo.c user/util.c user/lifecycle.c
+LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+APP_SRCS  := user/main.c user/proc.c user/server.c user/selfstats.c user/check.c user/procfs.c
+APP_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/%,$(UNIT_SRCS))
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.PHONY: all deps clean test unit run install
+.SECONDARY: $(BPF_OBJS)
+all: agentbpf
+
+# Installs what building, testing and the demo need from Debian's archive.
+deps:
+	$(Q)./tests/deps.sh
+
+$(OUTPUT):
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)test -r $(VMLINUX_BTF) || { echo "kernel BTF not found at $(VMLINUX_BTF): build on a kernel with CONFIG_DEBUG_INFO_BTF=y or set VMLINUX_BTF" >&2; exit 1; }
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c include/%.h $(OUTPUT)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/%.o: user/%.c $(wildcard user/*.h include/*.h) $(SKELS) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+agentbpf: $(APP_OBJS) $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/test_%: tests/unit/test_%.c $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lcmocka $(LDLIBS) -o $@
+
+unit: $(UNIT_BINS)
+	$(Q)rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; exit $$rc
+
+# The whole suite: unit tests, then real-kernel end-to-end tests (root).
+test: deps
+	$(Q)./tests/run.sh
+
+# Daemon plus a demo fleet of agents; Ctrl-C stops everything.
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./deploy/demo/run-demo.sh
+
+install: agentbpf
+	install -D -m 0755 agentbpf $(DESTDIR)$(PREFIX)/bin/agentbpf
+	install -D -m 0644 deploy/agentbpf.yml $(DESTDIR)/etc/agentbpf/agentbpf.yml
+
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT) agentbpf

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Process lifecycle probe family: shared between bpf/proc.bpf.c and
+ * user/proc.c. The kernel keeps pid -> agent membership current and reports
+ * the rare events (exec, fork of a member, exit of a member, listen) through
+ * one ring buffer; everything per-request lives in other families.
+ */
+#ifndef AGENTBPF_PROC_H
+#define AGENTBPF_PROC_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define AGENTBPF_MAX_AGENTS	64
+/* Default capacity of agent_pids; the loader resizes it from the config. */
+#define AGENTBPF_MAX_PROCS	32768
+
+/*
+ * Event agent for a process that exec'd recently and is not a member (yet):
+ * userspace decides from its own table, since it classified the exec first.
+ * This is how a matched process that lives a millisecond is still counted.
+ */
+#define AGENT_PENDING		0xffffffffu
+#define AGENT_NONE		0xfffffffeu
+
+#define PROC_COMM_LEN		16
+#define PROC_ARGS_LEN		512
+#define PROC_EXE_LEN		256
+
+enum proc_event_type {
+	PROC_EV_EXEC = 1,
+	PROC_EV_FORK,
+	PROC_EV_EXIT,
+	PROC_EV_LISTEN,
+};
+
+/* Why an event could not be delivered; indexes the proc_drops map. */
+enum proc_drop_reason {
+	DROP_RINGBUF_FULL,	/* bpf_ringbuf_reserve failed */
+	DROP_PIDMAP_FULL,	/* agent_pids had no room for a new member */
+	DROP_MAX,
+};
+
+struct proc_event_hdr {
+	__u32 type;
+	__u32 pid;		/* thread group id */
+	__u32 ppid;		/* parent's thread group id */
+	__u32 agent;		/* agent index, AGENT_PENDING or AGENT_NONE */
+	__u64 ts_ns;		/* CLOCK_BOOTTIME of the event */
+	__u64 start_ns;		/* task start, CLOCK_BOOTTIME */
+};
+
+struct proc_exec_event {
+	struct proc_event_hdr hdr;
+	__u64 cgroup_id;	/* cgroup v2 id of the new image */
+	__u32 args_len;		/* bytes of argv in args, NUL separated */
+	char comm[PROC_COMM_LEN];
+	char exe[PROC_EXE_LEN];	/* binprm interp: the file actually run */
+	char args[PROC_ARGS_LEN];
+};
+
+struct proc_exit_event {
+	struct proc_event_hdr hdr;
+	__s32 exit_code;	/* wait status: status << 8 | signal */
+	__u32 oom_killed;	/* chosen by the OOM killer and died of SIGKILL */
+	__u64 utime_ns;
+	__u64 stime_ns;
+	__u64 rchar;
+	__u64 wchar;
+};
+
+struct proc_listen_event {
+	struct proc_event_hdr hdr;
+	__u32 port;
+	__u32 pad;
+};
+
+#endif /* AGENTBPF_PROC_H */

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "check.h"
+#include "config.h"
+#include "lifecycle.h"
+#include "proc_user.h"
+
+#define TRACEFS "/sys/kernel/tracing"
+
+enum verdict { OK, INFO, FAIL };
+
+__attribute__((format(printf, 3, 4)))
+static void line(enum verdict v, const char *what, const char *fmt, ...)
+{
+	static const char *const tags[] = { "ok  ", "info", "FAIL" };
+	va_list ap;
+
+	printf("%s  %-22s ", tags[v], what);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static bool has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+static bool exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+int agentbpf_check(const char *config_path, bool config_given, const char *btf_path)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct caps[2] = { 0 };
+	static const char *const tps[] = {
+		"sched/sched_process_exec", "sched/sched_process_fork",
+		"sched/sched_process_exit", "sock/inet_sock_set_state",
+		"sock/sock_recv_length", "sock/sock_send_length",
+		"tcp/tcp_destroy_sock", "oom/mark_victim",
+	};
+	struct config cfg;
+	struct lifecycle lc = { 0 };
+	struct proc_tracker t;
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	char err[512], path[256];
+	struct utsname u;
+	bool privileged, fatal = false, cfg_ok = false;
+	unsigned int i;
+	int fd;
+
+	uname(&u);
+	line(INFO, "kernel", "%s %s", u.release, u.machine);
+
+	if (access(btf_path, R_OK) == 0) {
+		line(OK, "BTF", "%s", btf_path);
+	} else {
+		line(FAIL, "BTF", "%s missing: use a kernel with CONFIG_DEBUG_INFO_BTF=y or pass --btf FILE", btf_path);
+		fatal = true;
+	}
+
+	syscall(SYS_capget, &hdr, caps);
+	privileged = has_cap(caps, CAP_SYS_ADMIN) ||
+		     (has_cap(caps, CAP_BPF) && has_cap(caps, CAP_PERFMON));
+	if (privileged) {
+		line(OK, "privileges", "%s", geteuid() == 0 ? "root" : "CAP_BPF and CAP_PERFMON");
+	} else {
+		line(FAIL, "privileges", "need root, or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE");
+		fatal = true;
+	}
+
+	if (!exists(TRACEFS "/events") && privileged)
+		mount("tracefs", TRACEFS, "tracefs", 0, NULL);
+	if (exists(TRACEFS "/events")) {
+		line(OK, "tracefs", "%s", TRACEFS);
+		for (i = 0; i < ARRAY_SIZE(tps); i++) {
+			snprintf(path, sizeof(path), TRACEFS "/events/%s", tps[i]);
+			line(exists(path) ? OK : FAIL, "tracepoint", "%s%s", tps[i],
+			     exists(path) ? "" : " missing");
+			fatal |= !exists(path) && i < 3;
+		}
+	} else {
+		line(INFO, "tracefs", "not mounted (mount -t tracefs tracefs " TRACEFS "); tp_btf does not need it");
+	}
+
+	fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, 4096, NULL);
+	line(fd >= 0 ? OK : FAIL, "ring buffer", "%s", fd >= 0 ? "BPF_MAP_TYPE_RINGBUF" : strerror(errno));
+	fatal |= fd < 0;
+	if (fd >= 0)
+		close(fd);
+
+	line(exists("/sys/bus/event_source/devices/uprobe/type") ? OK : FAIL, "uprobes", "%s",
+	     exists("/sys/bus/event_source/devices/uprobe/type") ? "available (TLS and USDT probes)" :
+	     "unavailable (CONFIG_UPROBE_EVENTS): TLS traffic will not be seen");
+	line(INFO, "kprobes", "%s", exists("/sys/bus/event_source/devices/kprobe/type") ?
+	     "available (not used)" : "unavailable (not needed: agentbpf uses tracepoints and uprobes)");
+	line(INFO, "fentry/fexit", "not used (agentbpf needs only tp_btf, tracepoints and uprobes)");
+
+	fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	line(fd >= 0 ? OK : INFO, "bpf stats", "%s", fd >= 0 ? "run count and time per program" :
+	     "unavailable: agentbpf_bpf_program_* stay 0");
+	if (fd >= 0)
+		close(fd);
+
+	if (exists("/sys/fs/cgroup/cgroup.controllers"))
+		line(INFO, "cgroups", "v2 (unified) at /sys/fs/cgroup");
+	else
+		line(INFO, "cgroups", "v1%s", exists("/sys/fs/cgroup/unified/cgroup.controllers") ?
+		     " with v2 at /sys/fs/cgroup/unified (hybrid)" : "");
+
+	if (!exists(config_path) && !config_given) {
+		line(INFO, "config", "%s absent: pass --config FILE", config_path);
+		config_defaults(&cfg);
+	} else if (config_load(&cfg, config_path, err, sizeof(err))) {
+		line(FAIL, "config", "%s", err);
+		fatal = true;
+	} else {
+		line(OK, "config", "%s: %d agents", config_path, cfg.nagents);
+		cfg_ok = true;
+	}
+
+	/* The real thing: load and attach the lifecycle probes, then let go. */
+	if (!fatal) {
+		if (!cfg_ok)
+			config_defaults(&cfg);
+		lc_init(&lc, cfg.nagents, 64);
+		if (proc_tracker_open(&t, &cfg, &lc, &lock,
+				      strcmp(btf_path, "/sys/kernel/btf/vmlinux") ? btf_path : NULL,
+				      err, sizeof(err))) {
+			line(FAIL, "load probes", "%s", err);
+			fatal = true;
+		} else {
+			line(OK, "load probes", "lifecycle programs loaded and attached (tp_btf)");
+			proc_tracker_close(&t);
+		}
+		lc_free(&lc);
+	}
+	config_free(&cfg);
+	printf("%s\n", fatal ? "agentbpf cannot run here: fix the FAIL lines above" :
+	       "agentbpf can run here");
+	return fatal ? 1 : 0;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef AGENTBPF_CONFIG_H
+#define AGENTBPF_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "proc.h"
+
+#define CONFIG_MAX_BUCKETS	32
+#define CONFIG_MAX_PORTS	16
+
+/* Every field that is set must match (AND); unset fields match anything. */
+struct agent_match {
+	char *cmdline;		/* glob on the space-joined argv */
+	char *comm;		/* exact task name (first 15 bytes) */
+	char *exe;		/* glob on the executable's path */
+	char *cgroup;		/* glob on any of the process's cgroup paths */
+	int port;		/* a TCP port the process listens on; 0 = unset */
+};
+
+struct agent_conf {
+	char *name;		/* label value of agent_type / worker_name */
+	char *type;		/* label value of worker_type; defaults to name */
+	struct agent_match match;
+};
+
+struct config {
+	char *namespace;
+	char *listen;
+	double buckets[CONFIG_MAX_BUCKETS];
+	int nbuckets;
+	int max_processes;
+	struct agent_conf agents[AGENTBPF_MAX_AGENTS];
+	int nagents;
+};
+
+/* What the matchers look at; fields may be NULL when unknown. */
+struct proc_identity {
+	const char *cmdline;	/* argv joined with spaces */
+	const char *comm;
+	const char *exe;
+	const char *cgroups;	/* /proc/PID/cgroup lines: "id:controllers:path\n"... */
+	const uint16_t *ports;	/* listening ports */
+	int nports;
+};
+
+void config_defaults(struct config *cfg);
+/*
+ * Parses YAML. On error returns -1 and writes "file:line: what is wrong"
+ * into err; cfg is then left with defaults only.
+ */
+int config_parse(struct config *cfg, const char *name, const char *text, size_t len,
+		 char *err, size_t errlen);
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* Index of the first agent whose matchers all match, or -1. */
+int config_match(const struct config *cfg, const struct proc_identity *id);
+bool config_uses_ports(const struct config *cfg);
+bool config_valid_metric_name(const char *s);
+/* Parses "host:port", ":port", "[v6]:port"; returns 0 or -1. */
+int config_parse_listen(const char *addr, char *host, size_t hostlen, uint16_t *port);
+
+#endif

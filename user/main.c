@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * agentbpf: per-agent metrics from the kernel. One daemon per host loads the
+ * BPF probes, keeps the pid -> agent table, and serves /metrics.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "check.h"
+#include "config.h"
+#include "expo.h"
+#include "lifecycle.h"
+#include "proc.h"
+#include "proc.skel.h"
+#include "proc_user.h"
+#include "procfs.h"
+#include "selfstats.h"
+#include "server.h"
+
+#define DEFAULT_CONFIG	"/etc/agentbpf/agentbpf.yml"
+#define DEFAULT_LISTEN	":9091"
+#define DEFAULT_BTF	"/sys/kernel/btf/vmlinux"
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+struct options {
+	const char *command;
+	const char *config;
+	const char *listen;
+	const char *namespace;
+	const char *btf;
+	bool config_given;
+	bool bpf_stats;
+	bool json;
+};
+
+struct app {
+	struct options opt;
+	struct config cfg;
+	pthread_mutex_t lock;
+	struct lifecycle lc;
+	struct proc_tracker proc;
+	uint64_t boot_to_unix_ns;
+	uint64_t scrapes;
+	double last_scrape_s;
+	struct member *snap;	/* scrape-time copy of the member table */
+};
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	stopping = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: agentbpf [COMMAND] [OPTIONS]\n"
+		"\n"
+		"Per-agent request, lifecycle and message-bus metrics measured in the kernel\n"
+		"with BPF, with no change to the agents. Needs root (or CAP_BPF, CAP_PERFMON\n"
+		"and CAP_SYS_RESOURCE) and a kernel with BTF.\n"
+		"\n"
+		"Commands:\n"
+		"  run            serve /metrics (default)\n"
+		"  check          report what this kernel and config support; exit 1 if agentbpf cannot run\n"
+		"  trace          print one line per agent process event as it happens\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE               agents and settings (default " DEFAULT_CONFIG ")\n"
+		"  -l, --web.listen-address ADDR   where /metrics is served: host:port, :port or\n"
+		"                                  [v6]:port (default " DEFAULT_LISTEN ")\n"
+		"  -n, --namespace NS              prefix for metric families, e.g. NS_agent_requests_total\n"
+		"      --btf FILE                  kernel BTF to use instead of " DEFAULT_BTF "\n"
+		"      --no-bpf-stats              do not enable the kernel's BPF run-time accounting\n"
+		"      --json                      trace: one JSON object per line\n"
+		"  -h, --help                      this help\n"
+		"  -V, --version                   print the version\n"
+		"\n"
+		"Flags override the config file. Exit status: 0 ok, 1 cannot run here\n"
+		"(privileges, BTF, address in use), 2 bad usage or config.\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "web.listen-address", required_argument, NULL, 'l' },
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "btf", required_argument, NULL, 'b' },
+		{ "no-bpf-stats", no_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int c;
+
+	*o = (struct options){ .command = "run", .config = DEFAULT_CONFIG, .btf = DEFAULT_BTF,
+			       .bpf_stats = true };
+	if (argc > 1 && argv[1][0] != '-') {
+		o->command = argv[1];
+		argc--;
+		argv++;
+	}
+	while ((c = getopt_long(argc, argv, "c:l:n:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			o->config_given = true;
+			break;
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'n':
+			o->namespace = optarg;
+			break;
+		case 'b':
+			o->btf = optarg;
+			break;
+		case 's':
+			o->bpf_stats = false;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("agentbpf %s\n", AGENTBPF_VERSION);
+			exit(0);
+		default:
+			fprintf(stderr, "Try 'agentbpf --help'.\n");
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "agentbpf: unexpected argument \"%s\"; try 'agentbpf --help'\n", argv[optind]);
+		return -1;
+	}
+	if (strcmp(o->command, "run") && strcmp(o->command, "check") && strcmp(o->command, "trace")) {
+		fprintf(stderr, "agentbpf: unknown command \"%s\" (expected run, check or trace)\n", o->command);
+		return -1;
+	}
+	return 0;
+}
+
+/* Loads the config and applies flag overrides; prints the error itself. */
+static int load_config(const struct options *o, struct config *cfg)
+{
+	char err[512];
+	char host[256];
+	uint16_t port;
+
+	if (access(o->config, F_OK) && !o->config_given) {
+		fprintf(stderr, "agentbpf: no config at %s: pass --config FILE (see deploy/agentbpf.yml)\n",
+			o->config);
+		return -1;
+	}
+	if (config_load(cfg, o->config, err, sizeof(err))) {
+		fprintf(stderr, "agentbpf: %s\n", err);
+		return -1;
+	}
+	if (o->namespace) {
+		if (*o->namespace && !config_valid_metric_name(o->namespace)) {
+			fprintf(stderr, "agentbpf: --namespace \"%s\" is not a valid metric name prefix ([a-zA-Z_][a-zA-Z0-9_]*)\n",
+				o->namespace);
+			return -1;
+		}
+		free(cfg->namespace);
+		cfg->namespace = strdup(o->namespace);
+	}
+	if (o->listen) {
+		if (config_parse_listen(o->listen, host, sizeof(host), &port)) {
+			fprintf(stderr, "agentbpf: --web.listen-address \"%s\" is not host:port, :port or [v6]:port\n",
+				o->listen);
+			return -1;
+		}
+		free(cfg->listen);
+		cfg->listen = strdup(o->listen);
+	}
+	if (!cfg->listen)
+		cfg->listen = strdup(DEFAULT_LISTEN);
+	return cfg->listen ? 0 : -1;
+}
+
+static void render_self(struct app *app, struct expo *e)
+{
+	static const char *const ev_names[] = { NULL, "exec", "fork", "exit", "listen" };
+	struct bpf_object *objs[] = { app->proc.skel->obj };
+	uint64_t losses[LOSS_MAX];
+	struct label l[2];
+	int i;
+
+	selfstats_render_build_info(e);
+
+	expo_family(e, "agentbpf_scrape_duration_seconds", EXPO_GAUGE,
+		    "Time the previous scrape of /metrics took to render.");
+	expo_sample(e, NULL, 0, app->last_scrape_s);
+	expo_family(e, "agentbpf_scrapes_total", EXPO_COUNTER, "Scrapes of /metrics served.");
+	expo_sample(e, NULL, 0, app->scrapes);
+
+	expo_family(e, "agentbpf_tracked_processes", EXPO_GAUGE,
+		    "Processes currently attributed to a configured agent.");
+	expo_sample(e, NULL, 0, app->lc.count);
+
+	expo_family(e, "agentbpf_bpf_map_entries", EXPO_GAUGE, "Entries in a BPF map.");
+	l[0] = (struct label){ "map", "agent_pids" };
+	expo_sample(e, l, 1, app->lc.count);
+	expo_family(e, "agentbpf_bpf_map_capacity", EXPO_GAUGE,
+		    "Maximum entries of a BPF map; when entries reach it, events are dropped.");
+	expo_sample(e, l, 1, app->cfg.max_processes);
+
+	expo_family(e, "agentbpf_events_total", EXPO_COUNTER,
+		    "Kernel events received by the daemon, by type.");
+	for (i = PROC_EV_EXEC; i <= PROC_EV_LISTEN; i++) {
+		l[0] = (struct label){ "type", ev_names[i] };
+		expo_sample(e, l, 1, app->proc.events[i]);
+	}
+
+	proc_tracker_losses(&app->proc, losses);
+	expo_family(e, "agentbpf_events_dropped_total", EXPO_COUNTER,
+		    "Events that could not be accounted, by reason; any increase means some counts are low.");
+	for (i = 0; i < LOSS_MAX; i++) {
+		l[0] = (struct label){ "reason", proc_loss_name(i) };
+		expo_sample(e, l, 1, losses[i]);
+	}
+
+	selfstats_render_programs(e, objs, ARRAY_SIZE(objs));
+}
+
+static void render(void *ctx, struct strbuf *out, enum expo_format fmt)
+{
+	struct app *app = ctx;
+	struct agent_usage usage[AGENTBPF_MAX_AGENTS] = { 0 };
+	uint64_t start = now_ns(CLOCK_MONOTONIC);
+	uint32_t i, n = 0;
+	struct expo e;
+
+	/* Copy the members, read /proc without holding the lock, then render. */
+	pthread_mutex_lock(&app->lock);
+	for (i = 0; i <= app->lc.mask; i++) {
+		if (app->lc.table[i].pid)
+			app->snap[n++] = app->lc.table[i];
+	}
+	pthread_mutex_unlock(&app->lock);
+	for (i = 0; i < n; i++) {
+		struct agent_usage *u = &usage[app->snap[i].agent];
+
+		if (procfs_add_usage(app->snap[i].pid, u))
+			continue;
+		if (!u->oldest_start_ns || app->snap[i].start_ns < u->oldest_start_ns)
+			u->oldest_start_ns = app->snap[i].start_ns;
+	}
+
+	expo_init(&e, out, fmt, app->cfg.namespace);
+	pthread_mutex_lock(&app->lock);
+	lc_render(&app->lc, &app->cfg, &e, usage, app->boot_to_unix_ns);
+	render_self(app, &e);
+	app->scrapes++;
+	pthread_mutex_unlock(&app->lock);
+	expo_finish(&e);
+	app->last_scrape_s = (now_ns(CLOCK_MONOTONIC) - start) / 1e9;
+}
+
+static int check_btf(const char *path)
+{
+	if (access(path, R_OK) == 0)
+		return 0;
+	fprintf(stderr, "agentbpf: kernel BTF not found at %s: run on a kernel built with CONFIG_DEBUG_INFO_BTF=y or pass --btf FILE\n",
+		path);
+	return -1;
+}
+
+static int run(struct app *app, bool trace)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct server *srv = NULL;
+	int stats_fd = -1, ret = EXIT_RUNTIME;
+	char err[512];
+
+	if (check_btf(app->opt.btf))
+		return EXIT_RUNTIME;
+	if (lc_init(&app->lc, app->cfg.nagents, app->cfg.max_processes) ||
+	    !(app->snap = calloc(app->cfg.max_processes, sizeof(*app->snap)))) {
+		fprintf(stderr, "agentbpf: out of memory for %d processes (lower max_processes)\n",
+			app->cfg.max_processes);
+		return EXIT_RUNTIME;
+	}
+	app->boot_to_unix_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME);
+	if (proc_tracker_open(&app->proc, &app->cfg, &app->lc, &app->lock,
+			      strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL,
+			      err, sizeof(err))) {
+		fprintf(stderr, "agentbpf: %s\n", err);
+		goto cleanup;
+	}
+	if (trace) {
+		app->proc.trace = stdout;
+		app->proc.trace_json = app->opt.json;
+	}
+	if (app->opt.bpf_stats && !trace) {
+		stats_fd = selfstats_enable_bpf_stats();
+		if (stats_fd < 0)
+			fprintf(stderr, "agentbpf: warning: cannot enable BPF run-time stats (%s); program run metrics stay 0\n",
+				strerror(errno));
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (proc_tracker_scan(&app->proc))
+		fprintf(stderr, "agentbpf: warning: cannot scan /proc; agents started before the daemon are missed\n");
+	if (!trace) {
+		srv = server_start(app->cfg.listen, render, app, err, sizeof(err));
+		if (!srv) {
+			fprintf(stderr, "agentbpf: %s\n", err);
+			goto cleanup;
+		}
+		fprintf(stderr, "agentbpf %s: serving http://%s/metrics; %d agents, %u processes found\n",
+			AGENTBPF_VERSION, app->cfg.listen, app->cfg.nagents, app->lc.count);
+	}
+	while (!stopping) {
+		if (proc_tracker_poll(&app->proc, 200) < 0) {
+			fprintf(stderr, "agentbpf: reading kernel events failed: %s\n", strerror(errno));
+			goto cleanup;
+		}
+	}
+	ret = 0;
+cleanup:
+	server_stop(srv);
+	proc_tracker_close(&app->proc);
+	if (stats_fd >= 0)
+		close(stats_fd);
+	lc_free(&app->lc);
+	free(app->snap);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static struct app app;
+	int ret;
+
+	if (parse_args(argc, argv, &app.opt))
+		return EXIT_USAGE;
+	pthread_mutex_init(&app.lock, NULL);
+	if (!strcmp(app.opt.command, "check")) {
+		ret = agentbpf_check(app.opt.config, app.opt.config_given, app.opt.btf);
+		return ret;
+	}
+	if (load_config(&app.opt, &app.cfg))
+		return EXIT_USAGE;
+	if (!app.cfg.nagents)
+		fprintf(stderr, "agentbpf: warning: %s lists no agents; only exporter metrics will be served\n",
+			app.opt.config);
+	ret = run(&app, !strcmp(app.opt.command, "trace"));
+	config_free(&app.cfg);
+	return ret;
+}

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "proc.h"
+#include "proc_user.h"
+#include "proc.skel.h"
+#include "procfs.h"
+#include "util.h"
+
+static const char *const loss_names[LOSS_MAX] = {
+	[LOSS_RINGBUF_FULL] = "ringbuf_full",
+	[LOSS_PIDMAP_FULL] = "pid_map_full",
+	[LOSS_TABLE_FULL] = "member_table_full",
+	[LOSS_LATE] = "late_classification",
+};
+
+const char *proc_loss_name(enum proc_loss l)
+{
+	return l < LOSS_MAX ? loss_names[l] : "unknown";
+}
+
+static void trace_event(struct proc_tracker *t, const char *what, uint32_t pid, uint32_t ppid,
+			int agent, const char *detail_key, const char *detail)
+{
+	char ts[32];
+	struct timespec now;
+	struct tm tm;
+	const char *name = agent >= 0 ? t->cfg->agents[agent].name : "-";
+
+	if (!t->trace)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	localtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+	if (t->trace_json) {
+		struct strbuf sb;
+
+		sb_init(&sb);
+		sb_printf(&sb, "{\"time\":%ld.%03ld,\"event\":\"%s\",\"agent\":\"", (long)now.tv_sec,
+			  now.tv_nsec / 1000000, what);
+		expo_escape_label(&sb, name);
+		sb_printf(&sb, "\",\"pid\":%u,\"ppid\":%u", pid, ppid);
+		if (detail_key) {
+			sb_printf(&sb, ",\"%s\":\"", detail_key);
+			expo_escape_label(&sb, detail);
+			sb_putc(&sb, '"');
+		}
+		sb_puts(&sb, "}\n");
+		fputs(sb.buf ? sb.buf : "", t->trace);
+		sb_free(&sb);
+	} else {
+		fprintf(t->trace, "%s.%03ld %-6s %-20s pid=%-7u ppid=%-7u %s%s%s\n", ts,
+			now.tv_nsec / 1000000, what, name, pid, ppid, detail_key ? detail_key : "",
+			detail_key ? "=" : "", detail_key ? detail : "");
+	}
+	fflush(t->trace);
+}
+
+static void set_kernel_agent(struct proc_tracker *t, uint32_t pid, uint32_t agent)
+{
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.agent_pids), &pid, &agent, BPF_ANY))
+		t->lc->dropped++;
+}
+
+static void read_cgroups(uint32_t pid, uint32_t ppid, char *buf, size_t len)
+{
+	char path[64];
+
+	/* A process that already exited ran in its parent's cgroup, as a rule. */
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	if (read_file(path, buf, len) > 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", ppid);
+	if (read_file(path, buf, len) < 0)
+		buf[0] = '\0';
+}
+
+/* A classification that arrives after the kernel stopped reporting for it. */
+static bool exited_unseen(struct proc_tracker *t, const struct proc_event_hdr *h)
+{
+	struct proc_info info;
+
+	if (now_ns(CLOCK_BOOTTIME) - h->ts_ns < t->window_ns)
+		return false;
+	return procfs_read_info(h->pid, &info, false) || info.start_ns / 10000000 != h->start_ns / 10000000;
+}
+
+static void on_exec(struct proc_tracker *t, const struct proc_exec_event *e)
+{
+	char cmdline[PROC_ARGS_LEN + 1], exe[PATH_MAX], comm[PROC_COMM_LEN];
+	char cgroups[4096] = "";
+	struct proc_identity id = { .cmdline = cmdline, .comm = comm, .exe = e->exe };
+	uint32_t pid = e->hdr.pid;
+	struct member *m;
+	int idx;
+
+	procfs_join_args(cmdline, sizeof(cmdline), e->args,
+			 e->args_len < PROC_ARGS_LEN ? e->args_len : PROC_ARGS_LEN);
+	memcpy(comm, e->comm, sizeof(comm));
+	comm[sizeof(comm) - 1] = '\0';
+	/* The exe matcher sees the resolved path, as /proc/PID/exe shows it. */
+	if (t->want_exe && e->exe[0] == '/' && realpath(e->exe, exe))
+		id.exe = exe;
+	if (t->want_cgroups) {
+		read_cgroups(pid, e->hdr.ppid, cgroups, sizeof(cgroups));
+		id.cgroups = cgroups;
+	}
+	idx = config_match(t->cfg, &id);
+
+	pthread_mutex_lock(t->lock);
+	m = lc_find(t->lc, pid);
+	if (idx >= 0) {
+		if (m)
+			lc_move(t->lc, pid, idx);
+		else if (lc_start(t->lc, pid, idx, e->hdr.start_ns, true) == 0 &&
+			 exited_unseen(t, &e->hdr)) {
+			/* Its exit went unreported: say so rather than keep a ghost. */
+			lc_forget(t->lc, pid);
+			t->late++;
+			idx = -1;
+		}
+		if (idx >= 0)
+			set_kernel_agent(t, pid, idx);
+	} else if (m) {
+		/* Exec into something no agent claims: the member keeps its agent. */
+		idx = m->agent;
+	}
+	pthread_mutex_unlock(t->lock);
+	if (idx >= 0)
+		trace_event(t, "exec", pid, e->hdr.ppid, idx, "cmd", cmdline);
+}
+
+static void on_fork(struct proc_tracker *t, const struct proc_event_hdr *h)
+{
+	struct member *parent;
+	int agent = -1;
+
+	pthread_mutex_lock(t->lock);
+	parent = lc_find(t->lc, h->ppid);
+	if (parent) {
+		agent = parent->agent;
+		if (lc_start(t->lc, h->pid, agent, h->start_ns, true) == 0 && h->agent != (uint32_t)agent)
+			set_kernel_agent(t, h->pid, agent);
+	}
+	pthread_mutex_unlock(t->lock);
+	if (agent >= 0)
+		trace_event(t, "fork", h->pid, h->ppid, agent, NULL, NULL);
+}
+
+static void on_exit_event(struct proc_tracker *t, const struct proc_exit_event *e)
+{
+	struct agent_usage final = {
+		.utime_ns = e->utime_ns, .stime_ns = e->stime_ns,
+		.rchar = e->rchar, .wchar = e->wchar,
+	};
+	uint32_t pid = e->hdr.pid;
+	enum exit_reason r = exit_reason_of(e->exit_code, e->oom_killed);
+	char detail[64];
+	struct member *m;
+	int agent = -1;
+
+	pthread_mutex_lock(t->lock);
+	m = lc_find(t->lc, pid);
+	if (m) {
+		agent = m->agent;
+		lc_exit(t->lc, pid, e->exit_code, e->oom_killed, &final);
+	}
+	pthread_mutex_unlock(t->lock);
+	/* A classification racing the exit may have re-added the pid. */
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.agent_pids), &pid);
+	if (agent < 0)
+		return;
+	if (r == REASON_SIGNAL || r == REASON_OOM)
+		snprintf(detail, sizeof(detail), "%s signal=%d lifetime=%.3fs", exit_reason_name(r),
+			 e->exit_code & 0x7f, (e->hdr.ts_ns - e->hdr.start_ns) / 1e9);
+	else
+		snprintf(detail, sizeof(detail), "%s status=%d lifetime=%.3fs", exit_reason_name(r),
+			 (e->exit_code >> 8) & 0xff, (e->hdr.ts_ns - e->hdr.start_ns) / 1e9);
+	trace_event(t, "exit", pid, e->hdr.ppid, agent, "reason", detail);
+}
+
+static void on_listen(struct proc_tracker *t, const struct proc_listen_event *e)
+{
+	struct proc_info info;
+	struct proc_identity id;
+	uint16_t port = e->port;
+	struct member *m;
+	int idx, started = 0;
+	char detail[16];
+
+	if (procfs_read_info(e->hdr.pid, &info, t->want_cgroups))
+		return;
+	id = (struct proc_identity){ info.cmdline, info.comm, info.exe,
+				     t->want_cgroups ? info.cgroups : NULL, &port, 1 };
+	idx = config_match(t->cfg, &id);
+	if (idx < 0)
+		return;
+	pthread_mutex_lock(t->lock);
+	m = lc_find(t->lc, e->hdr.pid);
+	/* First match wins: the port may reveal an agent listed earlier. */
+	if (m && (int)m->agent > idx)
+		lc_move(t->lc, e->hdr.pid, idx);
+	else if (!m)
+		started = lc_start(t->lc, e->hdr.pid, idx, info.start_ns, true) == 0;
+	m = lc_find(t->lc, e->hdr.pid);
+	if (m)
+		set_kernel_agent(t, e->hdr.pid, m->agent);
+	pthread_mutex_unlock(t->lock);
+	snprintf(detail, sizeof(detail), "%u", port);
+	if (started)
+		trace_event(t, "listen", e->hdr.pid, info.ppid, idx, "port", detail);
+}
+
+static int handle_event(void *ctx, void *data, size_t len)
+{
+	struct proc_tracker *t = ctx;
+	const struct proc_event_hdr *h = data;
+
+	if (len < sizeof(*h) || h->type > PROC_EV_LISTEN)
+		return 0;
+	t->events[h->type]++;
+	switch (h->type) {
+	case PROC_EV_EXEC:
+		if (len >= sizeof(struct proc_exec_event))
+			on_exec(t, data);
+		break;
+	case PROC_EV_FORK:
+		on_fork(t, h);
+		break;
+	case PROC_EV_EXIT:
+		if (len >= sizeof(struct proc_exit_event))
+			on_exit_event(t, data);
+		break;
+	case PROC_EV_LISTEN:
+		if (len >= sizeof(struct proc_listen_event))
+			on_listen(t, data);
+		break;
+	}
+	return 0;
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_WARN && getenv("AGENTBPF_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct lifecycle *lc,
+		      pthread_mutex_t *lock, const char *btf_path, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
+	int i, ret;
+
+	memset(t, 0, sizeof(*t));
+	t->cfg = cfg;
+	t->lc = lc;
+	t->lock = lock;
+	t->window_ns = 2000000000ull;
+	for (i = 0; i < cfg->nagents; i++) {
+		t->want_cgroups |= cfg->agents[i].match.cgroup != NULL;
+		t->want_exe |= cfg->agents[i].match.exe != NULL;
+	}
+	t->want_ports = config_uses_ports(cfg);
+
+	libbpf_set_print(libbpf_quiet);
+	t->skel = proc_bpf__open_opts(&opts);
+	if (!t->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open BPF object: %s", strerror(-ret));
+		return ret;
+	}
+	t->skel->rodata->watch_listen = t->want_ports;
+	t->skel->rodata->classify_window_ns = t->window_ns;
+	bpf_map__set_max_entries(t->skel->maps.agent_pids, cfg->max_processes);
+
+	ret = proc_bpf__load(t->skel);
+	if (ret) {
+		if (ret == -EPERM || ret == -EACCES)
+			snprintf(err, errlen, "not permitted to load BPF programs (%s): run as root or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE",
+				 strerror(-ret));
+		else
+			snprintf(err, errlen, "cannot load BPF programs: %s (run with AGENTBPF_DEBUG=1 for the verifier log)",
+				 strerror(-ret));
+		goto fail;
+	}
+	ret = proc_bpf__attach(t->skel);
+	if (ret) {
+		snprintf(err, errlen, "cannot attach to sched/sock tracepoints: %s", strerror(-ret));
+		goto fail;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.proc_events), handle_event, t, NULL);
+	if (!t->rb) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot map the event ring buffer: %s", strerror(-ret));
+		goto fail;
+	}
+	return 0;
+fail:
+	proc_tracker_close(t);
+	return ret;
+}
+
+struct scan_entry {
+	uint32_t pid, ppid;
+	int agent;
+	uint64_t start_ns;
+};
+
+static int cmp_pid(const void *a, const void *b)
+{
+	const struct scan_entry *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static struct scan_entry *find_entry(struct scan_entry *v, size_t n, uint32_t pid)
+{
+	struct scan_entry key = { .pid = pid };
+
+	return bsearch(&key, v, n, sizeof(*v), cmp_pid);
+}
+
+int proc_tracker_scan(struct proc_tracker *t)
+{
+	struct listen_table lt = { 0 };
+	struct scan_entry *v = NULL, *p, *anc;
+	struct proc_info *info = NULL;
+	size_t n = 0, cap = 0, i;
+	struct dirent *de;
+	int depth, ret = -1;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -1;
+	info = malloc(sizeof(*info));
+	if (!info || (t->want_ports && procfs_listen_table(&lt)))
+		goto cleanup;
+	while ((de = readdir(d))) {
+		struct proc_identity id;
+		uint32_t pid = strtoul(de->d_name, NULL, 10);
+
+		if (!pid || procfs_read_info(pid, info, t->want_cgroups))
+			continue;
+		if (t->want_ports)
+			info->nports = procfs_ports_of(pid, &lt, info->ports, CONFIG_MAX_PORTS);
+		id = (struct proc_identity){ info->cmdline, info->comm, info->exe,
+					     t->want_cgroups ? info->cgroups : NULL,
+					     info->ports, info->nports };
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			p = realloc(v, cap * sizeof(*v));
+			if (!p)
+				goto cleanup;
+			v = p;
+		}
+		v[n++] = (struct scan_entry){ pid, info->ppid, config_match(t->cfg, &id), info->start_ns };
+	}
+	qsort(v, n, sizeof(*v), cmp_pid);
+
+	pthread_mutex_lock(t->lock);
+	for (i = 0; i < n; i++) {
+		p = &v[i];
+		/* Children inherit the agent of their nearest matched ancestor. */
+		for (anc = p, depth = 0; anc && anc->agent < 0 && depth < 64; depth++)
+			anc = anc->ppid ? find_entry(v, n, anc->ppid) : NULL;
+		if (!anc || anc->agent < 0)
+			continue;
+		if (lc_start(t->lc, p->pid, anc->agent, p->start_ns, false) == 0)
+			set_kernel_agent(t, p->pid, anc->agent);
+	}
+	pthread_mutex_unlock(t->lock);
+	for (i = 0; i < n; i++) {
+		struct member *m = lc_find(t->lc, v[i].pid);
+
+		if (m)
+			trace_event(t, "found", v[i].pid, v[i].ppid, m->agent, NULL, NULL);
+	}
+	ret = 0;
+cleanup:
+	closedir(d);
+	procfs_listen_free(&lt);
+	free(info);
+	free(v);
+	return ret;
+}
+
+int proc_tracker_poll(struct proc_tracker *t, int timeout_ms)
+{
+	int ret = ring_buffer__poll(t->rb, timeout_ms);
+
+	return ret == -EINTR ? 0 : ret;
+}
+
+void proc_tracker_losses(struct proc_tracker *t, uint64_t out[LOSS_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus(), fd, i;
+	uint32_t key;
+	uint64_t *vals;
+
+	memset(out, 0, sizeof(uint64_t) * LOSS_MAX);
+	vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
+	fd = bpf_map__fd(t->skel->maps.proc_drops);
+	for (key = 0; vals && key < DROP_MAX; key++) {
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		for (i = 0; i < ncpu; i++)
+			out[key == DROP_RINGBUF_FULL ? LOSS_RINGBUF_FULL : LOSS_PIDMAP_FULL] += vals[i];
+	}
+	free(vals);
+	out[LOSS_TABLE_FULL] = t->lc->dropped;
+	out[LOSS_LATE] = t->late;
+}
+
+void proc_tracker_close(struct proc_tracker *t)
+{
+	ring_buffer__free(t->rb);
+	t->rb = NULL;
+	proc_bpf__destroy(t->skel);
+	t->skel = NULL;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Loader and event handling of the process lifecycle probes (bpf/proc.bpf.c). */
+#ifndef AGENTBPF_PROC_USER_H
+#define AGENTBPF_PROC_USER_H
+
+#include <pthread.h>
+#include <stdio.h>
+#include "config.h"
+#include "lifecycle.h"
+
+struct proc_bpf;
+struct ring_buffer;
+
+enum proc_loss {
+	LOSS_RINGBUF_FULL,	/* kernel could not queue an event */
+	LOSS_PIDMAP_FULL,	/* kernel could not track an inherited member */
+	LOSS_TABLE_FULL,	/* more members than max_processes */
+	LOSS_LATE,		/* exec classified after its process had already ended */
+	LOSS_MAX,
+};
+
+struct proc_tracker {
+	struct proc_bpf *skel;
+	struct ring_buffer *rb;
+	const struct config *cfg;
+	struct lifecycle *lc;
+	pthread_mutex_t *lock;	/* guards lc against the scrape thread */
+	bool want_cgroups, want_ports, want_exe;
+	uint64_t window_ns;
+	uint64_t events[PROC_EV_LISTEN + 1];
+	uint64_t late;
+	FILE *trace;		/* `agentbpf trace`: one line per lifecycle event */
+	bool trace_json;
+};
+
+/* Opens, loads and attaches. err gets one line naming the fix on failure. */
+int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct lifecycle *lc,
+		      pthread_mutex_t *lock, const char *btf_path, char *err, size_t errlen);
+/* Finds agents that were running before the daemon started. */
+int proc_tracker_scan(struct proc_tracker *t);
+int proc_tracker_poll(struct proc_tracker *t, int timeout_ms);
+void proc_tracker_losses(struct proc_tracker *t, uint64_t out[LOSS_MAX]);
+void proc_tracker_close(struct proc_tracker *t);
+const char *proc_loss_name(enum proc_loss l);
+
+#endif
