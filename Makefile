@@ -1,6 +1,7 @@
 # agentbpf — build, test, run. `make V=1` shows the commands.
 VERSION   ?= 0.1.0
 PREFIX    ?= /usr/local
+SYSCONFDIR ?= /etc
 DESTDIR   ?=
 OUTPUT    := .output
 CLANG     ?= clang
@@ -87,7 +88,7 @@ run: deps
 
 install: agentbpf
 	install -D -m 0755 agentbpf $(DESTDIR)$(PREFIX)/bin/agentbpf
-	install -D -m 0644 deploy/agentbpf.yml $(DESTDIR)/etc/agentbpf/agentbpf.yml
+	install -D -m 0644 deploy/agentbpf.yml $(DESTDIR)$(SYSCONFDIR)/agentbpf/agentbpf.yml
 
 clean:
 	$(call msg,CLEAN)

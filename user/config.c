@@ -177,8 +177,15 @@ static int parse_agent(struct parse_ctx *c, const char *k, yaml_node_t *v, void 
 		return get_string(c, v, "name", &a->name);
 	if (!strcmp(k, "type"))
 		return get_string(c, v, "type", &a->type);
-	if (!strcmp(k, "match"))
-		return for_each_pair(c, v, "match", parse_match, &a->match);
+	if (!strcmp(k, "match")) {
+		if (for_each_pair(c, v, "match", parse_match, &a->match))
+			return -1;
+		if (!a->match.cmdline && !a->match.comm && !a->match.exe &&
+		    !a->match.cgroup && !a->match.port)
+			return fail(c, v, "agent \"%s\": match needs at least one of cmdline, comm, exe, port, cgroup",
+				    a->name ? a->name : "?");
+		return 0;
+	}
 	return fail(c, v, "agent: unknown key \"%s\" (expected name, type or match)", k);
 }
 
@@ -204,7 +211,7 @@ static int parse_agents(struct parse_ctx *c, struct config *cfg, yaml_node_t *se
 			return fail(c, node, "agent \"%.20s...\": name longer than 128 bytes", a->name);
 		if (!a->match.cmdline && !a->match.comm && !a->match.exe &&
 		    !a->match.cgroup && !a->match.port)
-			return fail(c, node, "agent \"%s\": match needs at least one of cmdline, comm, exe, port, cgroup",
+			return fail(c, node, "agent \"%s\": missing match (cmdline, comm, exe, port or cgroup)",
 				    a->name);
 		if (a->match.comm && strlen(a->match.comm) >= PROC_COMM_LEN)
 			return fail(c, node, "agent \"%s\": match.comm is longer than the kernel's %d-byte task name",

@@ -324,7 +324,7 @@ static int run(struct app *app, bool trace)
 			fprintf(stderr, "agentbpf: %s\n", err);
 			goto cleanup;
 		}
-		fprintf(stderr, "agentbpf %s: serving http://%s/metrics; %d agents, %u processes found\n",
+		fprintf(stderr, "agentbpf %s: serving /metrics on %s; %d agents, %u processes found\n",
 			AGENTBPF_VERSION, app->cfg.listen, app->cfg.nagents, app->lc.count);
 	}
 	while (!stopping) {

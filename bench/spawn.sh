@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Spawn benchmark: what agentbpf adds to fork + exec + exit.
+#
+# A helper (spawnloop) forks, execs a static do-nothing program (benchchild)
+# and waits for it, SPAWN_COUNT times in a row. Each round is timed; rounds of
+# these variants alternate in one run, in a rotating order:
+#
+#   off      no daemon: the baseline
+#   match    daemon running, config matches comm "benchchild": every child is
+#            classified as an agent process at exec and its exit is counted
+#   inherit  daemon running, config matches the parent (comm "spawnloop"):
+#            every child is a member from fork on (in-kernel inheritance), so
+#            fork, exec and exit all take the member path
+#   nomatch  daemon running, nothing matches: the cost every other process
+#            on the host pays for the exec/fork/exit hooks
+#
+# Slowdown = median(variant) / median(off) - 1, all from the same run. Each
+# daemon round starts a fresh daemon and checks its counts afterwards.
+#
+# Usage: sudo bench/spawn.sh    (env: SPAWN_COUNT, SPAWN_ROUNDS, SPAWN_VARIANTS)
+. "$(dirname "$0")/lib.sh"
+
+COUNT=${SPAWN_COUNT:-2000}
+ROUNDS=${SPAWN_ROUNDS:-10}
+VARIANTS=(${SPAWN_VARIANTS:-off match inherit nomatch})
+TARGET_PCT=3
+LOOP_TIMEOUT=120
+
+bench_init spawn
+RAW=$RESULTS/spawn.raw
+OUT=$RESULTS/spawn.md
+SUMMARY=$RESULTS/spawn.env
+
+build_c spawnloop spawnloop.c
+# The child's name is its comm: the "match" config looks for it.
+build_c benchchild benchchild.c -static
+
+cat >"$WORK/match.yml" <<'EOF'
+agents:
+  - name: spawner
+    match:
+      comm: benchchild
+EOF
+cat >"$WORK/inherit.yml" <<'EOF'
+agents:
+  - name: spawner
+    match:
+      comm: spawnloop
+EOF
+cat >"$WORK/nomatch.yml" <<'EOF'
+agents:
+  - name: other
+    match:
+      comm: no-such-agent
+EOF
+
+# check_round VARIANT: waits for the daemon to account for the round, then
+# checks its counts. Prints "ok" or what was wrong; appends BPF stats to RAW.
+check_round() {
+	local v=$1 r=$2 key want got exec fork exit drops problems=""
+
+	case $v in
+	match)   key='agent_process_exits_total{agent_type="spawner",reason="completed"}'; want=$COUNT ;;
+	# The children and spawnloop itself.
+	inherit) key='agent_process_exits_total{agent_type="spawner",reason="completed"}'; want=$((COUNT + 1)) ;;
+	nomatch) key='agentbpf_events_total{type="exec"}'; want=$COUNT ;;
+	esac
+	wait_metric "$key" "$want" 10
+	got=$(metric "$WORK/last.prom" "$key")
+	if [ "$v" = nomatch ]; then
+		# Other processes exec too (curl for the checks): at least COUNT.
+		[ "${got:-0}" -ge "$want" ] || problems+=" $key=${got:-absent} (want >= $want)"
+		got=$(metric "$WORK/last.prom" 'agentbpf_tracked_processes')
+		[ "${got:-0}" = 0 ] || problems+=" tracked_processes=$got (want 0)"
+	else
+		[ "${got:-0}" = "$want" ] || problems+=" $key=${got:-absent} (want $want)"
+	fi
+	drops=$(dropped "$WORK/last.prom")
+	[ "$drops" = 0 ] || problems+=" events_dropped_total=$drops"
+	exec=$(metric "$WORK/last.prom" 'agentbpf_events_total{type="exec"}')
+	fork=$(metric "$WORK/last.prom" 'agentbpf_events_total{type="fork"}')
+	exit=$(metric "$WORK/last.prom" 'agentbpf_events_total{type="exit"}')
+	for p in exec fork exit; do
+		echo "bpf $r $v $p $(metric "$WORK/last.prom" "agentbpf_bpf_program_runs_total{program=\"handle_$p\"}") $(metric "$WORK/last.prom" "agentbpf_bpf_program_run_seconds_total{program=\"handle_$p\"}")" >>"$RAW"
+	done
+	echo "events $r $v ${exec:-0} ${fork:-0} ${exit:-0}" >>"$RAW"
+	echo "${problems:-ok}"
+}
+
+# one_round ROUND VARIANT: times one loop; appends to RAW
+# "time ROUND VARIANT WALL_NS CPU_NS" and "cpu ROUND VARIANT DAEMON_CPU_NS".
+one_round() {
+	local r=$1 v=$2 out ns cpu cpu0 cpu1 check
+
+	if [ "$v" != off ]; then
+		daemon_start "$WORK/$v.yml"
+	fi
+	sleep 0.3
+	[ -n "$DAEMON_PID" ] && cpu0=$(cpu_ns "$DAEMON_PID")
+	out=$(timeout "$LOOP_TIMEOUT" "$BUILD/spawnloop" "$BUILD/benchchild" "$COUNT") ||
+		die "spawn loop failed or exceeded ${LOOP_TIMEOUT}s in round $r ($v)"
+	read -r _ ns cpu <<<"$out"
+	if [ -n "$DAEMON_PID" ]; then
+		cpu1=$(cpu_ns "$DAEMON_PID")
+		echo "cpu $r $v $((cpu1 - cpu0))" >>"$RAW"
+		check=$(check_round "$v" "$r")
+		daemon_stop
+		[ "$DAEMON_RC" = 0 ] || check+=" daemon-exit-status=$DAEMON_RC"
+		[ "$check" = ok ] || { log "round $r $v: COUNT PROBLEM:$check"; echo "problem $r $v$check" >>"$RAW"; }
+	fi
+	echo "time $r $v $ns $cpu" >>"$RAW"
+	awk -v r="$r" -v v="$v" -v ns="$ns" -v n="$COUNT" \
+		'BEGIN { printf "round %d %-8s %8.1f us/spawn\n", r, v, ns / n / 1000 }' >&2
+}
+
+: >"$RAW"
+echo "# $(machine_info); count=$COUNT rounds=$ROUNDS" >>"$RAW"
+log "$(machine_info)"
+log "$ROUNDS rounds x ${#VARIANTS[@]} variants (${VARIANTS[*]}), $COUNT spawns each"
+# Warm-up, untimed: page cache, first-touch costs.
+"$BUILD/spawnloop" "$BUILD/benchchild" $((COUNT / 4)) >/dev/null || die "spawnloop does not work"
+
+for r in $(seq "$ROUNDS"); do
+	n=${#VARIANTS[@]}
+	for i in $(seq 0 $((n - 1))); do
+		one_round "$r" "${VARIANTS[$(((i + r - 1) % n))]}"
+	done
+done
+
+# Medians per variant; per-round ratios against the same round's baseline.
+"$PY" - "$RAW" "$COUNT" "$TARGET_PCT" "${VARIANTS[@]}" >"$OUT" 3>"$SUMMARY" <<'PYEOF'
+import os, statistics, sys
+from collections import defaultdict
+
+raw, count, target, variants = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
+wall, cpu, dcpu = defaultdict(dict), defaultdict(dict), defaultdict(dict)
+bpf = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
+for line in open(raw):
+    f = line.split()
+    if not f or f[0].startswith("#"):
+        continue
+    if f[0] == "time":
+        wall[f[2]][f[1]] = int(f[3]) / count / 1e3
+        cpu[f[2]][f[1]] = int(f[4]) / count / 1e3
+    elif f[0] == "cpu":
+        dcpu[f[2]][f[1]] = int(f[3]) / count / 1e3
+    elif f[0] == "bpf" and len(f) == 6:
+        bpf[f[2]][f[3]][0] += int(float(f[4]))
+        bpf[f[2]][f[3]][1] += float(f[5])
+
+med = statistics.median
+summary = os.fdopen(3, "w")
+def total_cpu(v, r):
+    return cpu[v][r] + dcpu[v].get(r, 0.0)
+base_wall = med(wall["off"].values())
+base_cpu = med(total_cpu("off", r) for r in wall["off"])
+print("| variant | wall µs/spawn, median (min–max) | wall slowdown vs off | per-round wall slowdown, median (min–max) "
+      "| CPU µs/spawn, loop+children+daemon | CPU overhead vs off | of which daemon userspace µs | BPF ns/run exec·fork·exit |")
+print("|---|---|---|---|---|---|---|---|")
+for v in variants:
+    w = list(wall[v].values())
+    c = med(total_cpu(v, r) for r in wall[v])
+    paired = [(wall[v][r] / wall["off"][r] - 1) * 100 for r in wall[v] if r in wall["off"]]
+    slow = (med(w) / base_wall - 1) * 100
+    cover = (c / base_cpu - 1) * 100
+    if v == "off":
+        cols = ["baseline", "–", "%.1f" % c, "baseline", "–", "–"]
+    else:
+        runs = bpf[v]
+        ns = "·".join("%.0f" % (runs[p][1] / runs[p][0] * 1e9 if runs[p][0] else 0) for p in ("exec", "fork", "exit"))
+        cols = ["%+.1f%%" % slow, "%+.1f%% (%+.1f%% – %+.1f%%)" % (med(paired), min(paired), max(paired)),
+                "%.1f" % c, "%+.1f%%" % cover, "%.1f" % med(dcpu[v].values()), ns]
+    print("| %s | %.1f (%.1f–%.1f) | %s |" % (v, med(w), min(w), max(w), " | ".join(cols)))
+    print("spawn_%s_us=%.1f" % (v, med(w)), file=summary)
+    if v != "off":
+        print("spawn_%s_slowdown=%+.1f%%" % (v, slow), file=summary)
+        print("spawn_%s_paired=%+.1f%%" % (v, med(paired)), file=summary)
+        print("spawn_%s_cpu_overhead=%+.1f%%" % (v, cover), file=summary)
+        print("spawn_%s_daemon_us=%.1f" % (v, med(dcpu[v].values())), file=summary)
+PYEOF
+problems=$(grep -c '^problem' "$RAW")
+{
+	echo "spawn_count=$COUNT"
+	echo "spawn_rounds=$ROUNDS"
+	echo "spawn_problems=$problems"
+	echo "spawn_target_pct=$TARGET_PCT"
+} >>"$SUMMARY"
+
+echo
+echo "Spawn benchmark: $COUNT × fork+exec+exit of a static no-op, $ROUNDS alternating rounds per variant"
+cat "$OUT"
+if [ "$problems" != 0 ]; then
+	echo
+	echo "Daemon count problems in $problems round(s):"
+	grep '^problem' "$RAW"
+fi

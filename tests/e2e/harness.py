@@ -1,0 +1,200 @@
+"""Real-kernel end-to-end test harness: starts the real daemon with a real
+config, real processes, and reads real scrapes. Standard library only, so it
+runs under Debian's /usr/bin/python3 with nothing else installed."""
+import gzip
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+AGENTBPF = os.path.join(ROOT, "agentbpf")
+PY = "/usr/bin/python3"
+AGENTS = os.path.join(ROOT, "tests", "agents")
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def eq(actual, expected, what):
+    if actual != expected:
+        raise TestFailure(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=10.0, what="condition", interval=0.05):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TestFailure(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text):
+    """{(name, (("label","value"),...)): float} from text or OpenMetrics."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if not m:
+            raise TestFailure(f"unparsable sample line: {line!r}")
+        labels = tuple(sorted(_LABEL.findall(m.group(3) or "")))
+        key = (m.group(1), labels)
+        if key in out:
+            raise TestFailure(f"duplicate series: {line!r}")
+        out[key] = float(m.group(4))
+    return out
+
+
+class Scrape(dict):
+    def get(self, name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return dict.get(self, key)
+
+    def series(self, name):
+        return {k[1]: v for k, v in self.items() if k[0] == name}
+
+
+class Daemon:
+    """The real agentbpf with a real config, on a free loopback port."""
+
+    def __init__(self, config_yaml, extra_args=(), listen=None):
+        self.dir = tempfile.mkdtemp(prefix="agentbpf-e2e-")
+        self.config = os.path.join(self.dir, "agentbpf.yml")
+        with open(self.config, "w") as f:
+            f.write(config_yaml)
+        self.port = free_port()
+        listen = listen or f"127.0.0.1:{self.port}"
+        host = listen.rsplit(":", 1)[0] or "127.0.0.1"
+        self.url = f"http://{host}:{self.port}"
+        self.log = open(os.path.join(self.dir, "daemon.log"), "w+")
+        self.proc = subprocess.Popen(
+            [AGENTBPF, "--config", self.config, "--web.listen-address",
+             listen.rsplit(":", 1)[0] + f":{self.port}", *extra_args],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(self._healthy, 15, "daemon /healthz")
+        except TestFailure:
+            log = self.logtext()
+            self.stop()
+            raise TestFailure("daemon did not start: " + log)
+
+    def _healthy(self):
+        if self.proc.poll() is not None:
+            raise TestFailure(f"daemon exited with {self.proc.returncode}: {self.logtext()}")
+        try:
+            return self.get("/healthz")[0] == 200
+        except OSError:
+            return False
+
+    def logtext(self):
+        if not self.log.closed:
+            self.log.flush()
+        try:
+            with open(self.log.name) as f:
+                return f.read()
+        except OSError:
+            return "(no log)"
+
+    def get(self, path, headers=None, method="GET"):
+        req = urllib.request.Request(self.url + path, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def text(self, headers=None):
+        status, hdrs, body = self.get("/metrics", headers)
+        eq(status, 200, "/metrics status")
+        if hdrs.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        return body.decode()
+
+    def scrape(self):
+        return Scrape(parse_metrics(self.text()))
+
+    def value(self, name, **labels):
+        return self.scrape().get(name, **labels)
+
+    def wait_value(self, expected, name, timeout=15, **labels):
+        """Waits for a series to reach expected, then checks it stays there."""
+        wait_until(lambda: self.value(name, **labels) == expected, timeout,
+                   f"{name}{labels} == {expected} (now {self.value(name, **labels)})")
+        time.sleep(0.3)
+        eq(self.value(name, **labels), expected, f"{name}{labels} after settling")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def named_binary(src, name):
+    """A copy of a binary under a distinctive name, so its comm is unique."""
+    d = tempfile.mkdtemp(prefix="agentbpf-bin-")
+    path = os.path.join(d, name)
+    shutil.copy(src, path)
+    return path
+
+
+def run(argv, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=kw.pop("timeout", 60), **kw)
+
+
+class Procs:
+    """Processes a test starts; all are killed at the end, whatever happens."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, argv, **kw):
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+        self.procs.append(p)
+        return p
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
