@@ -23,9 +23,10 @@ BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # Pure userspace logic, linked into the daemon and into the unit tests.
-LIB_SRCS  := user/config.c user/expo.c user/util.c user/lifecycle.c
+LIB_SRCS  := user/config.c user/expo.c user/util.c user/lifecycle.c user/procfs.c \
+	     user/cgroups.c
 LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
-APP_SRCS  := user/main.c user/proc.c user/server.c user/selfstats.c user/check.c user/procfs.c
+APP_SRCS  := user/main.c user/proc.c user/server.c user/selfstats.c user/check.c
 APP_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/%,$(UNIT_SRCS))
@@ -70,9 +71,9 @@ agentbpf: $(APP_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/test_%: tests/unit/test_%.c $(LIB_OBJS)
+$(OUTPUT)/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB_OBJS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -lcmocka $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) -lcmocka $(LDLIBS) -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; exit $$rc

@@ -185,6 +185,23 @@ stats() {
 		}'
 }
 
+# foreign_daemons: pids of agentbpf instances this script did not start. Their
+# probes run on every exec/fork/exit too and would contaminate a baseline.
+foreign_daemons() {
+	pgrep -x agentbpf | grep -vx "${DAEMON_PID:-0}" | tr '\n' ' ' | sed 's/ $//'
+}
+
+# warn_if_busy: says so when other agentbpf instances or load are present.
+warn_if_busy() {
+	local f
+
+	f=$(foreign_daemons)
+	[ -z "$f" ] || log "WARNING: other agentbpf instances are running (pid $f): figures are contaminated"
+	awk -v n="$(nproc)" '$1 > n / 2 { exit 1 }' /proc/loadavg ||
+		log "WARNING: load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs: the machine is busy"
+	[ -z "$f" ]
+}
+
 # machine_info: one line describing where the figures come from.
 machine_info() {
 	local commit

@@ -91,6 +91,7 @@ measure() {
 echo "# $(machine_info); procs=$NPROCS" >"$RAW"
 echo "# phase tracked VmRSS_kB VmHWM_kB RssAnon_kB RssFile_kB RssShmem_kB bpf_map_memlock_kB dropped ringbuf_rss_kB" >>"$RAW"
 log "$(machine_info)"
+warn_if_busy
 
 log "phase events: daemon first, then $NPROCS processes"
 daemon_start "$WORK/memory.yml"

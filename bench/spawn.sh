@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Spawn benchmark: what agentbpf adds to fork + exec + exit.
 #
-# A helper (spawnloop) forks, execs a static do-nothing program (benchchild)
+# A helper (spawnloop) forks, execs a do-nothing program named benchchild
 # and waits for it, SPAWN_COUNT times in a row. Each round is timed; rounds of
 # these variants alternate in one run, in a rotating order:
 #
@@ -14,26 +14,43 @@
 #   nomatch  daemon running, nothing matches: the cost every other process
 #            on the host pays for the exec/fork/exit hooks
 #
-# Slowdown = median(variant) / median(off) - 1, all from the same run. Each
-# daemon round starts a fresh daemon and checks its counts afterwards.
+# Slowdown = median(variant) / median(off) - 1, all from the same run; also
+# the median of each round's ratio to the baseline of the same round, and CPU
+# time (loop + children + daemon) per spawn. Each daemon round starts a fresh
+# daemon and checks its counts afterwards.
 #
-# Usage: sudo bench/spawn.sh    (env: SPAWN_COUNT, SPAWN_ROUNDS, SPAWN_VARIANTS)
+# SPAWN_CHILD picks benchchild:
+#   minimal  (default) static, no libc, one syscall: the worst case, where the
+#            hooks are the largest share of a spawn
+#   true     a copy of /bin/true: the smallest real (dynamically linked) program
+#
+# Usage: sudo bench/spawn.sh
+#   env: SPAWN_CHILD, SPAWN_COUNT, SPAWN_ROUNDS, SPAWN_VARIANTS
 . "$(dirname "$0")/lib.sh"
 
+CHILD=${SPAWN_CHILD:-minimal}
 COUNT=${SPAWN_COUNT:-2000}
 ROUNDS=${SPAWN_ROUNDS:-10}
 VARIANTS=(${SPAWN_VARIANTS:-off match inherit nomatch})
 TARGET_PCT=3
 LOOP_TIMEOUT=120
 
-bench_init spawn
-RAW=$RESULTS/spawn.raw
-OUT=$RESULTS/spawn.md
-SUMMARY=$RESULTS/spawn.env
+bench_init "spawn-$CHILD"
+RAW=$RESULTS/spawn-$CHILD.raw
+OUT=$RESULTS/spawn-$CHILD.md
+SUMMARY=$RESULTS/spawn-$CHILD.env
+[[ " ${VARIANTS[*]} " == *" off "* ]] || die "SPAWN_VARIANTS must include off (the baseline)"
 
 build_c spawnloop spawnloop.c
-# The child's name is its comm: the "match" config looks for it.
-build_c benchchild benchchild.c -static
+build_c benchchild-minimal benchchild.c -static -nostdlib -fno-stack-protector -DBENCH_NOSTDLIB
+# The child's file name is its comm: the "match" config looks for it.
+case $CHILD in
+minimal) cp "$BUILD/benchchild-minimal" "$WORK/benchchild" ;;
+true)    cp /bin/true "$WORK/benchchild" ;;
+*)       die "SPAWN_CHILD must be minimal or true" ;;
+esac
+"$WORK/benchchild" || die "benchchild does not exit 0"
+CHILD_BIN=$WORK/benchchild
 
 cat >"$WORK/match.yml" <<'EOF'
 agents:
@@ -90,14 +107,19 @@ check_round() {
 # one_round ROUND VARIANT: times one loop; appends to RAW
 # "time ROUND VARIANT WALL_NS CPU_NS" and "cpu ROUND VARIANT DAEMON_CPU_NS".
 one_round() {
-	local r=$1 v=$2 out ns cpu cpu0 cpu1 check
+	local r=$1 v=$2 out ns cpu cpu0 cpu1 check busy
 
+	busy=$(foreign_daemons)
+	if [ -n "$busy" ]; then
+		log "round $r $v: WARNING: other agentbpf running (pid $busy); round marked contaminated"
+		echo "contaminated $r $v $busy" >>"$RAW"
+	fi
 	if [ "$v" != off ]; then
 		daemon_start "$WORK/$v.yml"
 	fi
 	sleep 0.3
 	[ -n "$DAEMON_PID" ] && cpu0=$(cpu_ns "$DAEMON_PID")
-	out=$(timeout "$LOOP_TIMEOUT" "$BUILD/spawnloop" "$BUILD/benchchild" "$COUNT") ||
+	out=$(timeout "$LOOP_TIMEOUT" "$BUILD/spawnloop" "$CHILD_BIN" "$COUNT") ||
 		die "spawn loop failed or exceeded ${LOOP_TIMEOUT}s in round $r ($v)"
 	read -r _ ns cpu <<<"$out"
 	if [ -n "$DAEMON_PID" ]; then
@@ -114,11 +136,12 @@ one_round() {
 }
 
 : >"$RAW"
-echo "# $(machine_info); count=$COUNT rounds=$ROUNDS" >>"$RAW"
+echo "# $(machine_info); child=$CHILD count=$COUNT rounds=$ROUNDS" >>"$RAW"
 log "$(machine_info)"
+warn_if_busy
 log "$ROUNDS rounds x ${#VARIANTS[@]} variants (${VARIANTS[*]}), $COUNT spawns each"
 # Warm-up, untimed: page cache, first-touch costs.
-"$BUILD/spawnloop" "$BUILD/benchchild" $((COUNT / 4)) >/dev/null || die "spawnloop does not work"
+"$BUILD/spawnloop" "$CHILD_BIN" $((COUNT / 4)) >/dev/null || die "spawnloop does not work"
 
 for r in $(seq "$ROUNDS"); do
 	n=${#VARIANTS[@]}
@@ -128,11 +151,11 @@ for r in $(seq "$ROUNDS"); do
 done
 
 # Medians per variant; per-round ratios against the same round's baseline.
-"$PY" - "$RAW" "$COUNT" "$TARGET_PCT" "${VARIANTS[@]}" >"$OUT" 3>"$SUMMARY" <<'PYEOF'
+"$PY" - "$RAW" "$CHILD" "$COUNT" "${VARIANTS[@]}" >"$OUT" 3>"$SUMMARY" <<'PYEOF'
 import os, statistics, sys
 from collections import defaultdict
 
-raw, count, target, variants = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
+raw, child, count, variants = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 wall, cpu, dcpu = defaultdict(dict), defaultdict(dict), defaultdict(dict)
 bpf = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
 for line in open(raw):
@@ -171,24 +194,35 @@ for v in variants:
         cols = ["%+.1f%%" % slow, "%+.1f%% (%+.1f%% – %+.1f%%)" % (med(paired), min(paired), max(paired)),
                 "%.1f" % c, "%+.1f%%" % cover, "%.1f" % med(dcpu[v].values()), ns]
     print("| %s | %.1f (%.1f–%.1f) | %s |" % (v, med(w), min(w), max(w), " | ".join(cols)))
-    print("spawn_%s_us=%.1f" % (v, med(w)), file=summary)
+    print("spawn_%s_%s_us=%.1f" % (child, v, med(w)), file=summary)
     if v != "off":
-        print("spawn_%s_slowdown=%+.1f%%" % (v, slow), file=summary)
-        print("spawn_%s_paired=%+.1f%%" % (v, med(paired)), file=summary)
-        print("spawn_%s_cpu_overhead=%+.1f%%" % (v, cover), file=summary)
-        print("spawn_%s_daemon_us=%.1f" % (v, med(dcpu[v].values())), file=summary)
+        print("spawn_%s_%s_slowdown=%+.1f%%" % (child, v, slow), file=summary)
+        print("spawn_%s_%s_paired=%+.1f%%" % (child, v, med(paired)), file=summary)
+        print("spawn_%s_%s_cpu_overhead=%+.1f%%" % (child, v, cover), file=summary)
+        print("spawn_%s_%s_daemon_us=%.1f" % (child, v, med(dcpu[v].values())), file=summary)
 PYEOF
 problems=$(grep -c '^problem' "$RAW")
+contaminated=$(grep -c '^contaminated' "$RAW")
 {
-	echo "spawn_count=$COUNT"
-	echo "spawn_rounds=$ROUNDS"
-	echo "spawn_problems=$problems"
-	echo "spawn_target_pct=$TARGET_PCT"
+	echo "spawn_${CHILD}_contaminated=$contaminated"
+	echo "spawn_${CHILD}_child=$CHILD"
+	echo "spawn_${CHILD}_count=$COUNT"
+	echo "spawn_${CHILD}_rounds=$ROUNDS"
+	echo "spawn_${CHILD}_problems=$problems"
+	echo "spawn_${CHILD}_target_pct=$TARGET_PCT"
 } >>"$SUMMARY"
 
 echo
-echo "Spawn benchmark: $COUNT × fork+exec+exit of a static no-op, $ROUNDS alternating rounds per variant"
+case $CHILD in
+minimal) desc="a static no-libc no-op (worst case)" ;;
+true)    desc="a copy of /bin/true" ;;
+esac
+echo "Spawn benchmark: $COUNT × fork+exec+exit of $desc, $ROUNDS alternating rounds per variant (target: match slowdown <= $TARGET_PCT%)"
 cat "$OUT"
+if [ "$contaminated" != 0 ]; then
+	echo
+	echo "WARNING: $contaminated round(s) ran while another agentbpf was running; rerun on a quiet machine."
+fi
 if [ "$problems" != 0 ]; then
 	echo
 	echo "Daemon count problems in $problems round(s):"

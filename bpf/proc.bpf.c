@@ -21,6 +21,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader: report listen() only when a config matcher uses ports. */
 const volatile bool watch_listen = false;
+/* Set by the loader when a config matcher uses cgroups. */
+const volatile bool want_cgroups = false;
 /*
  * How long after its exec a process that is not (yet) a member still has its
  * forks and exit reported: userspace needs that long at most to read the exec
@@ -73,6 +75,30 @@ static __always_inline u64 *recent_exec(u32 tgid)
 	return NULL;
 }
 
+/*
+ * The cgroups a process ran in, while it still exists: a matched process may
+ * be gone before userspace could read /proc/PID/cgroup.
+ */
+static __always_inline void read_cgroup_ids(struct task_struct *task, u64 *ids)
+{
+	u32 off = bpf_core_field_offset(struct css_set, subsys);
+	int n = bpf_core_enum_value(enum cgroup_subsys_id, CGROUP_SUBSYS_COUNT);
+	struct cgroup_subsys_state *css;
+	struct css_set *cs = BPF_CORE_READ(task, cgroups);
+	int i;
+
+	ids[0] = bpf_get_current_cgroup_id();
+	for (i = 0; i < PROC_CGROUP_SLOTS - 1; i++) {
+		ids[i + 1] = 0;
+		if (i >= n)
+			continue;
+		css = NULL;
+		bpf_probe_read_kernel(&css, sizeof(css), (void *)cs + off + i * sizeof(css));
+		if (css)
+			ids[i + 1] = BPF_CORE_READ(css, cgroup, kn, id);
+	}
+}
+
 static __always_inline void fill_hdr(struct proc_event_hdr *hdr, u32 type,
 				     struct task_struct *task, u32 agent)
 {
@@ -111,7 +137,10 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 		return 0;
 	}
 	fill_hdr(&e->hdr, PROC_EV_EXEC, task, agent);
-	e->cgroup_id = bpf_get_current_cgroup_id();
+	if (want_cgroups)
+		read_cgroup_ids(task, e->cgroup_ids);
+	else
+		__builtin_memset(e->cgroup_ids, 0, sizeof(e->cgroup_ids));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), BPF_CORE_READ(bprm, interp));
 

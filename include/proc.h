@@ -27,6 +27,8 @@
 #define PROC_COMM_LEN		16
 #define PROC_ARGS_LEN		512
 #define PROC_EXE_LEN		256
+/* cgroup ids of a new image: [0] the v2 cgroup, then one per v1 controller. */
+#define PROC_CGROUP_SLOTS	16
 
 enum proc_event_type {
 	PROC_EV_EXEC = 1,
@@ -53,7 +55,8 @@ struct proc_event_hdr {
 
 struct proc_exec_event {
 	struct proc_event_hdr hdr;
-	__u64 cgroup_id;	/* cgroup v2 id of the new image */
+	/* kernfs ids (= inode numbers in cgroupfs); zeros unless cgroup matchers exist */
+	__u64 cgroup_ids[PROC_CGROUP_SLOTS];
 	__u32 args_len;		/* bytes of argv in args, NUL separated */
 	char comm[PROC_COMM_LEN];
 	char exe[PROC_EXE_LEN];	/* binprm interp: the file actually run */

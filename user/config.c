@@ -104,7 +104,7 @@ static int get_int(struct parse_ctx *c, yaml_node_t *node, const char *key, long
 
 	if (get_number(c, node, key, &v))
 		return -1;
-	if (v != (long)v || v < min || v > max)
+	if (!(v >= min && v <= max) || v != (long)v)
 		return fail(c, node, "%s: must be a whole number from %ld to %ld", key, min, max);
 	*out = (int)v;
 	return 0;
@@ -125,7 +125,9 @@ bool config_valid_metric_name(const char *s)
 	return true;
 }
 
-typedef int (*pair_fn)(struct parse_ctx *c, const char *key, yaml_node_t *value, void *arg);
+/* key is the key's node: errors about the key itself point at its line. */
+typedef int (*pair_fn)(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_node_t *v,
+		       void *arg);
 
 /* Calls fn for each key of a mapping; keys must be strings and unique. */
 static int for_each_pair(struct parse_ctx *c, yaml_node_t *map, const char *what,
@@ -146,13 +148,14 @@ static int for_each_pair(struct parse_ctx *c, yaml_node_t *map, const char *what
 			if (!strcmp(scalar(yaml_document_get_node(c->doc, prev->key)), k))
 				return fail(c, key, "%s: duplicate key \"%s\"", what, k);
 		}
-		if (fn(c, k, value, arg))
+		if (fn(c, key, k, value, arg))
 			return -1;
 	}
 	return 0;
 }
 
-static int parse_match(struct parse_ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int parse_match(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_node_t *v,
+		           void *arg)
 {
 	struct agent_match *m = arg;
 
@@ -166,10 +169,11 @@ static int parse_match(struct parse_ctx *c, const char *k, yaml_node_t *v, void 
 		return get_string(c, v, "match.cgroup", &m->cgroup);
 	if (!strcmp(k, "port"))
 		return get_int(c, v, "match.port", 1, 65535, &m->port);
-	return fail(c, v, "match: unknown key \"%s\" (expected cmdline, comm, exe, port or cgroup)", k);
+	return fail(c, key, "match: unknown key \"%s\" (expected cmdline, comm, exe, port or cgroup)", k);
 }
 
-static int parse_agent(struct parse_ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int parse_agent(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_node_t *v,
+		           void *arg)
 {
 	struct agent_conf *a = arg;
 
@@ -186,7 +190,7 @@ static int parse_agent(struct parse_ctx *c, const char *k, yaml_node_t *v, void 
 				    a->name ? a->name : "?");
 		return 0;
 	}
-	return fail(c, v, "agent: unknown key \"%s\" (expected name, type or match)", k);
+	return fail(c, key, "agent: unknown key \"%s\" (expected name, type or match)", k);
 }
 
 static int parse_agents(struct parse_ctx *c, struct config *cfg, yaml_node_t *seq)
@@ -253,7 +257,8 @@ static int parse_buckets(struct parse_ctx *c, struct config *cfg, yaml_node_t *s
 	return 0;
 }
 
-static int parse_top(struct parse_ctx *c, const char *k, yaml_node_t *v, void *arg)
+static int parse_top(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_node_t *v,
+		         void *arg)
 {
 	struct config *cfg = arg;
 	char host[256];
@@ -280,7 +285,7 @@ static int parse_top(struct parse_ctx *c, const char *k, yaml_node_t *v, void *a
 		return get_int(c, v, "max_processes", 64, 4 << 20, &cfg->max_processes);
 	if (!strcmp(k, "agents"))
 		return parse_agents(c, cfg, v);
-	return fail(c, v, "unknown key \"%s\" (expected agents, namespace, listen, buckets or max_processes)", k);
+	return fail(c, key, "unknown key \"%s\" (expected agents, namespace, listen, buckets or max_processes)", k);
 }
 
 int config_parse(struct config *cfg, const char *name, const char *text, size_t len,

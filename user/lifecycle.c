@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lifecycle.h"
@@ -84,7 +85,42 @@ static void table_remove(struct lifecycle *lc, struct member *m)
 	lc->count--;
 }
 
-int lc_start(struct lifecycle *lc, uint32_t pid, uint32_t agent, uint64_t start_ns, bool is_new)
+static void take_restart(struct agent_stats *st, struct member *m)
+{
+	uint8_t r;
+
+	if (!st->npending)
+		return;
+	r = st->pending[--st->npending];
+	st->restarts[r]++;
+	m->took_restart = r + 1;
+}
+
+/* The start turned out not to be the agent's program: give the exit back. */
+static void give_back_restart(struct agent_stats *st, struct member *m)
+{
+	uint8_t r;
+
+	if (!m->took_restart)
+		return;
+	r = m->took_restart - 1;
+	st->restarts[r]--;
+	if (st->npending < LC_PENDING_MAX)
+		st->pending[st->npending++] = r;
+	m->took_restart = 0;
+}
+
+static void push_exit(struct agent_stats *st, enum exit_reason r)
+{
+	if (st->npending == LC_PENDING_MAX) {
+		memmove(st->pending, st->pending + 1, LC_PENDING_MAX - 1);
+		st->npending--;
+	}
+	st->pending[st->npending++] = r;
+}
+
+int lc_start(struct lifecycle *lc, uint32_t pid, uint32_t agent, uint64_t start_ns,
+	     unsigned int flags)
 {
 	struct agent_stats *st;
 	struct member *m;
@@ -106,14 +142,50 @@ int lc_start(struct lifecycle *lc, uint32_t pid, uint32_t agent, uint64_t start_
 	}
 	for (i = slot_of(lc, pid); lc->table[i].pid; i = (i + 1) & lc->mask)
 		;
-	lc->table[i] = (struct member){ .pid = pid, .agent = agent, .start_ns = start_ns };
+	m = &lc->table[i];
+	*m = (struct member){ .pid = pid, .agent = agent, .start_ns = start_ns,
+			      .flags = flags & (LC_FORKED | LC_HELPER) };
 	lc->count++;
+	if (flags & LC_HELPER)
+		return 0;
 	st->live++;
-	if (is_new && st->restart_pending) {
-		st->restarts[st->restart_pending - 1]++;
-		st->restart_pending = 0;
-	}
+	if (flags & LC_NEW)
+		take_restart(st, m);
 	return 0;
+}
+
+void lc_exec(struct lifecycle *lc, uint32_t pid, int matched)
+{
+	struct member *m = lc_find(lc, pid);
+	struct agent_stats *st;
+
+	if (!m)
+		return;
+	st = &lc->agents[m->agent];
+	if (matched < 0) {
+		if ((m->flags & (LC_FORKED | LC_HELPER)) == LC_FORKED) {
+			give_back_restart(st, m);
+			st->live--;
+			m->flags |= LC_HELPER;
+		}
+		m->flags &= ~LC_FORKED;
+		return;
+	}
+	if (matched >= lc->nagents)
+		return;
+	if (m->flags & LC_HELPER) {
+		/* A helper that execs the agent's program is a new member start. */
+		m->agent = matched;
+		m->flags = 0;
+		lc->agents[matched].live++;
+		take_restart(&lc->agents[matched], m);
+		return;
+	}
+	m->flags &= ~LC_FORKED;
+	if ((uint32_t)matched != m->agent) {
+		give_back_restart(st, m);
+		lc_move(lc, pid, matched);
+	}
 }
 
 void lc_move(struct lifecycle *lc, uint32_t pid, uint32_t agent)
@@ -122,8 +194,10 @@ void lc_move(struct lifecycle *lc, uint32_t pid, uint32_t agent)
 
 	if (!m || m->agent == agent || agent >= (uint32_t)lc->nagents)
 		return;
-	lc->agents[m->agent].live--;
-	lc->agents[agent].live++;
+	if (!(m->flags & LC_HELPER)) {
+		lc->agents[m->agent].live--;
+		lc->agents[agent].live++;
+	}
 	m->agent = agent;
 }
 
@@ -133,7 +207,8 @@ void lc_forget(struct lifecycle *lc, uint32_t pid)
 
 	if (!m)
 		return;
-	lc->agents[m->agent].live--;
+	if (!(m->flags & LC_HELPER))
+		lc->agents[m->agent].live--;
 	table_remove(lc, m);
 }
 
@@ -147,9 +222,11 @@ bool lc_exit(struct lifecycle *lc, uint32_t pid, int exit_code, bool oom_killed,
 	if (!m)
 		return false;
 	st = &lc->agents[m->agent];
-	st->exits[r]++;
-	st->restart_pending = r + 1;
-	st->live--;
+	if (!(m->flags & LC_HELPER)) {
+		st->exits[r]++;
+		push_exit(st, r);
+		st->live--;
+	}
 	if (final_usage) {
 		st->dead_utime_ns += final_usage->utime_ns;
 		st->dead_stime_ns += final_usage->stime_ns;
@@ -189,7 +266,8 @@ void lc_render(struct lifecycle *lc, const struct config *cfg, struct expo *e,
 		l[0] = (struct label){ "worker_name", cfg->agents[i].name };
 		for (r = 0; r < REASON_MAX; r++) {
 			l[1] = (struct label){ "reason", reason_names[r] };
-			expo_sample(e, l, 2, lc->agents[i].restarts[r]);
+			expo_sample(e, l, 2, monotonic(&lc->agents[i].shown_restarts[r],
+						       lc->agents[i].restarts[r]));
 		}
 	}
 
@@ -203,7 +281,8 @@ void lc_render(struct lifecycle *lc, const struct config *cfg, struct expo *e,
 		}
 	}
 
-	expo_family(e, "agent_processes", EXPO_GAUGE, "Live member processes of the agent.");
+	expo_family(e, "agent_processes", EXPO_GAUGE,
+		    "Live processes of the agent (its own program and forks of it; not helper children running other programs).");
 	for (i = 0; i < lc->nagents; i++) {
 		l[0] = (struct label){ "agent_type", cfg->agents[i].name };
 		expo_sample(e, l, 1, lc->agents[i].live);

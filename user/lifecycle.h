@@ -20,9 +20,22 @@ enum exit_reason {
 	REASON_MAX,
 };
 
+/* lc_start flags */
+#define LC_NEW		1	/* started while the daemon ran: may be a restart */
+#define LC_FORKED	2	/* forked from a member: primary until it execs another program */
+#define LC_HELPER	4	/* a member's child running another program */
+
+/*
+ * A member is either primary (the agent's own program, or a fork of it) or
+ * a helper (a child that exec'd some other program: a tool run through
+ * subprocess). Helpers count for resource usage only, so an agent shelling
+ * out to git does not look like a crash-looping worker.
+ */
 struct member {
 	uint32_t pid;		/* 0 = free slot */
-	uint32_t agent;
+	uint16_t agent;
+	uint8_t flags;		/* LC_FORKED, LC_HELPER */
+	uint8_t took_restart;	/* 1 + reason of the restart its start counted, 0 = none */
 	uint64_t start_ns;	/* CLOCK_BOOTTIME */
 };
 
@@ -35,15 +48,26 @@ struct agent_usage {
 	uint64_t oldest_start_ns;	/* 0 = no live member */
 };
 
+#define LC_PENDING_MAX	32
+
 struct agent_stats {
 	uint64_t exits[REASON_MAX];
 	uint64_t restarts[REASON_MAX];
-	int restart_pending;	/* 1 + reason of an exit not yet followed by a start */
-	uint32_t live;
+	/*
+	 * Reasons of exits not yet followed by a start, most recent last; a
+	 * start takes the most recent. Bounded: the oldest fall off.
+	 */
+	uint8_t pending[LC_PENDING_MAX];
+	uint32_t npending;
+	uint32_t live;		/* primary members alive */
 	/* Exited members' usage, so the counters keep what they had earned. */
 	uint64_t dead_utime_ns, dead_stime_ns, dead_rchar, dead_wchar;
-	/* Highest value rendered; a member's usage moving from live to dead is not exact. */
+	/*
+	 * Highest value rendered: a member's usage moving from live to dead is
+	 * not exact, and a fork's restart is taken back if it turns out a helper.
+	 */
 	double shown[4];
+	double shown_restarts[REASON_MAX];
 };
 
 struct lifecycle {
@@ -64,10 +88,19 @@ int lc_init(struct lifecycle *lc, int nagents, uint32_t limit);
 void lc_free(struct lifecycle *lc);
 struct member *lc_find(struct lifecycle *lc, uint32_t pid);
 /*
- * A process becomes a member. is_new is false for processes found already
- * running at startup: those are not restarts. Returns -1 if the table is full.
+ * A process becomes a member. flags: LC_NEW unless it was found already
+ * running at startup (those are not restarts), LC_FORKED for a member's
+ * fork, LC_HELPER for a child found at startup running another program.
+ * Returns -1 if the table is full.
  */
-int lc_start(struct lifecycle *lc, uint32_t pid, uint32_t agent, uint64_t start_ns, bool is_new);
+int lc_start(struct lifecycle *lc, uint32_t pid, uint32_t agent, uint64_t start_ns,
+	     unsigned int flags);
+/*
+ * A member exec'd: matched is the agent its new image matches, or -1. A
+ * fork that execs an unmatched program becomes a helper; a process that
+ * matched on its own stays primary whatever it execs.
+ */
+void lc_exec(struct lifecycle *lc, uint32_t pid, int matched);
 /* A member exec'd into something that matches another agent. */
 void lc_move(struct lifecycle *lc, uint32_t pid, uint32_t agent);
 /* Returns false if pid was not a member. */

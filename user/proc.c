@@ -2,12 +2,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "cgroups.h"
 #include "proc.h"
 #include "proc_user.h"
 #include "proc.skel.h"
@@ -69,15 +71,19 @@ static void set_kernel_agent(struct proc_tracker *t, uint32_t pid, uint32_t agen
 		t->lc->dropped++;
 }
 
-static void read_cgroups(uint32_t pid, uint32_t ppid, char *buf, size_t len)
+static void read_cgroups(struct proc_tracker *t, const struct proc_exec_event *e,
+			 char *buf, size_t len)
 {
 	char path[64];
 
-	/* A process that already exited ran in its parent's cgroup, as a rule. */
-	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
-	if (read_file(path, buf, len) > 0)
+	/*
+	 * The cgroups the kernel saw at exec: /proc/PID/cgroup of a process
+	 * that is exiting already shows the root cgroup on v1 hierarchies.
+	 * /proc is the fallback for a cgroup created too recently to be known.
+	 */
+	if (cgroup_paths(&t->cgroups, (const uint64_t *)e->cgroup_ids, PROC_CGROUP_SLOTS, buf, len) == 0)
 		return;
-	snprintf(path, sizeof(path), "/proc/%u/cgroup", ppid);
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", e->hdr.pid);
 	if (read_file(path, buf, len) < 0)
 		buf[0] = '\0';
 }
@@ -109,18 +115,21 @@ static void on_exec(struct proc_tracker *t, const struct proc_exec_event *e)
 	if (t->want_exe && e->exe[0] == '/' && realpath(e->exe, exe))
 		id.exe = exe;
 	if (t->want_cgroups) {
-		read_cgroups(pid, e->hdr.ppid, cgroups, sizeof(cgroups));
+		read_cgroups(t, e, cgroups, sizeof(cgroups));
 		id.cgroups = cgroups;
 	}
 	idx = config_match(t->cfg, &id);
 
-	pthread_mutex_lock(t->lock);
 	m = lc_find(t->lc, pid);
-	if (idx >= 0) {
-		if (m)
-			lc_move(t->lc, pid, idx);
-		else if (lc_start(t->lc, pid, idx, e->hdr.start_ns, true) == 0 &&
-			 exited_unseen(t, &e->hdr)) {
+	if (m) {
+		/* Exec into something no agent claims: the member keeps its agent. */
+		lc_exec(t->lc, pid, idx);
+		if (idx >= 0)
+			set_kernel_agent(t, pid, idx);
+		idx = m->agent;
+	} else if (idx >= 0) {
+		if (lc_start(t->lc, pid, idx, e->hdr.start_ns, LC_NEW) == 0 &&
+		    exited_unseen(t, &e->hdr)) {
 			/* Its exit went unreported: say so rather than keep a ghost. */
 			lc_forget(t->lc, pid);
 			t->late++;
@@ -128,11 +137,7 @@ static void on_exec(struct proc_tracker *t, const struct proc_exec_event *e)
 		}
 		if (idx >= 0)
 			set_kernel_agent(t, pid, idx);
-	} else if (m) {
-		/* Exec into something no agent claims: the member keeps its agent. */
-		idx = m->agent;
 	}
-	pthread_mutex_unlock(t->lock);
 	if (idx >= 0)
 		trace_event(t, "exec", pid, e->hdr.ppid, idx, "cmd", cmdline);
 }
@@ -142,14 +147,14 @@ static void on_fork(struct proc_tracker *t, const struct proc_event_hdr *h)
 	struct member *parent;
 	int agent = -1;
 
-	pthread_mutex_lock(t->lock);
 	parent = lc_find(t->lc, h->ppid);
 	if (parent) {
 		agent = parent->agent;
-		if (lc_start(t->lc, h->pid, agent, h->start_ns, true) == 0 && h->agent != (uint32_t)agent)
+		if (lc_start(t->lc, h->pid, agent, h->start_ns,
+			     LC_NEW | (parent->flags & LC_HELPER ? LC_HELPER : LC_FORKED)) == 0 &&
+		    h->agent != (uint32_t)agent)
 			set_kernel_agent(t, h->pid, agent);
 	}
-	pthread_mutex_unlock(t->lock);
 	if (agent >= 0)
 		trace_event(t, "fork", h->pid, h->ppid, agent, NULL, NULL);
 }
@@ -166,13 +171,11 @@ static void on_exit_event(struct proc_tracker *t, const struct proc_exit_event *
 	struct member *m;
 	int agent = -1;
 
-	pthread_mutex_lock(t->lock);
 	m = lc_find(t->lc, pid);
 	if (m) {
 		agent = m->agent;
 		lc_exit(t->lc, pid, e->exit_code, e->oom_killed, &final);
 	}
-	pthread_mutex_unlock(t->lock);
 	/* A classification racing the exit may have re-added the pid. */
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.agent_pids), &pid);
 	if (agent < 0)
@@ -202,17 +205,15 @@ static void on_listen(struct proc_tracker *t, const struct proc_listen_event *e)
 	idx = config_match(t->cfg, &id);
 	if (idx < 0)
 		return;
-	pthread_mutex_lock(t->lock);
 	m = lc_find(t->lc, e->hdr.pid);
 	/* First match wins: the port may reveal an agent listed earlier. */
-	if (m && (int)m->agent > idx)
-		lc_move(t->lc, e->hdr.pid, idx);
+	if (m && ((m->flags & LC_HELPER) || (int)m->agent > idx))
+		lc_exec(t->lc, e->hdr.pid, idx);
 	else if (!m)
-		started = lc_start(t->lc, e->hdr.pid, idx, info.start_ns, true) == 0;
+		started = lc_start(t->lc, e->hdr.pid, idx, info.start_ns, LC_NEW) == 0;
 	m = lc_find(t->lc, e->hdr.pid);
 	if (m)
 		set_kernel_agent(t, e->hdr.pid, m->agent);
-	pthread_mutex_unlock(t->lock);
 	snprintf(detail, sizeof(detail), "%u", port);
 	if (started)
 		trace_event(t, "listen", e->hdr.pid, info.ppid, idx, "port", detail);
@@ -278,6 +279,7 @@ int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct l
 		return ret;
 	}
 	t->skel->rodata->watch_listen = t->want_ports;
+	t->skel->rodata->want_cgroups = t->want_cgroups;
 	t->skel->rodata->classify_window_ns = t->window_ns;
 	bpf_map__set_max_entries(t->skel->maps.agent_pids, cfg->max_processes);
 
@@ -374,7 +376,7 @@ int proc_tracker_scan(struct proc_tracker *t)
 			anc = anc->ppid ? find_entry(v, n, anc->ppid) : NULL;
 		if (!anc || anc->agent < 0)
 			continue;
-		if (lc_start(t->lc, p->pid, anc->agent, p->start_ns, false) == 0)
+		if (lc_start(t->lc, p->pid, anc->agent, p->start_ns, anc == p ? 0 : LC_HELPER) == 0)
 			set_kernel_agent(t, p->pid, anc->agent);
 	}
 	pthread_mutex_unlock(t->lock);
@@ -395,9 +397,21 @@ cleanup:
 
 int proc_tracker_poll(struct proc_tracker *t, int timeout_ms)
 {
-	int ret = ring_buffer__poll(t->rb, timeout_ms);
+	struct epoll_event ev;
+	int ret;
 
-	return ret == -EINTR ? 0 : ret;
+	/*
+	 * Wait unlocked, then handle everything queued under one lock: a fork
+	 * and the exec that follows it are usually handled together, so a
+	 * scrape never sees the half-classified state in between.
+	 */
+	ret = epoll_wait(ring_buffer__epoll_fd(t->rb), &ev, 1, timeout_ms);
+	if (ret < 0)
+		return errno == EINTR ? 0 : -errno;
+	pthread_mutex_lock(t->lock);
+	ret = ring_buffer__consume(t->rb);
+	pthread_mutex_unlock(t->lock);
+	return ret < 0 ? ret : 0;
 }
 
 void proc_tracker_losses(struct proc_tracker *t, uint64_t out[LOSS_MAX])
@@ -426,4 +440,5 @@ void proc_tracker_close(struct proc_tracker *t)
 	t->rb = NULL;
 	proc_bpf__destroy(t->skel);
 	t->skel = NULL;
+	cgroup_cache_free(&t->cgroups);
 }

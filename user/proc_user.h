@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include "cgroups.h"
 #include "config.h"
 #include "lifecycle.h"
 
@@ -26,6 +27,7 @@ struct proc_tracker {
 	struct lifecycle *lc;
 	pthread_mutex_t *lock;	/* guards lc against the scrape thread */
 	bool want_cgroups, want_ports, want_exe;
+	struct cgroup_cache cgroups;	/* ids of exec events -> paths */
 	uint64_t window_ns;
 	uint64_t events[PROC_EV_LISTEN + 1];
 	uint64_t late;

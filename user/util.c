@@ -96,7 +96,7 @@ void sb_double(struct strbuf *sb, double v)
 		sb_puts(sb, v > 0 ? "+Inf" : "-Inf");
 		return;
 	}
-	if (v == (double)(int64_t)v && fabs(v) < 1e15) {
+	if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
 		sb_printf(sb, "%lld", (long long)v);
 		return;
 	}

@@ -15,8 +15,13 @@ p.add_argument("--exit", type=int, default=0)
 p.add_argument("--signal", type=int, default=0)
 p.add_argument("--alloc-mb", type=int, default=0, help="allocate and touch this much memory")
 p.add_argument("--fork-children", type=int, default=0, help="fork children that sleep as long as we do")
+p.add_argument("--run-tool", type=int, default=0, help="run /bin/false this many times first")
 p.add_argument("--exec", nargs=argparse.REMAINDER, help="exec this argv after --sleep")
 a = p.parse_args()
+
+import subprocess
+for _ in range(a.run_tool):
+    subprocess.run(["/bin/false"])
 
 children = []
 for _ in range(a.fork_children):

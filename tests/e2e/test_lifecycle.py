@@ -114,6 +114,18 @@ def test_forked_children_inherit_and_are_counted():
         d.wait_value(1, "agent_process_exits_total", agent_type="parent", reason="signal")
 
 
+def test_tools_run_by_an_agent_are_not_restarts():
+    with Daemon(config(("shelly", {"cmdline": "*--tag shelly*"}))) as d, Procs() as ps:
+        # The agent runs /bin/false 20 times through subprocess, then stays up.
+        ps.start(agent_argv("shelly", "--run-tool", 20, "--sleep", 30))
+        d.wait_value(1, "agent_processes", agent_type="shelly")
+        wait_until(lambda: d.value("agentbpf_events_total", type="exec") >= 21, 10, "tool execs seen")
+        time.sleep(0.5)
+        assert_reasons(d, "agent_process_exits_total", "agent_type", "shelly")
+        assert_reasons(d, "worker_restarts_total", "worker_name", "shelly")
+        eq(d.value("agent_processes", agent_type="shelly"), 1, "tools are not agent processes")
+
+
 def test_exec_into_another_agent_moves_membership():
     sleep_bin = named_binary("/bin/sleep", "rematchb")
     cfg = config(("first", {"cmdline": "*--tag rematch*"}), ("second", {"comm": "rematchb"}))

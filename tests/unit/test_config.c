@@ -359,6 +359,11 @@ static void test_error_max_processes_below_minimum(void **state)
 	check_error("max_processes: 63\n", 1, "max_processes: must be a whole number from 64 to 4194304");
 }
 
+static void test_error_max_processes_huge_number(void **state)
+{
+	check_error("max_processes: 1e300\n", 1, "max_processes: must be a whole number from 64 to 4194304");
+}
+
 static void test_error_invalid_yaml_syntax(void **state)
 {
 	check_error("namespace: a\nlisten: a: b\n", 2, "mapping values are not allowed");
@@ -778,6 +783,7 @@ int main(void)
 		T(test_error_match_port_fractional),
 		T(test_error_match_port_not_a_number),
 		T(test_error_max_processes_below_minimum),
+		T(test_error_max_processes_huge_number),
 		T(test_error_invalid_yaml_syntax),
 		T(test_error_invalid_yaml_bad_indentation),
 		T(test_error_empty_document),

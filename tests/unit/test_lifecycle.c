@@ -185,6 +185,16 @@ static void test_restart_reason_follows_each_exit(void **state)
 	assert_int_equal(sum(lc.agents[A].restarts), 2);
 }
 
+static void test_one_exit_then_two_starts_is_one_restart(void **state)
+{
+	lc_start(&lc, 100, A, 0, true);
+	lc_exit(&lc, 100, EXIT_STATUS(1), false, NULL);
+	lc_start(&lc, 101, A, 0, true);
+	lc_start(&lc, 102, A, 0, true);
+	assert_int_equal(lc.agents[A].restarts[REASON_ERROR], 1);
+	assert_int_equal(sum(lc.agents[A].restarts), 1);
+}
+
 static void test_startup_scan_starts_are_never_restarts(void **state)
 {
 	lc_start(&lc, 100, A, 0, false);
@@ -622,6 +632,116 @@ static void test_render_applies_namespace(void **state)
 	assert_null(strstr(o, "\nagent_"));
 }
 
+/* ---- primaries and helpers ---- */
+
+/* A worker forked by a member (pre-fork server) is a primary: its exit counts. */
+static void test_fork_without_exec_is_primary(void **state)
+{
+	lc_start(&lc, 100, A, 0, LC_NEW);
+	lc_start(&lc, 101, A, 0, LC_NEW | LC_FORKED);
+	assert_int_equal(lc.agents[A].live, 2);
+	assert_true(lc_exit(&lc, 101, EXIT_STATUS(1), false, NULL));
+	assert_int_equal(lc.agents[A].exits[REASON_ERROR], 1);
+	lc_start(&lc, 102, A, 0, LC_NEW | LC_FORKED);
+	assert_int_equal(lc.agents[A].restarts[REASON_ERROR], 1);
+}
+
+/* subprocess.run(["git", ...]): fork, exec an unmatched program, exit 1. */
+static void test_fork_then_exec_unmatched_is_a_helper(void **state)
+{
+	lc_start(&lc, 100, A, 0, LC_NEW);
+	lc_start(&lc, 101, A, 0, LC_NEW | LC_FORKED);
+	lc_exec(&lc, 101, -1);
+	assert_true(lc_find(&lc, 101)->flags & LC_HELPER);
+	assert_int_equal(lc.agents[A].live, 1);
+	assert_true(lc_exit(&lc, 101, EXIT_STATUS(1), false, NULL));
+	assert_int_equal(sum(lc.agents[A].exits), 0);
+	/* The next tool run is not a restart either. */
+	lc_start(&lc, 102, A, 0, LC_NEW | LC_FORKED);
+	lc_exec(&lc, 102, -1);
+	assert_int_equal(sum(lc.agents[A].restarts), 0);
+	assert_null(lc_find(&lc, 101));
+}
+
+/* The fork took the pending restart; its exec of a tool gives it back. */
+static void test_helper_gives_back_the_restart_its_fork_took(void **state)
+{
+	lc_start(&lc, 100, A, 0, LC_NEW);
+	lc_exit(&lc, 100, SIGKILL, false, NULL);
+	lc_start(&lc, 101, A, 0, LC_NEW);	/* the supervisor restarts it */
+	assert_int_equal(lc.agents[A].restarts[REASON_SIGNAL], 1);
+	lc_exit(&lc, 101, EXIT_STATUS(3), false, NULL);
+	lc_start(&lc, 102, A, 0, LC_NEW);
+	assert_int_equal(lc.agents[A].restarts[REASON_ERROR], 1);
+	lc_exit(&lc, 102, 0, false, NULL);
+	/* A leftover child of 102 forks a tool before the next start. */
+	lc_start(&lc, 103, A, 0, LC_NEW | LC_FORKED);
+	assert_int_equal(lc.agents[A].restarts[REASON_COMPLETED], 1);
+	lc_exec(&lc, 103, -1);
+	assert_int_equal(lc.agents[A].restarts[REASON_COMPLETED], 0);
+	lc_start(&lc, 104, A, 0, LC_NEW);
+	assert_int_equal(lc.agents[A].restarts[REASON_COMPLETED], 1);
+	assert_int_equal(sum(lc.agents[A].restarts), 3);
+}
+
+/* A process that matched on its own stays primary whatever it execs (wrappers). */
+static void test_matched_process_exec_unmatched_stays_primary(void **state)
+{
+	lc_start(&lc, 100, A, 0, LC_NEW);
+	lc_exec(&lc, 100, -1);
+	assert_false(lc_find(&lc, 100)->flags & LC_HELPER);
+	assert_int_equal(lc.agents[A].live, 1);
+	lc_exit(&lc, 100, EXIT_STATUS(1), false, NULL);
+	assert_int_equal(lc.agents[A].exits[REASON_ERROR], 1);
+}
+
+/* A helper that execs the agent's program again is a start of the agent. */
+static void test_helper_exec_matched_becomes_primary(void **state)
+{
+	lc_start(&lc, 100, A, 0, LC_NEW);
+	lc_exit(&lc, 100, EXIT_STATUS(1), false, NULL);
+	lc_start(&lc, 101, A, 0, LC_HELPER);
+	assert_int_equal(lc.agents[A].live, 0);
+	lc_exec(&lc, 101, B);
+	assert_int_equal(lc_find(&lc, 101)->agent, B);
+	assert_int_equal(lc.agents[B].live, 1);
+	assert_int_equal(sum(lc.agents[B].restarts), 0);
+	lc_start(&lc, 102, A, 0, LC_HELPER);
+	lc_exec(&lc, 102, A);
+	assert_int_equal(lc.agents[A].live, 1);
+	assert_int_equal(lc.agents[A].restarts[REASON_ERROR], 1);
+}
+
+/* Restarts never render lower than before, even when a fork's is given back. */
+static void test_render_restarts_monotonic_across_give_back(void **state)
+{
+	const char *out;
+
+	lc_start(&lc, 100, A, 0, LC_NEW);
+	lc_exit(&lc, 100, EXIT_STATUS(1), false, NULL);
+	lc_start(&lc, 101, A, 0, LC_NEW | LC_FORKED);
+	out = render(EXPO_TEXT, NULL, 0);
+	assert_has_line(out, "worker_restarts_total{worker_name=\"a\",reason=\"error\"} 1");
+	lc_exec(&lc, 101, -1);
+	out = render(EXPO_TEXT, NULL, 0);
+	assert_has_line(out, "worker_restarts_total{worker_name=\"a\",reason=\"error\"} 1");
+}
+
+/* Helpers count for resources but not for health or agent_processes. */
+static void test_helpers_do_not_keep_an_agent_healthy(void **state)
+{
+	const char *out;
+
+	lc_start(&lc, 100, A, 0, LC_HELPER);
+	out = render(EXPO_TEXT, NULL, 0);
+	assert_has_line(out, "worker_health_status{worker_name=\"a\",worker_type=\"ta\"} 0");
+	assert_has_line(out, "agent_processes{agent_type=\"a\"} 0");
+	assert_int_equal(lc.count, 1);
+	lc_forget(&lc, 100);
+	assert_int_equal(lc.count, 0);
+	assert_int_equal(lc.agents[A].live, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -639,6 +759,7 @@ int main(void)
 		T(test_pool_crash_counts_one_restart_per_replacement),
 		T(test_restart_reason_is_most_recent_exit),
 		T(test_restart_reason_follows_each_exit),
+		T(test_one_exit_then_two_starts_is_one_restart),
 		T(test_startup_scan_starts_are_never_restarts),
 		T(test_restarts_are_per_agent),
 		T(test_exit_of_unknown_pid_changes_nothing),
@@ -663,6 +784,13 @@ int main(void)
 		T(test_render_counters_monotonic_when_live_usage_drops),
 		T(test_render_openmetrics_counter_families),
 		T(test_render_applies_namespace),
+		T(test_fork_without_exec_is_primary),
+		T(test_fork_then_exec_unmatched_is_a_helper),
+		T(test_helper_gives_back_the_restart_its_fork_took),
+		T(test_matched_process_exec_unmatched_stays_primary),
+		T(test_helper_exec_matched_becomes_primary),
+		T(test_render_restarts_monotonic_across_give_back),
+		T(test_helpers_do_not_keep_an_agent_healthy),
 	};
 
 	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Runs every agentbpf benchmark and prints a markdown summary.
+#
+#   spawn.sh   (twice: SPAWN_CHILD=minimal, the worst case, and =true)
+#   memory.sh
+#   scrape.sh
+#
+# Each one runs under a time limit (whole run: under 10 minutes), cleans up
+# what it started, and writes to bench/results/ (raw data, a markdown table,
+# key=value figures, its log); the summary goes to bench/results/summary.md.
+#
+# Usage: sudo bench/run.sh
+set -u
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+REPO=$(dirname "$BENCH_DIR")
+RESULTS=${RESULTS:-$BENCH_DIR/results}
+export RESULTS
+
+[ "$(id -u)" = 0 ] || { echo "run.sh: needs root to load BPF programs: sudo $0" >&2; exit 1; }
+make -C "$REPO" >/dev/null || { echo "run.sh: make failed" >&2; exit 1; }
+mkdir -p "$RESULTS"
+rm -f "$RESULTS"/*.env "$RESULTS"/*.md "$RESULTS"/*.raw "$RESULTS"/*.log "$RESULTS"/*.prom "$RESULTS"/*.summary
+
+CURRENT=""
+trap '[ -n "$CURRENT" ] && kill -TERM "$CURRENT" 2>/dev/null; wait; exit 130' INT TERM
+
+failed=()
+# step NAME LIMIT_S CMD...: runs one benchmark under a time limit, logs it.
+step() {
+	local name=$1 limit=$2 rc
+
+	shift 2
+	echo "== $name (limit ${limit}s)" >&2
+	timeout --kill-after=10 "$limit" "$@" >"$RESULTS/$name.log" 2>&1 &
+	CURRENT=$!
+	wait "$CURRENT"
+	rc=$?
+	CURRENT=""
+	sed -n '/^$/,$p' "$RESULTS/$name.log" >&2
+	if [ "$rc" != 0 ]; then
+		echo "== $name FAILED (status $rc$([ "$rc" = 124 ] && echo ", time limit")); log: $RESULTS/$name.log" >&2
+		tail -5 "$RESULTS/$name.log" >&2
+		failed+=("$name")
+	fi
+}
+
+start=$(date +%s)
+step spawn-minimal 200 env SPAWN_CHILD=minimal "$BENCH_DIR/spawn.sh"
+step spawn-true 200 env SPAWN_CHILD=true "$BENCH_DIR/spawn.sh"
+step memory 60 "$BENCH_DIR/memory.sh"
+step scrape 120 "$BENCH_DIR/scrape.sh"
+
+# All key=value figures in one namespace.
+declare -A F=()
+for f in "$RESULTS"/*.env; do
+	[ -e "$f" ] || continue
+	while IFS='=' read -r k v; do F[$k]=$v; done <"$f"
+done
+get() { echo "${F[$1]:-n/a}"; }
+verdict() { # verdict VALUE LIMIT: met when VALUE (a number, maybe +x%) <= LIMIT
+	awk -v v="${1%\%}" -v l="$2" 'BEGIN { if (v == "n/a" || v == "") print "n/a"; else print (v + 0 <= l + 0 ? "met" : "**missed**") }'
+}
+
+{
+	echo "## agentbpf benchmarks"
+	echo
+	echo "$(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs, agentbpf $("$REPO/agentbpf" --version | awk '{ print $2 }') @ $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null), $(( $(date +%s) - start )) s"
+	echo
+	echo "| benchmark | figure | target | verdict |"
+	echo "|---|---|---|---|"
+	for c in minimal true; do
+		[ "$c" = minimal ] && d="static no-op child (worst case)" || d="/bin/true child"
+		for v in match inherit nomatch; do
+			s=$(get "spawn_${c}_${v}_slowdown")
+			[ "$s" = n/a ] && continue
+			case $v in
+			match) what="matched" ;;
+			inherit) what="matched via parent (inherited)" ;;
+			nomatch) what="running, not matched (host-wide cost)" ;;
+			esac
+			target="≤ 3%"; verd=$(verdict "$s" 3)
+			[ "$v" = match ] || { target="(info)"; verd="–"; }
+			echo "| spawn, $d, daemon $what | wall slowdown $s (per-round median $(get "spawn_${c}_${v}_paired")), CPU $(get "spawn_${c}_${v}_cpu_overhead"); baseline $(get "spawn_${c}_off_us") µs/spawn | $target | $verd |"
+		done
+		[ "$(get "spawn_${c}_problems")" = 0 ] || echo "| spawn, $d | daemon count problems in $(get "spawn_${c}_problems") round(s): see spawn-$c.raw | exact counts | **failed** |"
+		[ "$(get "spawn_${c}_contaminated")" = 0 ] || echo "| spawn, $d | $(get "spawn_${c}_contaminated") round(s) ran next to another agentbpf | quiet machine | **invalid** |"
+	done
+	echo "| memory, $(get memory_procs) tracked processes | VmRSS $(get memory_rss_mb) MB (of which $(get memory_ringbuf_mb) MB ring buffer mapping), VmHWM $(get memory_hwm_mb) MB | ≤ 20 MB | $(verdict "$(get memory_rss_mb)" 20) |"
+	[ "$(get memory_miscount)" = 0 ] || echo "| memory | daemon did not track all $(get memory_procs) processes | exact counts | **failed** |"
+	for ph in idle loaded; do
+		[ "$ph" = idle ] && d="no live process" || d="$(get scrape_procs) live processes"
+		echo "| scrape, $(get scrape_${ph}_plain_series) series, $(get scrape_agents) agents, $d | render median $(get scrape_${ph}_plain_render_median_ms) ms, p99 $(get scrape_${ph}_plain_render_p99_ms) ms; round trip median $(get scrape_${ph}_plain_rtt_median_ms) ms, p99 $(get scrape_${ph}_plain_rtt_p99_ms) ms (gzip: $(get scrape_${ph}_prometheus_rtt_median_ms) / $(get scrape_${ph}_prometheus_rtt_p99_ms) ms) | ≤ 10 ms | $(verdict "$(get scrape_${ph}_plain_render_p99_ms)" 10) |"
+	done
+	if [ ${#failed[@]} -gt 0 ]; then
+		echo
+		echo "Failed: ${failed[*]} (see bench/results/*.log)"
+	fi
+	echo
+	echo "Details: bench/results/{spawn-minimal,spawn-true,memory,scrape}.md; raw data: *.raw"
+} >"$RESULTS/summary.md"
+echo >&2
+cat "$RESULTS/summary.md"
+[ ${#failed[@]} = 0 ]

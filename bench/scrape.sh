@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Scrape benchmark: cost of serving /metrics with >= 1,000 series.
+#
+# SCRAPE_AGENTS agents (default 64, the daemon's maximum) each match the
+# command line of their own copies of sleep ("benchscrape 600 N"), so every
+# agent renders its full set of series. Two phases on one daemon:
+#
+#   idle    agents configured, no live process: rendering alone
+#   loaded  SCRAPE_PROCS_PER_AGENT (default 4) live processes per agent: the
+#           render also reads /proc for each member (CPU, RSS, fds, I/O)
+#
+# Each phase times SCRAPE_COUNT scrapes over a keep-alive connection, once
+# with plain text and once with the headers Prometheus sends (OpenMetrics,
+# gzip). Reported: server-side render time (agentbpf_scrape_duration_seconds,
+# which each scrape reports for the previous one) and the client round trip,
+# median and p99.
+#
+# Usage: sudo bench/scrape.sh   (env: SCRAPE_AGENTS, SCRAPE_PROCS_PER_AGENT, SCRAPE_COUNT)
+. "$(dirname "$0")/lib.sh"
+
+AGENTS=${SCRAPE_AGENTS:-64}
+PER=${SCRAPE_PROCS_PER_AGENT:-4}
+COUNT=${SCRAPE_COUNT:-500}
+TARGET_MS=10
+MIN_SERIES=1000
+
+bench_init scrape
+OUT=$RESULTS/scrape.md
+SUMMARY=$RESULTS/scrape.env
+RAW=$RESULTS/scrape.raw
+
+cp /bin/sleep "$WORK/benchscrape" || die "cannot copy /bin/sleep"
+{
+	echo "agents:"
+	for a in $(seq "$AGENTS"); do
+		printf '  - name: bench-agent-%02d\n    type: bench\n    match:\n      cmdline: "*/benchscrape 600 %d"\n' "$a" "$a"
+	done
+} >"$WORK/scrape.yml"
+
+# run_phase PHASE: both client modes against the running daemon.
+run_phase() {
+	local phase=$1 mode line
+
+	scrape "$WORK/$phase.prom" || die "scrape failed"
+	cp "$WORK/$phase.prom" "$RESULTS/scrape-$phase.prom"
+	for mode in plain prometheus; do
+		line=$(timeout 150 "$PY" "$BENCH_DIR/scrape_client.py" "$URL/metrics" "$COUNT" "$mode" "$RAW") ||
+			die "scrape client failed ($phase, $mode)"
+		echo "$phase $mode $line" >>"$RESULTS/scrape.summary"
+		log "$phase $mode: $line"
+	done
+}
+
+echo "# $(machine_info); agents=$AGENTS per_agent=$PER count=$COUNT" >"$RAW"
+: >"$RESULTS/scrape.summary"
+log "$(machine_info)"
+warn_if_busy
+
+daemon_start "$WORK/scrape.yml"
+log "phase idle: $AGENTS agents, no live process"
+run_phase idle
+
+log "phase loaded: starting $((AGENTS * PER)) processes"
+for a in $(seq "$AGENTS"); do
+	for i in $(seq "$PER"); do
+		# "sleep 600 N" sleeps 600 + N s: bounded even if this script is killed -9.
+		"$WORK/benchscrape" 600 "$a" </dev/null >/dev/null 2>&1 &
+		CHILD_PIDS+=($!)
+	done
+done
+wait_metric agentbpf_tracked_processes $((AGENTS * PER)) 20 ||
+	log "WARNING: daemon tracks $(metric "$WORK/last.prom" agentbpf_tracked_processes) of $((AGENTS * PER)) processes"
+tracked=$(metric "$WORK/last.prom" agentbpf_tracked_processes)
+run_phase loaded
+daemon_stop
+kill_children
+
+# key VALUE-NAME: a field of a summary line.
+{
+	echo "| phase | live processes | series | body bytes (text / gzip) | client | render median ms | render p99 ms | round trip median ms | round trip p99 ms |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	while read -r phase mode rest; do
+		declare -A f=()
+		for kv in $rest; do f[${kv%%=*}]=${kv#*=}; done
+		procs=0
+		[ "$phase" = loaded ] && procs=$tracked
+		bytes=${f[bytes_text]}
+		[ "$mode" = prometheus ] && bytes="${f[bytes_text]} / ${f[bytes_wire]}"
+		echo "| $phase | $procs | ${f[series]} | $bytes | $mode | ${f[render_median_ms]} | ${f[render_p99_ms]} | ${f[rtt_median_ms]} | ${f[rtt_p99_ms]} |"
+		for k in series render_median_ms render_p99_ms rtt_median_ms rtt_p99_ms; do
+			echo "scrape_${phase}_${mode}_$k=${f[$k]}" >>"$SUMMARY.tmp"
+		done
+		unset f
+	done <"$RESULTS/scrape.summary"
+} >"$OUT"
+mv "$SUMMARY.tmp" "$SUMMARY"
+{
+	echo "scrape_agents=$AGENTS"
+	echo "scrape_procs=$tracked"
+	echo "scrape_target_ms=$TARGET_MS"
+	echo "scrape_min_series=$MIN_SERIES"
+} >>"$SUMMARY"
+
+echo
+echo "Scrape benchmark: $AGENTS agents, $COUNT scrapes per row over one keep-alive connection (target render <= $TARGET_MS ms for >= $MIN_SERIES series)"
+cat "$OUT"
+awk -F= -v min="$MIN_SERIES" '/_series=/ && $2 < min { print "WARNING: " $1 " = " $2 " < " min " series"; }' "$SUMMARY"

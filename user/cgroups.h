@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * cgroup kernfs id -> path, for processes that are gone before their
+ * /proc/PID/cgroup could be read. Built by walking the host's cgroup mounts;
+ * rebuilt when an id is not known (a cgroup created since).
+ */
+#ifndef AGENTBPF_CGROUPS_H
+#define AGENTBPF_CGROUPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cgroup_entry;
+
+struct cgroup_cache {
+	struct cgroup_entry *slots;
+	uint32_t mask;
+	uint32_t count;
+	uint64_t last_walk_ns;	/* CLOCK_MONOTONIC of the last rebuild */
+	uint64_t walks;
+};
+
+/*
+ * Writes "0::PATH\n" per known id (the /proc/PID/cgroup layout the matcher
+ * reads) into out. Unknown ids trigger at most one rebuild per 100 ms;
+ * returns -1 if some id stayed unknown.
+ */
+int cgroup_paths(struct cgroup_cache *cc, const uint64_t *ids, int nids, char *out, size_t len);
+void cgroup_cache_free(struct cgroup_cache *cc);
+
+#endif
