@@ -24,9 +24,10 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # Pure userspace logic, linked into the daemon and into the unit tests.
 LIB_SRCS  := user/config.c user/expo.c user/util.c user/lifecycle.c user/procfs.c \
-	     user/cgroups.c
+	     user/cgroups.c user/trace.c
 LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
-APP_SRCS  := user/main.c user/proc.c user/server.c user/selfstats.c user/check.c
+APP_SRCS  := user/main.c user/proc.c user/server.c user/selfstats.c user/check.c \
+	     user/http.c
 APP_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/%,$(UNIT_SRCS))

@@ -174,6 +174,12 @@ cpu_ns() {
 	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
 }
 
+# ctxsw PID: voluntary context switches of all the process's threads (how
+# often it went to sleep waiting, i.e. roughly how often it was woken).
+ctxsw() {
+	cat /proc/"$1"/task/*/status 2>/dev/null | awk '$1 == "voluntary_ctxt_switches:" { s += $2 } END { print s + 0 }'
+}
+
 # stats: reads numbers on stdin, prints "n median p99 min max" (nearest rank).
 stats() {
 	sort -g | awk '{ v[NR] = $1 }

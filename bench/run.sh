@@ -19,7 +19,7 @@ export RESULTS
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root to load BPF programs: sudo $0" >&2; exit 1; }
 make -C "$REPO" >/dev/null || { echo "run.sh: make failed" >&2; exit 1; }
 mkdir -p "$RESULTS"
-rm -f "$RESULTS"/*.env "$RESULTS"/*.md "$RESULTS"/*.raw "$RESULTS"/*.log "$RESULTS"/*.prom "$RESULTS"/*.summary
+rm -f "$RESULTS"/*.env "$RESULTS"/*.md "$RESULTS"/*.raw "$RESULTS"/*.log "$RESULTS"/*.prom "$RESULTS"/*.summary "$RESULTS"/*.rss
 
 CURRENT=""
 trap '[ -n "$CURRENT" ] && kill -TERM "$CURRENT" 2>/dev/null; wait; exit 130' INT TERM

@@ -13,7 +13,8 @@
 # with plain text and once with the headers Prometheus sends (OpenMetrics,
 # gzip). Reported: server-side render time (agentbpf_scrape_duration_seconds,
 # which each scrape reports for the previous one) and the client round trip,
-# median and p99.
+# median and p99; and the daemon's VmRSS before and after each phase's
+# scrapes (growth would be a leak in the render path).
 #
 # Usage: sudo bench/scrape.sh   (env: SCRAPE_AGENTS, SCRAPE_PROCS_PER_AGENT, SCRAPE_COUNT)
 . "$(dirname "$0")/lib.sh"
@@ -43,16 +44,19 @@ run_phase() {
 
 	scrape "$WORK/$phase.prom" || die "scrape failed"
 	cp "$WORK/$phase.prom" "$RESULTS/scrape-$phase.prom"
+	echo "$phase rss_before_kb=$(awk '$1 == "VmRSS:" { print $2 }' /proc/"$DAEMON_PID"/status)" >>"$RESULTS/scrape.rss"
 	for mode in plain prometheus; do
 		line=$(timeout 150 "$PY" "$BENCH_DIR/scrape_client.py" "$URL/metrics" "$COUNT" "$mode" "$RAW") ||
 			die "scrape client failed ($phase, $mode)"
 		echo "$phase $mode $line" >>"$RESULTS/scrape.summary"
 		log "$phase $mode: $line"
 	done
+	echo "$phase rss_after_kb=$(awk '$1 == "VmRSS:" { print $2 }' /proc/"$DAEMON_PID"/status)" >>"$RESULTS/scrape.rss"
 }
 
 echo "# $(machine_info); agents=$AGENTS per_agent=$PER count=$COUNT" >"$RAW"
 : >"$RESULTS/scrape.summary"
+: >"$RESULTS/scrape.rss"
 log "$(machine_info)"
 warn_if_busy
 
@@ -94,6 +98,10 @@ kill_children
 	done <"$RESULTS/scrape.summary"
 } >"$OUT"
 mv "$SUMMARY.tmp" "$SUMMARY"
+# Daemon RSS around the 2 x COUNT scrapes of each phase: growth = a leak.
+awk '{ split($2, kv, "="); v[$1, kv[1]] = kv[2]; ph[$1] }
+	END { for (p in ph) printf "scrape_%s_rss_before_mb=%.1f\nscrape_%s_rss_after_mb=%.1f\n",
+		p, v[p, "rss_before_kb"] / 1024, p, v[p, "rss_after_kb"] / 1024 }' "$RESULTS/scrape.rss" >>"$SUMMARY"
 {
 	echo "scrape_agents=$AGENTS"
 	echo "scrape_procs=$tracked"
@@ -104,4 +112,5 @@ mv "$SUMMARY.tmp" "$SUMMARY"
 echo
 echo "Scrape benchmark: $AGENTS agents, $COUNT scrapes per row over one keep-alive connection (target render <= $TARGET_MS ms for >= $MIN_SERIES series)"
 cat "$OUT"
+awk -F= '/_rss_/ { printf "%s %s MB\n", $1, $2 }' "$SUMMARY" | sort
 awk -F= -v min="$MIN_SERIES" '/_series=/ && $2 < min { print "WARNING: " $1 " = " $2 " < " min " series"; }' "$SUMMARY"

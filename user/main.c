@@ -15,6 +15,7 @@
 #include "check.h"
 #include "config.h"
 #include "expo.h"
+#include "http_user.h"
 #include "lifecycle.h"
 #include "proc.h"
 #include "proc.skel.h"
@@ -46,6 +47,7 @@ struct app {
 	pthread_mutex_t lock;
 	struct lifecycle lc;
 	struct proc_tracker proc;
+	struct http_tracker http;
 	uint64_t boot_to_unix_ns;
 	uint64_t scrapes;
 	double last_scrape_s;
@@ -195,8 +197,8 @@ static int load_config(const struct options *o, struct config *cfg)
 static void render_self(struct app *app, struct expo *e)
 {
 	static const char *const ev_names[] = { NULL, "exec", "fork", "exit", "listen" };
-	struct bpf_object *objs[] = { app->proc.skel->obj };
-	uint64_t losses[LOSS_MAX];
+	struct bpf_object *objs[] = { app->proc.skel->obj, http_tracker_object(&app->http) };
+	uint64_t losses[LOSS_MAX], http_drops[HTTP_DROP_MAX];
 	struct label l[2];
 	int i;
 
@@ -233,6 +235,11 @@ static void render_self(struct app *app, struct expo *e)
 		l[0] = (struct label){ "reason", proc_loss_name(i) };
 		expo_sample(e, l, 1, losses[i]);
 	}
+	http_tracker_drops(&app->http, http_drops);
+	for (i = 0; i < HTTP_DROP_MAX; i++) {
+		l[0] = (struct label){ "reason", http_drop_name(i) };
+		expo_sample(e, l, 1, http_drops[i]);
+	}
 
 	selfstats_render_programs(e, objs, ARRAY_SIZE(objs));
 }
@@ -264,6 +271,7 @@ static void render(void *ctx, struct strbuf *out, enum expo_format fmt)
 	expo_init(&e, out, fmt, app->cfg.namespace);
 	pthread_mutex_lock(&app->lock);
 	lc_render(&app->lc, &app->cfg, &e, usage, app->boot_to_unix_ns);
+	http_tracker_render(&app->http, &e);
 	render_self(app, &e);
 	app->scrapes++;
 	pthread_mutex_unlock(&app->lock);
@@ -302,9 +310,13 @@ static int run(struct app *app, bool trace)
 		fprintf(stderr, "agentbpf: %s\n", err);
 		goto cleanup;
 	}
-	if (trace) {
-		app->proc.trace = stdout;
-		app->proc.trace_json = app->opt.json;
+	if (trace)
+		app->proc.trace = (struct trace_out){ stdout, app->opt.json };
+	if (http_tracker_open(&app->http, &app->cfg, bpf_map__fd(app->proc.skel->maps.agent_pids),
+			      app->proc.rb, app->proc.trace,
+			      strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL, err, sizeof(err))) {
+		fprintf(stderr, "agentbpf: %s\n", err);
+		goto cleanup;
 	}
 	if (app->opt.bpf_stats && !trace) {
 		stats_fd = selfstats_enable_bpf_stats();
@@ -336,6 +348,7 @@ static int run(struct app *app, bool trace)
 	ret = 0;
 cleanup:
 	server_stop(srv);
+	http_tracker_close(&app->http);
 	proc_tracker_close(&app->proc);
 	if (stats_fd >= 0)
 		close(stats_fd);

@@ -31,38 +31,17 @@ const char *proc_loss_name(enum proc_loss l)
 static void trace_event(struct proc_tracker *t, const char *what, uint32_t pid, uint32_t ppid,
 			int agent, const char *detail_key, const char *detail)
 {
-	char ts[32];
-	struct timespec now;
-	struct tm tm;
-	const char *name = agent >= 0 ? t->cfg->agents[agent].name : "-";
+	struct trace_field f[2];
+	char ppidstr[16];
+	int n = 1;
 
-	if (!t->trace)
+	if (!t->trace.f)
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	localtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
-	if (t->trace_json) {
-		struct strbuf sb;
-
-		sb_init(&sb);
-		sb_printf(&sb, "{\"time\":%ld.%03ld,\"event\":\"%s\",\"agent\":\"", (long)now.tv_sec,
-			  now.tv_nsec / 1000000, what);
-		expo_escape_label(&sb, name);
-		sb_printf(&sb, "\",\"pid\":%u,\"ppid\":%u", pid, ppid);
-		if (detail_key) {
-			sb_printf(&sb, ",\"%s\":\"", detail_key);
-			expo_escape_label(&sb, detail);
-			sb_putc(&sb, '"');
-		}
-		sb_puts(&sb, "}\n");
-		fputs(sb.buf ? sb.buf : "", t->trace);
-		sb_free(&sb);
-	} else {
-		fprintf(t->trace, "%s.%03ld %-6s %-20s pid=%-7u ppid=%-7u %s%s%s\n", ts,
-			now.tv_nsec / 1000000, what, name, pid, ppid, detail_key ? detail_key : "",
-			detail_key ? "=" : "", detail_key ? detail : "");
-	}
-	fflush(t->trace);
+	snprintf(ppidstr, sizeof(ppidstr), "%u", ppid);
+	f[0] = (struct trace_field){ "ppid", ppidstr, true };
+	if (detail_key)
+		f[n++] = (struct trace_field){ detail_key, detail, false };
+	trace_emit(&t->trace, what, agent >= 0 ? t->cfg->agents[agent].name : "-", pid, f, n);
 }
 
 static void set_kernel_agent(struct proc_tracker *t, uint32_t pid, uint32_t agent)

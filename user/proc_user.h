@@ -8,6 +8,7 @@
 #include "cgroups.h"
 #include "config.h"
 #include "lifecycle.h"
+#include "trace.h"
 
 struct proc_bpf;
 struct ring_buffer;
@@ -31,8 +32,7 @@ struct proc_tracker {
 	uint64_t window_ns;
 	uint64_t events[PROC_EV_LISTEN + 1];
 	uint64_t late;
-	FILE *trace;		/* `agentbpf trace`: one line per lifecycle event */
-	bool trace_json;
+	struct trace_out trace;	/* `agentbpf trace`: one line per lifecycle event */
 };
 
 /* Opens, loads and attaches. err gets one line naming the fix on failure. */

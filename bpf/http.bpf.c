@@ -1,0 +1,929 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * HTTP/1.x server side: every request a matched agent receives, timed from
+ * the read that made its first byte available to the agent until the write
+ * that hands the last byte of its response to the kernel.
+ *
+ * Hooks are the sock_recv_length / sock_send_length tracepoints, which fire
+ * after each socket recvmsg/sendmsg in the calling task; the syscall's buffer
+ * comes from the task's saved registers. No syscall tracepoints: they would
+ * put every syscall of every process on the slow path. A process that is not
+ * a member leaves after one hash lookup.
+ *
+ * Each connection carries a framing state per direction (head, then a
+ * Content-Length or chunked body, or a body until close) so keep-alive and
+ * pipelined requests are each counted once, whatever the read boundaries.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "proc.h"
+#include "http.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+#define MSG_PEEK	2
+#define TCP_CLOSE_WAIT	8
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Histogram bounds in ns, ascending; set by the loader from the config. */
+const volatile __u64 bounds_ns[HTTP_MAX_BUCKETS] = {};
+const volatile __u32 nbounds = 0;
+const volatile bool label_method = false;
+const volatile bool label_code = false;
+/* `agentbpf trace`: one ring buffer event per finished request. */
+const volatile bool trace_requests = false;
+
+enum role { ROLE_UNKNOWN, ROLE_SERVER, ROLE_OTHER };
+enum dir { DIR_REQ, DIR_RESP };
+enum parse_state {
+	P_IDLE,		/* expecting the start of a message */
+	P_HEAD,		/* inside a head split across calls (bytes in http_carry) */
+	P_BODY,		/* `remaining` body bytes to come */
+	P_CHUNKED,	/* chunked body: ends with a call ending in 0\r\n\r\n */
+	P_CLOSE,	/* response body delimited by the connection's end */
+	P_SKIP,		/* lost the framing; resync on a call that starts a message */
+};
+
+struct http_dir {
+	__u64 remaining;
+	__u64 msg_start_ns;
+	__u64 msg_bytes;
+	__u8 state;
+	__u8 pad[7];
+};
+
+struct http_req {
+	__u64 start_ns;
+	__u64 bytes;
+	__u32 seq;
+	__u8 method;
+	__u8 pad[3];
+};
+
+struct http_conn {
+	__u32 agent;
+	__u32 pid;
+	__u8 role;
+	__u8 qhead;
+	__u8 qlen;
+	__u8 resp_nobody;
+	__u16 code;
+	__u16 pad;
+	__u32 seq;		/* requests seen on this connection */
+	__u32 pad2;
+	__u64 peer_closed_ns;	/* the client's FIN arrived */
+	__u64 resp_start_ns;
+	__u64 last_send_ns;
+	struct http_dir dirs[2];
+	struct http_req q[HTTP_PIPELINE];
+};
+
+struct carry_key {
+	__u64 sk;
+	__u32 dir;
+	__u32 pad;
+};
+
+struct carry {
+	__u32 len;
+	char buf[HTTP_CARRY];
+};
+
+struct path_key {
+	__u64 sk;
+	__u32 seq;
+	__u32 pad;
+};
+
+#define SCRATCH_SIZE	2048	/* power of two >= HTTP_CARRY + HTTP_SCRATCH */
+#define SCRATCH_MASK	(SCRATCH_SIZE - 1)
+
+struct scratch {
+	char buf[SCRATCH_SIZE + 32];
+};
+
+/* Shared with the lifecycle family: tgid -> agent index. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AGENTBPF_MAX_PROCS);
+	__type(key, u32);
+	__type(value, u32);
+} agent_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HTTP_MAX_CONNS);
+	__type(key, u64);
+	__type(value, struct http_conn);
+} http_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct carry_key);
+	__type(value, struct carry);
+} http_carry SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct path_key);
+	__type(value, char[HTTP_PATH_LEN]);
+} http_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct http_key);
+	__type(value, struct http_stats);
+} http_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AGENTBPF_MAX_AGENTS);
+	__type(key, u32);
+	__type(value, struct http_active);
+} http_active SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HTTP_DROP_MAX);
+	__type(key, u32);
+	__type(value, u64);
+} http_drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct scratch);
+} http_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} http_events SEC(".maps");
+
+static const u64 size_bounds[HTTP_SIZE_BUCKETS] = HTTP_SIZE_BOUNDS;
+
+/* Initial values for new map entries; too big for the BPF stack. */
+static struct http_conn zero_conn;
+static struct http_stats zero_stats;
+static struct carry zero_carry;
+
+/* A size the verifier can prove is at most max, however the compiler folded it. */
+static __always_inline u64 clamp_size(u64 v, u64 max)
+{
+	if (v > max)
+		v = max;
+	barrier_var(v);
+	if (v > max)
+		v = 0;
+	return v;
+}
+
+static __always_inline void count_drop(u32 reason)
+{
+	u64 *cnt = bpf_map_lookup_elem(&http_drops, &reason);
+
+	if (cnt)
+		__sync_fetch_and_add(cnt, 1);
+}
+
+/* Where the bytes of this recvmsg/sendmsg are in user memory. */
+struct io {
+	const char *buf;	/* the first (or only) buffer */
+	u32 len;		/* readable bytes at buf */
+	const char *last;	/* the last buffer, for the tail of the call's data */
+	u32 last_len;
+};
+
+#if defined(__TARGET_ARCH_x86)
+#define NR_READ 0
+#define NR_WRITE 1
+#define NR_READV 19
+#define NR_WRITEV 20
+#define NR_SENDTO 44
+#define NR_RECVFROM 45
+#define NR_SENDMSG 46
+#define NR_RECVMSG 47
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_READ 63
+#define NR_WRITE 64
+#define NR_READV 65
+#define NR_WRITEV 66
+#define NR_SENDTO 206
+#define NR_RECVFROM 207
+#define NR_SENDMSG 211
+#define NR_RECVMSG 212
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#endif
+
+static __always_inline void find_io(struct io *io, int ret)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr = SYSCALL_NR(regs);
+	unsigned long arg = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	unsigned long cnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	struct user_msghdr msg;
+	struct iovec iov;
+	const struct iovec *iovp = NULL;
+
+	io->buf = NULL;
+	io->len = 0;
+	io->last = NULL;
+	io->last_len = 0;
+	switch (nr) {
+	case NR_READ:
+	case NR_WRITE:
+	case NR_RECVFROM:
+	case NR_SENDTO:
+		io->buf = (const char *)arg;
+		io->len = ret;
+		io->last = io->buf;
+		io->last_len = ret;
+		return;
+	case NR_READV:
+	case NR_WRITEV:
+		iovp = (const struct iovec *)arg;
+		break;
+	case NR_RECVMSG:
+	case NR_SENDMSG:
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)arg))
+			return;
+		iovp = msg.msg_iov;
+		cnt = msg.msg_iovlen;
+		break;
+	default:
+		/* sendfile, splice: the bytes are not in user memory. */
+		return;
+	}
+	if (!iovp || !cnt || bpf_probe_read_user(&iov, sizeof(iov), iovp))
+		return;
+	io->buf = iov.iov_base;
+	io->len = iov.iov_len < (u64)ret ? iov.iov_len : (u32)ret;
+	if (cnt > 1024)
+		return;
+	if (bpf_probe_read_user(&iov, sizeof(iov), iovp + cnt - 1))
+		return;
+	io->last = iov.iov_base;
+	io->last_len = iov.iov_len;
+}
+
+static __always_inline u8 status_of(u16 code)
+{
+	if (code == 408 || code == 504)
+		return HTTP_TIMEOUT;
+	return code >= 500 ? HTTP_ERROR : HTTP_SUCCESS;
+}
+
+static __always_inline u32 size_bucket(u64 v)
+{
+	u32 i;
+
+	for (i = 0; i < HTTP_SIZE_BUCKETS; i++) {
+		if (v <= size_bounds[i])
+			return i;
+	}
+	return HTTP_SIZE_BUCKETS;
+}
+
+/* A request ended: count it in its series and its histograms. */
+static __always_inline void record(u64 sk, struct http_conn *c, struct http_req *r,
+				   u8 status, u16 code, u64 end_ns, u64 resp_bytes)
+{
+	struct http_key key = { .agent = c->agent, .status = status };
+	struct http_stats *st;
+	struct http_active *act;
+	struct http_event *e;
+	u64 dur = end_ns > r->start_ns ? end_ns - r->start_ns : 0;
+	u32 i, b = nbounds;
+	char *path;
+
+	if (label_code)
+		key.code = code;
+	if (label_method)
+		key.method = r->method;
+	st = bpf_map_lookup_elem(&http_stats, &key);
+	if (!st) {
+		bpf_map_update_elem(&http_stats, &key, &zero_stats, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&http_stats, &key);
+		if (!st)
+			return;
+	}
+	for (i = 0; i < HTTP_MAX_BUCKETS && i < nbounds; i++) {
+		if (dur <= bounds_ns[i]) {
+			b = i;
+			break;
+		}
+	}
+	st->count++;
+	st->duration_ns += dur;
+	st->req_bytes += r->bytes;
+	st->resp_bytes += resp_bytes;
+	if (b <= HTTP_MAX_BUCKETS)
+		st->duration_buckets[b]++;
+	i = size_bucket(r->bytes);
+	if (i <= HTTP_SIZE_BUCKETS)
+		st->req_size_buckets[i]++;
+	i = size_bucket(resp_bytes);
+	if (i <= HTTP_SIZE_BUCKETS)
+		st->resp_size_buckets[i]++;
+
+	i = c->agent;
+	act = bpf_map_lookup_elem(&http_active, &i);
+	if (act)
+		act->finished++;
+
+	if (!trace_requests)
+		return;
+	e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
+	if (!e) {
+		count_drop(HTTP_DROP_RINGBUF_FULL);
+		return;
+	}
+	e->ts_ns = end_ns;
+	e->duration_ns = dur;
+	e->req_bytes = r->bytes;
+	e->resp_bytes = resp_bytes;
+	e->pid = c->pid;
+	e->agent = c->agent;
+	e->code = code;
+	e->status = status;
+	e->method = r->method;
+	e->pad = 0;
+	e->path[0] = '\0';
+	{
+		struct path_key pk = { .sk = sk, .seq = r->seq };
+
+		path = bpf_map_lookup_elem(&http_paths, &pk);
+		if (path) {
+			bpf_probe_read_kernel_str(e->path, sizeof(e->path), path);
+			bpf_map_delete_elem(&http_paths, &pk);
+		}
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline struct http_req *queue_front(struct http_conn *c)
+{
+	if (!c->qlen)
+		return NULL;
+	return &c->q[c->qhead & (HTTP_PIPELINE - 1)];
+}
+
+static __always_inline void queue_pop(struct http_conn *c)
+{
+	c->qhead = (c->qhead + 1) & (HTTP_PIPELINE - 1);
+	c->qlen--;
+}
+
+/* The response in progress ends: it answers the oldest request. */
+static __always_inline void response_done(u64 sk, struct http_conn *c, u64 now, u64 bytes)
+{
+	struct http_req *r = queue_front(c);
+	u8 status;
+
+	if (!r)
+		return;
+	status = status_of(c->code);
+	/* The client had gone before the server began to answer. */
+	if (c->peer_closed_ns && c->peer_closed_ns <= c->resp_start_ns)
+		status = HTTP_TIMEOUT;
+	record(sk, c, r, status, c->code, now, bytes);
+	queue_pop(c);
+}
+
+/* Requests that will get no response: the connection is ending. */
+static __always_inline void abort_requests(u64 sk, struct http_conn *c, u64 now)
+{
+	struct http_req *r;
+	u8 status = c->peer_closed_ns ? HTTP_TIMEOUT : HTTP_ERROR;
+	u64 end = c->peer_closed_ns ? c->peer_closed_ns : now;
+	int i;
+
+	for (i = 0; i < HTTP_PIPELINE; i++) {
+		r = queue_front(c);
+		if (!r)
+			break;
+		record(sk, c, r, status, 0, end, 0);
+		queue_pop(c);
+	}
+}
+
+struct parse_ctx {
+	struct http_conn *c;
+	struct scratch *s;
+	struct io *io;
+	u64 sk;
+	u64 now;
+	u32 total;	/* bytes of this call */
+	u32 off;	/* bytes of this call already framed */
+	u32 dir;
+};
+
+/* Matches the request line or status line; fills method or code. */
+static __always_inline bool message_start(struct parse_ctx *x, u32 len, u8 *method, u16 *code)
+{
+	const char *b = x->s->buf;
+	u64 w;
+
+	if (len < 8)
+		return false;
+	__builtin_memcpy(&w, b, 8);
+	if (x->dir == DIR_RESP) {
+		u16 v = 0;
+		int i;
+
+		/* "HTTP/1.x NNN" */
+		if ((w & 0xffffffffffffull) != 0x312f50545448ull /* HTTP/1 */ || len < 12)
+			return false;
+		for (i = 9; i < 12; i++) {
+			char d = b[i];
+
+			if (d < '0' || d > '9')
+				return false;
+			v = v * 10 + (d - '0');
+		}
+		*code = v;
+		return true;
+	}
+	if ((w & 0xffffffff) == 0x20544547)		/* "GET " */
+		*method = HTTP_M_GET;
+	else if ((w & 0xffffffffff) == 0x2054534f50)	/* "POST " */
+		*method = HTTP_M_POST;
+	else if ((w & 0xffffffff) == 0x20545550)	/* "PUT " */
+		*method = HTTP_M_PUT;
+	else if ((w & 0xffffffffffffff) == 0x204554454c4544)	/* "DELETE " */
+		*method = HTTP_M_DELETE;
+	else if ((w & 0xffffffffff) == 0x2044414548)	/* "HEAD " */
+		*method = HTTP_M_HEAD;
+	else if ((w & 0xffffffffffff) == 0x204843544150)	/* "PATCH " */
+		*method = HTTP_M_PATCH;
+	else if (w == 0x20534e4f4954504full)		/* "OPTIONS " */
+		*method = HTTP_M_OPTIONS;
+	else if (w == 0x205443454e4e4f43ull)		/* "CONNECT " */
+		*method = HTTP_M_CONNECT;
+	else if ((w & 0xffffffffffff) == 0x204543415254)	/* "TRACE " */
+		*method = HTTP_M_TRACE;
+	else
+		return false;
+	return true;
+}
+
+struct head_scan {
+	const char *buf;
+	u32 len;
+	u32 line_start;
+	u32 end;		/* offset after the blank line; 0 while not found */
+	u64 content_length;
+	bool has_length;
+	bool chunked;
+	bool close;
+};
+
+static __always_inline u64 lower8(const char *p)
+{
+	u64 w;
+
+	__builtin_memcpy(&w, p, 8);
+	return w | 0x2020202020202020ull;
+}
+
+/* One header line [start, nl): only the framing headers matter. */
+static __always_inline void header_line(struct head_scan *h, u32 start, u32 nl)
+{
+	const char *p = h->buf + (start & SCRATCH_MASK);
+	u64 v = 0;
+	u32 i, k;
+
+	if (nl - start < 16)
+		return;
+	/* "content-length:" and "transfer-encoding:", any case */
+	if (lower8(p) == 0x2d746e65746e6f63ull &&		/* "content-" */
+	    (lower8(p + 8) & 0x00ffffffffffffffull) == 0x003a6874676e656cull) { /* "length:" */
+		for (k = 0; k < 24; k++) {
+			char d;
+
+			i = start + 15 + k;
+			if (i >= nl)
+				break;
+			d = h->buf[i & SCRATCH_MASK];
+
+			if (d == ' ' || d == '\t')
+				continue;
+			if (d < '0' || d > '9')
+				break;
+			v = v * 10 + (d - '0');
+			h->has_length = true;
+		}
+		h->content_length = v;
+		return;
+	}
+	if (lower8(p) == 0x726566736e617274ull &&		/* "transfer" */
+	    lower8(p + 8) == 0x6e69646f636e652dull) {	/* "-encodin" */
+		/* The value ends in "chunked" when the body is chunked. */
+		u32 e = h->buf[(nl - 1) & SCRATCH_MASK] == '\r' ? nl - 1 : nl;
+
+		if (lower8(h->buf + ((e - 8) & SCRATCH_MASK)) >> 8 == 0x64656b6e756863ull)
+			h->chunked = true;
+	}
+}
+
+static long scan_byte(u32 i, void *arg)
+{
+	struct head_scan *h = arg;
+	u32 start;
+
+	if (i >= h->len)
+		return 1;
+	if (h->buf[i & SCRATCH_MASK] != '\n')
+		return 0;
+	start = h->line_start;
+	h->line_start = i + 1;
+	/* A line of just "\r\n" (or "\n") ends the head. */
+	if (i - start <= 1 && start > 0) {
+		h->end = i + 1;
+		return 1;
+	}
+	if (start > 0)
+		header_line(h, start, i);
+	return 0;
+}
+
+static __always_inline void carry_drop(struct parse_ctx *x)
+{
+	struct carry_key k = { .sk = x->sk, .dir = x->dir };
+
+	bpf_map_delete_elem(&http_carry, &k);
+}
+
+/* A message's head is complete: decide how its body is delimited. */
+static __always_inline void head_done(struct parse_ctx *x, struct head_scan *h, u8 method)
+{
+	struct http_conn *c = x->c;
+	struct http_dir *d = &c->dirs[x->dir & 1];
+	struct http_req *r;
+	struct http_active *act;
+	struct http_req *front;
+	u32 agent = c->agent;
+	bool nobody;
+
+	d->msg_bytes = h->end;
+	if (x->dir == DIR_REQ) {
+		if (c->qlen >= HTTP_PIPELINE) {
+			count_drop(HTTP_DROP_PIPELINE_FULL);
+		} else {
+			r = &c->q[(c->qhead + c->qlen) & (HTTP_PIPELINE - 1)];
+			r->start_ns = d->msg_start_ns;
+			r->bytes = h->end;
+			r->seq = c->seq;
+			r->method = method;
+			c->qlen++;
+			act = bpf_map_lookup_elem(&http_active, &agent);
+			if (act)
+				act->started++;
+		}
+		c->seq++;
+		if (h->chunked) {
+			d->state = P_CHUNKED;
+		} else if (h->content_length) {
+			d->state = P_BODY;
+			d->remaining = h->content_length;
+		} else {
+			d->state = P_IDLE;
+		}
+		return;
+	}
+
+	/* Response head. */
+	c->resp_start_ns = d->msg_start_ns;
+	front = queue_front(c);
+	nobody = (front && front->method == HTTP_M_HEAD) || c->code == 204 || c->code == 304 ||
+		 (c->code >= 100 && c->code < 200);
+	if (c->code >= 100 && c->code < 200) {
+		/* Interim response: the final one follows. 101 switches protocols. */
+		d->state = P_IDLE;
+		if (c->code == 101) {
+			response_done(x->sk, c, x->now, d->msg_bytes);
+			c->role = ROLE_OTHER;
+		}
+		return;
+	}
+	if (nobody || (h->has_length && !h->content_length)) {
+		d->state = P_IDLE;
+		response_done(x->sk, c, x->now, d->msg_bytes);
+	} else if (h->chunked) {
+		d->state = P_CHUNKED;
+	} else if (h->has_length) {
+		d->state = P_BODY;
+		d->remaining = h->content_length;
+	} else {
+		d->state = P_CLOSE;
+	}
+}
+
+/* The request/response body ended at the current offset. */
+static __always_inline void body_done(struct parse_ctx *x)
+{
+	struct http_conn *c = x->c;
+	struct http_dir *d = &c->dirs[x->dir & 1];
+	struct http_req *r;
+
+	d->state = P_IDLE;
+	if (x->dir == DIR_RESP) {
+		response_done(x->sk, c, x->now, d->msg_bytes);
+		return;
+	}
+	/* The request just framed is the newest in the queue. */
+	if (c->qlen) {
+		r = &c->q[(c->qhead + c->qlen - 1) & (HTTP_PIPELINE - 1)];
+		r->bytes = d->msg_bytes;
+	}
+}
+
+/* Does this call's data end with the last-chunk "0\r\n\r\n"? */
+static __always_inline bool ends_chunked(struct parse_ctx *x)
+{
+	char tail[5] = {};
+
+	if (!x->io->last || x->io->last_len < 5)
+		return false;
+	if (bpf_probe_read_user(tail, 5, x->io->last + x->io->last_len - 5))
+		return false;
+	return tail[0] == '0' && tail[1] == '\r' && tail[2] == '\n' && tail[3] == '\r' &&
+	       tail[4] == '\n';
+}
+
+/* Frames one message (or the rest of one) from x->off; returns 1 when done. */
+static long parse_step(u32 idx, void *arg)
+{
+	struct parse_ctx *x = arg;
+	struct http_conn *c = x->c;
+	struct http_dir *d = &c->dirs[x->dir & 1];
+	struct carry_key ck = { .sk = x->sk, .dir = x->dir };
+	struct head_scan h = {};
+	struct carry *cr;
+	u32 left, carried = 0, len;
+	u64 avail;
+	u8 method = 0;
+	u16 code = 0;
+
+	if (x->off >= x->total)
+		return 1;
+	left = x->total - x->off;
+	switch (d->state) {
+	case P_BODY:
+		if (d->remaining > left) {
+			d->remaining -= left;
+			d->msg_bytes += left;
+			x->off = x->total;
+			return 1;
+		}
+		x->off += d->remaining;
+		d->msg_bytes += d->remaining;
+		d->remaining = 0;
+		body_done(x);
+		return 0;
+	case P_CHUNKED:
+		d->msg_bytes += left;
+		x->off = x->total;
+		if (ends_chunked(x))
+			body_done(x);
+		return 1;
+	case P_CLOSE:
+		d->msg_bytes += left;
+		x->off = x->total;
+		return 1;
+	}
+
+	/* A head: in the scratch buffer, after what an earlier call left. */
+	if (d->state == P_HEAD) {
+		cr = bpf_map_lookup_elem(&http_carry, &ck);
+		if (!cr || cr->len > HTTP_CARRY) {
+			d->state = P_SKIP;
+			x->off = x->total;
+			return 1;
+		}
+		carried = clamp_size(cr->len, HTTP_CARRY);
+		bpf_probe_read_kernel(x->s->buf, clamp_size(carried, HTTP_CARRY), cr->buf);
+	}
+	if (!x->io->buf || x->off >= x->io->len) {
+		/* The rest is not in the first buffer: framing is lost. */
+		d->state = P_SKIP;
+		x->off = x->total;
+		return 1;
+	}
+	avail = (u64)x->io->len - (u64)x->off;
+	if (avail > HTTP_SCRATCH)
+		avail = HTTP_SCRATCH;
+	if (carried > HTTP_CARRY)
+		return 1;
+	/* Keeps the size provably within the scratch buffer for the verifier. */
+	avail &= HTTP_SCRATCH * 2 - 1;
+	if (bpf_probe_read_user(x->s->buf + carried, avail, x->io->buf + x->off))
+		return 1;
+	len = carried + avail;
+
+	if (d->state != P_HEAD) {
+		if (!message_start(x, len, &method, &code)) {
+			/* Not HTTP here: on a fresh connection, not an HTTP server's. */
+			if (c->role == ROLE_UNKNOWN)
+				c->role = ROLE_OTHER;
+			d->state = P_SKIP;
+			x->off = x->total;
+			return 1;
+		}
+		if (x->dir == DIR_REQ) {
+			c->role = ROLE_SERVER;
+			if (trace_requests) {
+				struct path_key pk = { .sk = x->sk, .seq = c->seq };
+				/* The scratch buffer's spare end holds the path. */
+				char *path = x->s->buf + SCRATCH_SIZE - HTTP_PATH_LEN;
+				u32 i, sp = 0;
+
+				for (i = 0; i < 10; i++) {
+					if (x->s->buf[i] == ' ') {
+						sp = i + 1;
+						break;
+					}
+				}
+				for (i = 0; i < HTTP_PATH_LEN - 1; i++) {
+					char ch = x->s->buf[(sp + i) & SCRATCH_MASK];
+
+					if (ch == ' ' || ch == '\r' || ch == '\n' || sp + i >= len)
+						break;
+					path[i] = ch;
+				}
+				path[i & (HTTP_PATH_LEN - 1)] = '\0';
+				bpf_map_update_elem(&http_paths, &pk, path, BPF_ANY);
+			}
+		} else {
+			c->code = code;
+		}
+		d->msg_start_ns = x->now;
+		c->resp_nobody = method;	/* request method until the head is done */
+	}
+
+	h.buf = x->s->buf;
+	h.len = len;
+	bpf_loop(HTTP_SCRATCH + HTTP_CARRY, scan_byte, &h, 0);
+	if (!h.end) {
+		/* The head goes on in the next call: keep what we have. */
+		if (len > HTTP_CARRY) {
+			count_drop(HTTP_DROP_DESYNC);
+			carry_drop(x);
+			d->state = P_SKIP;
+		} else {
+			struct carry *nc;
+
+			bpf_map_update_elem(&http_carry, &ck, &zero_carry, BPF_ANY);
+			nc = bpf_map_lookup_elem(&http_carry, &ck);
+			if (nc) {
+				nc->len = len;
+				bpf_probe_read_kernel(nc->buf, clamp_size(len, HTTP_CARRY), x->s->buf);
+				d->state = P_HEAD;
+			} else {
+				d->state = P_SKIP;
+			}
+		}
+		x->off = x->total;
+		return 1;
+	}
+	if (carried)
+		carry_drop(x);
+	x->off += h.end - carried;
+	head_done(x, &h, c->resp_nobody);
+	return 0;
+}
+
+static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret, u64 now)
+{
+	u32 zero = 0;
+	struct io io;
+	struct parse_ctx x = {
+		.c = c, .sk = sk, .now = now, .total = ret, .dir = dir, .io = &io,
+	};
+
+	x.s = bpf_map_lookup_elem(&http_scratch, &zero);
+	if (!x.s)
+		return;
+	find_io(&io, ret);
+	/* A call that does not start a message cannot resync a lost framing. */
+	if (c->dirs[dir & 1].state == P_SKIP)
+		c->dirs[dir & 1].state = P_IDLE;
+	bpf_loop(HTTP_PIPELINE + 2, parse_step, &x, 0);
+}
+
+/* The connection of a member process, created on its first TCP read. */
+static __always_inline struct http_conn *conn_of(struct sock *sk, bool create)
+{
+	u64 key = (u64)sk;
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct http_conn *c;
+	u32 *agent;
+
+	agent = bpf_map_lookup_elem(&agent_pids, &tgid);
+	if (!agent || *agent >= AGENTBPF_MAX_AGENTS)
+		return NULL;
+	c = bpf_map_lookup_elem(&http_conns, &key);
+	if (c || !create)
+		return c;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return NULL;
+	{
+		u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+		if (family != AF_INET && family != AF_INET6)
+			return NULL;
+		bpf_map_update_elem(&http_conns, &key, &zero_conn, BPF_NOEXIST);
+	}
+	c = bpf_map_lookup_elem(&http_conns, &key);
+	if (c) {
+		c->agent = *agent;
+		c->pid = tgid;
+	}
+	return c;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(http_recv, struct sock *sk, int ret, int flags)
+{
+	struct http_conn *c;
+
+	if (flags & MSG_PEEK)
+		return 0;
+	c = conn_of(sk, ret > 0);
+	if (!c || c->role == ROLE_OTHER)
+		return 0;
+	if (ret == 0) {
+		/* EOF: the client is gone (or half-closed). */
+		if (!c->peer_closed_ns)
+			c->peer_closed_ns = bpf_ktime_get_boot_ns();
+		return 0;
+	}
+	if (ret < 0)
+		return 0;
+	frame((u64)sk, c, DIR_REQ, ret, bpf_ktime_get_boot_ns());
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(http_send, struct sock *sk, int ret, int flags)
+{
+	struct http_conn *c;
+	u64 now;
+
+	if (ret <= 0)
+		return 0;
+	c = conn_of(sk, true);
+	if (!c)
+		return 0;
+	/* The agent spoke first: a client connection (outbound), not ours. */
+	if (c->role == ROLE_UNKNOWN)
+		c->role = ROLE_OTHER;
+	if (c->role != ROLE_SERVER)
+		return 0;
+	now = bpf_ktime_get_boot_ns();
+	c->last_send_ns = now;
+	frame((u64)sk, c, DIR_RESP, ret, now);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(http_state, const struct sock *sk, int oldstate, int newstate)
+{
+	u64 key = (u64)sk;
+	struct http_conn *c;
+
+	if (newstate != TCP_CLOSE_WAIT)
+		return 0;
+	c = bpf_map_lookup_elem(&http_conns, &key);
+	if (c && !c->peer_closed_ns)
+		c->peer_closed_ns = bpf_ktime_get_boot_ns();
+	return 0;
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(http_destroy, struct sock *sk)
+{
+	u64 key = (u64)sk, now = bpf_ktime_get_boot_ns();
+	struct http_conn *c;
+
+	c = bpf_map_lookup_elem(&http_conns, &key);
+	if (!c)
+		return 0;
+	if (c->role == ROLE_SERVER) {
+		/* A body delimited by the close ended with the last write. */
+		if (c->dirs[DIR_RESP].state == P_CLOSE)
+			response_done(key, c, c->last_send_ns, c->dirs[DIR_RESP].msg_bytes);
+		abort_requests(key, c, now);
+	}
+	bpf_map_delete_elem(&http_conns, &key);
+	return 0;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * HTTP/1.x requests that agents receive, measured in the kernel: shared
+ * between bpf/http.bpf.c and user/http.c. The kernel frames requests and
+ * responses on each server connection (Content-Length, chunked, no-body
+ * statuses, pipelining), times each request and buckets it in per-CPU maps;
+ * userspace only reads the maps at scrape time.
+ */
+#ifndef AGENTBPF_HTTP_H
+#define AGENTBPF_HTTP_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define HTTP_MAX_BUCKETS	32	/* latency bounds, from the config */
+#define HTTP_SIZE_BUCKETS	10	/* fixed size bounds, see http_size_bounds */
+#define HTTP_PIPELINE		16	/* requests queued on one connection */
+#define HTTP_CARRY		256	/* a message head split across reads */
+#define HTTP_SCRATCH		1024	/* bytes of one read parsed at a time */
+#define HTTP_PATH_LEN		64
+#define HTTP_MAX_CONNS		16384
+
+enum http_status {
+	HTTP_SUCCESS,
+	HTTP_ERROR,	/* 5xx, or the server closed without a full response */
+	HTTP_TIMEOUT,	/* 408/504, or the client went away before any response */
+	HTTP_STATUS_MAX,
+};
+
+enum http_method {
+	HTTP_M_OTHER,
+	HTTP_M_GET,
+	HTTP_M_POST,
+	HTTP_M_PUT,
+	HTTP_M_DELETE,
+	HTTP_M_HEAD,
+	HTTP_M_PATCH,
+	HTTP_M_OPTIONS,
+	HTTP_M_CONNECT,
+	HTTP_M_TRACE,
+	HTTP_M_MAX,
+};
+
+/* Upper bounds of the request/response size histograms, bytes. */
+#define HTTP_SIZE_BOUNDS { 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, \
+			   4194304, 16777216 }
+
+/* Request label set of one series; fields not asked for by the config are 0. */
+struct http_key {
+	__u32 agent;
+	__u16 code;
+	__u8 status;		/* enum http_status */
+	__u8 method;		/* enum http_method */
+};
+
+/* Per-CPU value of one series. */
+struct http_stats {
+	__u64 count;
+	__u64 duration_ns;
+	__u64 req_bytes;
+	__u64 resp_bytes;
+	__u64 duration_buckets[HTTP_MAX_BUCKETS + 1];	/* last: above every bound */
+	__u64 req_size_buckets[HTTP_SIZE_BUCKETS + 1];
+	__u64 resp_size_buckets[HTTP_SIZE_BUCKETS + 1];
+};
+
+/* Requests started and finished per agent; in flight = started - finished. */
+struct http_active {
+	__u64 started;
+	__u64 finished;
+};
+
+/* Why a request could not be followed; indexes the http_drops map. */
+enum http_drop_reason {
+	HTTP_DROP_PIPELINE_FULL,	/* more than HTTP_PIPELINE requests awaiting responses */
+	HTTP_DROP_DESYNC,		/* a head longer than HTTP_CARRY split across reads */
+	HTTP_DROP_CONN_EVICTED,		/* connection table full */
+	HTTP_DROP_RINGBUF_FULL,		/* trace events */
+	HTTP_DROP_MAX,
+};
+
+/* One finished request, sent only while `agentbpf trace` runs. */
+struct http_event {
+	__u64 ts_ns;		/* CLOCK_BOOTTIME at the last response byte */
+	__u64 duration_ns;
+	__u64 req_bytes;
+	__u64 resp_bytes;
+	__u32 pid;
+	__u32 agent;
+	__u16 code;
+	__u8 status;
+	__u8 method;
+	__u32 pad;
+	char path[HTTP_PATH_LEN];
+};
+
+#endif /* AGENTBPF_HTTP_H */

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Loader and scrape-time reader of the HTTP request probes (bpf/http.bpf.c). */
+#ifndef AGENTBPF_HTTP_USER_H
+#define AGENTBPF_HTTP_USER_H
+
+#include "config.h"
+#include "expo.h"
+#include "http.h"
+#include "trace.h"
+
+struct http_bpf;
+struct ring_buffer;
+
+struct http_tracker {
+	struct http_bpf *skel;
+	const struct config *cfg;
+	struct trace_out trace;
+	int ncpu;
+	void *keys, *vals;	/* batch lookup buffers */
+	uint32_t cap;		/* entries they hold */
+};
+
+/*
+ * Loads and attaches; shares the lifecycle family's agent_pids map. With
+ * trace.f set, finished requests are printed through rb (the lifecycle
+ * family's ring buffer manager, so one poll serves both).
+ */
+int http_tracker_open(struct http_tracker *t, const struct config *cfg, int agent_pids_fd,
+		      struct ring_buffer *rb, struct trace_out trace, const char *btf_path,
+		      char *err, size_t errlen);
+void http_tracker_render(struct http_tracker *t, struct expo *e);
+void http_tracker_drops(struct http_tracker *t, uint64_t out[HTTP_DROP_MAX]);
+const char *http_drop_name(enum http_drop_reason r);
+struct bpf_object *http_tracker_object(struct http_tracker *t);
+void http_tracker_close(struct http_tracker *t);
+
+#endif
