@@ -213,5 +213,7 @@ machine_info() {
 	local commit
 
 	commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	# Uncommitted changes to the daemon: the figures are not those of HEAD.
+	[ -n "$(git -C "$REPO" status --porcelain -- bpf include user Makefile 2>/dev/null)" ] && commit+="+dirty"
 	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) kernel $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), agentbpf $($AGENTBPF --version | awk '{ print $2 }') @ $commit"
 }

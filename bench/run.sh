@@ -64,7 +64,7 @@ verdict() { # verdict VALUE LIMIT: met when VALUE (a number, maybe +x%) <= LIMIT
 {
 	echo "## agentbpf benchmarks"
 	echo
-	echo "$(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs, agentbpf $("$REPO/agentbpf" --version | awk '{ print $2 }') @ $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null), $(( $(date +%s) - start )) s"
+	echo "$(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs, agentbpf $("$REPO/agentbpf" --version | awk '{ print $2 }') @ $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$([ -n "$(git -C "$REPO" status --porcelain -- bpf include user Makefile 2>/dev/null)" ] && echo "+dirty (uncommitted daemon changes)"), $(( $(date +%s) - start )) s"
 	echo
 	echo "| benchmark | figure | target | verdict |"
 	echo "|---|---|---|---|"
@@ -78,7 +78,9 @@ verdict() { # verdict VALUE LIMIT: met when VALUE (a number, maybe +x%) <= LIMIT
 			inherit) what="matched via parent (inherited)" ;;
 			nomatch) what="running, not matched (host-wide cost)" ;;
 			esac
+			# Both estimates must agree for a verdict; the rounds are noisy.
 			target="≤ 3%"; verd=$(verdict "$s" 3)
+			[ "$verd" = "$(verdict "$(get "spawn_${c}_${v}_paired")" 3)" ] || verd="inconclusive (noise)"
 			[ "$v" = match ] || { target="(info)"; verd="–"; }
 			echo "| spawn, $d, daemon $what | wall slowdown $s (per-round median $(get "spawn_${c}_${v}_paired")), CPU $(get "spawn_${c}_${v}_cpu_overhead"); baseline $(get "spawn_${c}_off_us") µs/spawn | $target | $verd |"
 		done

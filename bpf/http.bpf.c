@@ -363,7 +363,7 @@ static __always_inline void record(u64 sk, struct http_conn *c, struct http_req 
 
 		path = bpf_map_lookup_elem(&http_paths, &pk);
 		if (path) {
-			bpf_probe_read_kernel_str(e->path, sizeof(e->path), path);
+			bpf_probe_read_kernel(e->path, sizeof(e->path), path);
 			bpf_map_delete_elem(&http_paths, &pk);
 		}
 	}
@@ -474,6 +474,26 @@ static __always_inline bool message_start(struct parse_ctx *x, u32 len, u8 *meth
 	else
 		return false;
 	return true;
+}
+
+/* Length of "METHOD " for a recognised method. */
+static __always_inline u32 method_len(u8 method)
+{
+	switch (method) {
+	case HTTP_M_GET:
+	case HTTP_M_PUT:
+		return 4;
+	case HTTP_M_POST:
+	case HTTP_M_HEAD:
+		return 5;
+	case HTTP_M_PATCH:
+	case HTTP_M_TRACE:
+		return 6;
+	case HTTP_M_DELETE:
+		return 7;
+	default:
+		return 8;
+	}
 }
 
 struct head_scan {
@@ -742,25 +762,12 @@ static long parse_step(u32 idx, void *arg)
 		if (x->dir == DIR_REQ) {
 			c->role = ROLE_SERVER;
 			if (trace_requests) {
+				/* The raw bytes after the method; userspace cuts at the space. */
 				struct path_key pk = { .sk = x->sk, .seq = c->seq };
-				/* The scratch buffer's spare end holds the path. */
 				char *path = x->s->buf + SCRATCH_SIZE - HTTP_PATH_LEN;
-				u32 i, sp = 0;
+				u32 sp = method_len(method);
 
-				for (i = 0; i < 10; i++) {
-					if (x->s->buf[i] == ' ') {
-						sp = i + 1;
-						break;
-					}
-				}
-				for (i = 0; i < HTTP_PATH_LEN - 1; i++) {
-					char ch = x->s->buf[(sp + i) & SCRATCH_MASK];
-
-					if (ch == ' ' || ch == '\r' || ch == '\n' || sp + i >= len)
-						break;
-					path[i] = ch;
-				}
-				path[i & (HTTP_PATH_LEN - 1)] = '\0';
+				bpf_probe_read_kernel(path, HTTP_PATH_LEN, x->s->buf + (sp & 15));
 				bpf_map_update_elem(&http_paths, &pk, path, BPF_ANY);
 			}
 		} else {

@@ -47,8 +47,10 @@ static int on_request(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(*e) || e->agent >= (uint32_t)t->cfg->nagents)
 		return 0;
+	/* The kernel copies the bytes after the method; the path ends at a space. */
 	memcpy(path, e->path, HTTP_PATH_LEN);
 	path[HTTP_PATH_LEN] = '\0';
+	path[strcspn(path, " \r\n")] = '\0';
 	snprintf(code, sizeof(code), "%u", e->code);
 	snprintf(dur, sizeof(dur), "%.6f", e->duration_ns / 1e9);
 	snprintf(req, sizeof(req), "%llu", (unsigned long long)e->req_bytes);

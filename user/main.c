@@ -330,7 +330,10 @@ static int run(struct app *app, bool trace)
 
 	if (proc_tracker_scan(&app->proc))
 		fprintf(stderr, "agentbpf: warning: cannot scan /proc; agents started before the daemon are missed\n");
-	if (!trace) {
+	if (trace) {
+		fprintf(stderr, "agentbpf %s: tracing %d agents; Ctrl-C stops\n", AGENTBPF_VERSION,
+			app->cfg.nagents);
+	} else {
 		srv = server_start(app->cfg.listen, render, app, err, sizeof(err));
 		if (!srv) {
 			fprintf(stderr, "agentbpf: %s\n", err);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <string.h>
 #include <time.h>
 #include "expo.h"
 #include "trace.h"
@@ -39,8 +40,19 @@ void trace_emit(const struct trace_out *t, const char *event, const char *agent,
 		strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
 		sb_printf(&sb, "%s.%03ld %-7s %-20s pid=%-7u", ts, now.tv_nsec / 1000000, event,
 			  agent, pid);
-		for (i = 0; i < nfields; i++)
-			sb_printf(&sb, " %s=%s", fields[i].key, fields[i].value);
+		for (i = 0; i < nfields; i++) {
+			const char *v = fields[i].value;
+
+			sb_printf(&sb, " %s=", fields[i].key);
+			/* Quote what would not read as one word on a line. */
+			if (!*v || strpbrk(v, " \t\n\"\\")) {
+				sb_putc(&sb, '"');
+				expo_escape_label(&sb, v);
+				sb_putc(&sb, '"');
+			} else {
+				sb_puts(&sb, v);
+			}
+		}
 		sb_putc(&sb, '\n');
 	}
 	if (sb.buf)

@@ -81,7 +81,7 @@ def test_trace_prints_one_line_per_event():
     tr = subprocess.Popen([AGENTBPF, "trace", "--json", "--config", cfg_path],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(1)
+        check("tracing 1 agents" in tr.stderr.readline(), "trace says it is ready")
         # argv[0] carries the marker; the program is plain sleep.
         subprocess.run(["tracedmarker", "0.1"], executable="/bin/sleep", check=True)
         run(["/bin/sh", "-c", "exit 0"])

@@ -1,0 +1,37 @@
+"""A FastAPI agent with no instrumentation, run by uvicorn, for HTTP tests."""
+import asyncio
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import StreamingResponse
+
+app = FastAPI()
+
+
+@app.get("/ok")
+async def ok():
+    return {"ok": True}
+
+
+@app.get("/status/{code}")
+async def status(code: int):
+    return Response(content=b"x" * 10, status_code=code)
+
+
+@app.get("/sleep/{ms}")
+async def sleep(ms: int):
+    await asyncio.sleep(ms / 1000)
+    return {"slept_ms": ms}
+
+
+@app.post("/echo")
+async def echo(request: Request):
+    body = await request.body()
+    return {"received": len(body)}
+
+
+@app.get("/chunked/{n}")
+async def chunked(n: int):
+    async def parts():
+        for i in range(n):
+            yield b"chunk-%d;" % i
+    return StreamingResponse(parts(), media_type="text/plain")

@@ -1,0 +1,73 @@
+"""A plain http.server agent (HTTP/1.1, keep-alive) for HTTP tests. Paths:
+/ok, /status/N, /sleep/MS, /chunked/N (chunked body), /close (body until the
+connection closes, no Content-Length), /abort (closes without a response);
+POST reads a Content-Length body and answers with its size; HEAD answers
+like GET without a body."""
+import http.server
+import sys
+import time
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # head and body are separate writes
+
+    def reply(self, code, body, head_only=False):
+        self.send_response(code)
+        if code in (204, 304):  # no body, no Content-Length
+            self.end_headers()
+            return
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head_only:
+            self.wfile.write(body)
+
+    def route(self, head_only=False):
+        parts = self.path.split("/")
+        if self.path == "/ok":
+            return self.reply(200, b"ok\n", head_only)
+        if parts[1] == "status":
+            return self.reply(int(parts[2]), b"status\n", head_only)
+        if parts[1] == "sleep":
+            time.sleep(int(parts[2]) / 1000)
+            return self.reply(200, b"slept\n", head_only)
+        if parts[1] == "chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(int(parts[2])):
+                data = b"part %d\n" % i
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if self.path == "/close":
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"until close\n" * 100)
+            self.close_connection = True
+            return
+        if self.path == "/abort":
+            self.close_connection = True
+            return
+        return self.reply(404, b"no\n", head_only)
+
+    def do_GET(self):
+        self.route()
+
+    def do_HEAD(self):
+        self.route(head_only=True)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", 0))
+        left = n
+        while left:
+            left -= len(self.rfile.read(min(left, 65536)))
+        self.reply(200, b"%d\n" % n)
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()

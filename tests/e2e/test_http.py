@@ -1,0 +1,360 @@
+"""HTTP requests measured in the kernel, against real servers (uvicorn +
+FastAPI, http.server, nginx) driven by real clients: exact counts by
+status, keep-alive, pipelining, latency buckets, sizes, in-flight, client
+timeouts, server aborts, garbage, and agents that must not mix."""
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+from harness import (AGENTBPF, AGENTS, PY, Daemon, Procs, check, eq, free_port, run,
+                     wait_until)
+from httpclient import Conn, request
+
+STATUSES = ("success", "error", "timeout")
+
+
+def wait_port(port, timeout=15):
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+    wait_until(up, timeout, f"server on port {port}")
+
+
+def start_uvicorn(ps, port):
+    ps.start([PY, "-m", "uvicorn", "fastapi_agent:app", "--host", "127.0.0.1", "--port", str(port),
+              "--log-level", "warning"], cwd=AGENTS)
+    wait_port(port)
+
+
+def start_httpserver(ps, port, script="httpserver_agent.py"):
+    ps.start([PY, os.path.join(AGENTS, script), str(port)])
+    wait_port(port)
+
+
+def cfg(*agents):
+    out = "agents:\n"
+    for name, glob in agents:
+        out += f"  - name: {name}\n    match:\n      cmdline: \"{glob}\"\n"
+    return out
+
+
+UVICORN = ("fastapi", "*uvicorn fastapi_agent:app*")
+HTTPSERVER = ("pyserver", "*httpserver_agent.py*")
+
+
+def counts(d, agent):
+    s = d.scrape()
+    return {st: s.get("agent_requests_total", agent_type=agent, status=st) for st in STATUSES}
+
+
+def wait_counts(d, agent, wait=15, **expected):
+    want = {st: expected.get(st, 0) for st in STATUSES}
+    wait_until(lambda: counts(d, agent) == want, wait,
+               f"{agent} requests {want} (now {counts(d, agent)})")
+    time.sleep(0.3)
+    eq(counts(d, agent), want, f"{agent} requests after settling")
+
+
+def no_http_drops(d):
+    for (name, labels), v in d.scrape().items():
+        if name == "agentbpf_events_dropped_total" and dict(labels)["reason"].startswith("http"):
+            eq(v, 0, f"dropped {labels}")
+
+
+def test_fastapi_counts_by_status_class():
+    port = free_port()
+    with Daemon(cfg(UVICORN)) as d, Procs() as ps:
+        start_uvicorn(ps, port)
+        plan = [("/ok", 30), ("/status/404", 7), ("/status/500", 5), ("/status/503", 4),
+                ("/status/408", 3), ("/status/504", 2)]
+        with Conn(port) as c:
+            for path, n in plan:
+                for _ in range(n):
+                    c.send(request("GET", path))
+                    c.response()
+        # And one connection per request.
+        for _ in range(10):
+            with Conn(port) as c:
+                c.send(request("GET", "/ok"))
+                eq(c.response()[0], 200, "status")
+        wait_counts(d, "fastapi", success=47, error=9, timeout=5)
+        no_http_drops(d)
+
+
+def test_keepalive_1000_requests_on_one_connection():
+    port = free_port()
+    with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
+        start_httpserver(ps, port)
+        with Conn(port) as c:
+            for _ in range(1000):
+                c.send(request("GET", "/ok"))
+                eq(c.response()[0], 200, "status")
+        wait_counts(d, "pyserver", success=1000)
+        eq(d.value("agent_request_duration_seconds_count", agent_type="pyserver"), 1000,
+           "histogram count")
+        no_http_drops(d)
+
+
+def test_pipelined_requests_each_counted():
+    ports = (free_port(), free_port())
+    with Daemon(cfg(UVICORN, HTTPSERVER)) as d, Procs() as ps:
+        start_uvicorn(ps, ports[0])
+        start_httpserver(ps, ports[1])
+        for agent, port in zip(("fastapi", "pyserver"), ports):
+            batch = b"".join(request("GET", "/ok") for _ in range(10))
+            with Conn(port) as c:
+                c.send(batch)                       # ten requests in one send
+                for _ in range(10):
+                    eq(c.response()[0], 200, "pipelined status")
+                # Ten more, cut into fragments that split heads across reads.
+                rnd = random.Random(7)
+                i = 0
+                while i < len(batch):
+                    n = rnd.randint(1, 40)
+                    c.send(batch[i:i + n])
+                    i += n
+                    time.sleep(0.002)
+                for _ in range(10):
+                    eq(c.response()[0], 200, "fragmented pipelined status")
+            wait_counts(d, agent, success=20)
+        no_http_drops(d)
+
+
+def test_latency_lands_in_the_right_buckets():
+    port = free_port()
+    with Daemon(cfg(UVICORN)) as d, Procs() as ps:
+        start_uvicorn(ps, port)
+        measured = []
+        with Conn(port) as c:
+            for ms, n in ((50, 10), (200, 5), (1000, 2)):
+                for _ in range(n):
+                    t0 = time.monotonic()
+                    c.send(request("GET", f"/sleep/{ms}"))
+                    c.response()
+                    measured.append(time.monotonic() - t0)
+        wait_counts(d, "fastapi", success=17)
+        s = d.scrape()
+        le = lambda b: s.get("agent_request_duration_seconds_bucket", agent_type="fastapi", le=b)
+        eq([le(b) for b in ("0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf")],
+           [0, 10, 15, 15, 15, 17, 17], "cumulative buckets")
+        total = s.get("agent_request_duration_seconds_sum", agent_type="fastapi")
+        true_mean = sum(measured) / len(measured)
+        check(abs(total / 17 - true_mean) <= 0.05 * true_mean,
+              f"mean {total / 17:.4f}s vs client-measured {true_mean:.4f}s")
+
+
+def test_request_and_response_sizes():
+    port = free_port()
+    with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
+        start_httpserver(ps, port)
+        reqs = [request("POST", "/echo", b""), request("POST", "/echo", b"a" * 1024),
+                request("POST", "/echo", os.urandom(1 << 20))]
+        reqs += [request("GET", "/chunked/50"), request("HEAD", "/ok"), request("GET", "/status/204"),
+                 request("GET", "/status/304")]
+        resp_sizes = []
+        with Conn(port) as c:
+            for r in reqs:
+                c.send(r)
+                resp_sizes.append(c.response(head_request=r.startswith(b"HEAD"))[1])
+        # Body until close, no Content-Length.
+        with Conn(port) as c:
+            c.send(request("GET", "/close"))
+            resp_sizes.append(c.response()[1])
+            reqs.append(request("GET", "/close"))
+        n = len(reqs)
+        wait_counts(d, "pyserver", success=n)
+        s = d.scrape()
+        eq(s.get("agent_request_size_bytes_sum", agent_type="pyserver"), sum(map(len, reqs)),
+           "request bytes")
+        eq(s.get("agent_response_size_bytes_sum", agent_type="pyserver"), sum(resp_sizes),
+           "response bytes")
+        bounds = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216]
+        for fam, sizes in (("agent_request_size_bytes", list(map(len, reqs))),
+                           ("agent_response_size_bytes", resp_sizes)):
+            for b in bounds:
+                eq(s.get(f"{fam}_bucket", agent_type="pyserver", le=str(b)),
+                   sum(1 for x in sizes if x <= b), f"{fam} le={b}")
+
+
+def test_in_flight_gauge_follows_concurrent_requests():
+    port = free_port()
+    with Daemon(cfg(UVICORN)) as d, Procs() as ps:
+        start_uvicorn(ps, port)
+        n = 5
+
+        def slow():
+            with Conn(port) as c:
+                c.send(request("GET", "/sleep/2500"))
+                c.response()
+        threads = [threading.Thread(target=slow) for _ in range(n)]
+        for t in threads:
+            t.start()
+        d.wait_value(n, "worker_active_requests", timeout=2, worker_name="fastapi")
+        for t in threads:
+            t.join()
+        d.wait_value(0, "worker_active_requests", worker_name="fastapi")
+        wait_counts(d, "fastapi", success=n)
+
+
+def test_client_timeout_and_server_abort():
+    ports = (free_port(), free_port())
+    with Daemon(cfg(UVICORN, HTTPSERVER)) as d, Procs() as ps:
+        start_uvicorn(ps, ports[0])
+        start_httpserver(ps, ports[1])
+        for port in ports:
+            # The client gives up after 0.3 s; the handler answers after 1.5 s.
+            c = Conn(port, timeout=0.3)
+            c.send(request("GET", "/sleep/1500"))
+            try:
+                c.response()
+                raise AssertionError("expected a client timeout")
+            except socket.timeout:
+                pass
+            c.close()
+        # http.server closes the connection without answering.
+        with Conn(ports[1]) as c:
+            c.send(request("GET", "/abort"))
+            try:
+                c.response()
+            except (EOFError, ConnectionResetError):
+                pass
+        wait_counts(d, "fastapi", timeout=1)
+        wait_counts(d, "pyserver", timeout=1, error=1)
+
+
+def test_agents_never_mix_and_unmatched_servers_create_nothing():
+    ports = (free_port(), free_port(), free_port())
+    with Daemon(cfg(UVICORN, HTTPSERVER)) as d, Procs() as ps:
+        start_uvicorn(ps, ports[0])
+        start_httpserver(ps, ports[1])
+        start_httpserver(ps, ports[2], "../e2e/unmatched_server.py")
+        for port, n in zip(ports, (3, 5, 7)):
+            with Conn(port) as c:
+                for _ in range(n):
+                    c.send(request("GET", "/ok"))
+                    c.response()
+        wait_counts(d, "fastapi", success=3)
+        wait_counts(d, "pyserver", success=5)
+        for (name, labels), v in d.scrape().items():
+            for k, val in labels:
+                if k in ("agent_type", "worker_name"):
+                    check(val in ("fastapi", "pyserver"), f"series for {val}: {name}")
+
+
+def test_garbage_and_truncated_requests_do_not_disturb_counts():
+    port = free_port()
+    with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
+        start_httpserver(ps, port)
+        junk = [b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(200),
+                b"GARBAGE\r\n\r\n", os.urandom(4096), b"GET /ok HTTP/1.1\r\nHo",
+                b"\r\n\r\n\r\n", b"POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort"]
+        for j in junk:
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(j)
+            time.sleep(0.05)
+            s.close()
+        with Conn(port) as c:
+            for _ in range(20):
+                c.send(request("GET", "/ok"))
+                c.response()
+        time.sleep(0.5)
+        got = counts(d, "pyserver")
+        eq(got["success"], 20 + 0, f"good requests counted exactly ({got})")
+        # The truncated POST never got its body: the server drops it unanswered.
+        check(got["error"] + got["timeout"] <= 1, f"at most the truncated POST is an abort: {got}")
+        eq(d.get("/healthz")[0], 200, "daemon alive")
+
+
+def test_nginx_keepalive_sendfile_head_and_statuses():
+    port = free_port()
+    tmp = tempfile.mkdtemp(prefix="agentbpf-nginx-")
+    try:
+        os.makedirs(f"{tmp}/www")
+        with open(f"{tmp}/www/big.bin", "wb") as f:
+            f.write(os.urandom(1 << 20))
+        with open(f"{tmp}/www/small.txt", "w") as f:
+            f.write("hello\n")
+        conf = f"""worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    sendfile on;
+    keepalive_requests 10000;
+    client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
+    uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+    server {{
+        listen 127.0.0.1:{port};
+        root {tmp}/www;
+        location = /s204 {{ return 204; }}
+        location = /s500 {{ return 500; }}
+        location = /s504 {{ return 504; }}
+    }}
+}}
+"""
+        with open(f"{tmp}/nginx.conf", "w") as f:
+            f.write(conf)
+        with Daemon(cfg(("nginx", "*agentbpf-nginx-*"))) as d, Procs() as ps:
+            ps.start(["/usr/sbin/nginx", "-c", f"{tmp}/nginx.conf", "-g", "daemon off;"])
+            wait_port(port)
+            sizes = 0
+            with Conn(port) as c:
+                for _ in range(200):
+                    c.send(request("GET", "/small.txt"))
+                    sizes += c.response()[1]
+                for _ in range(5):
+                    c.send(request("GET", "/big.bin"))
+                    code, n = c.response()
+                    eq(code, 200, "big file")
+                    sizes += n
+            # nginx closes the connection after some error statuses: one each.
+            for path, head in (("/small.txt", True), ("/missing", False), ("/s204", False),
+                               ("/s500", False), ("/s504", False)):
+                with Conn(port) as c:
+                    c.send(request("HEAD" if head else "GET", path))
+                    sizes += c.response(head_request=head)[1]
+            wait_counts(d, "nginx", success=208, error=1, timeout=1)
+            eq(d.value("agent_response_size_bytes_sum", agent_type="nginx"), sizes,
+               "response bytes, sendfile included")
+            no_http_drops(d)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_trace_prints_each_request():
+    port = free_port()
+    path = f"/tmp/agentbpf-trace-http-{os.getpid()}.yml"
+    with open(path, "w") as f:
+        f.write(cfg(HTTPSERVER))
+    with Procs() as ps:
+        start_httpserver(ps, port)
+        tr = subprocess.Popen([AGENTBPF, "trace", "--json", "--config", path],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            check("tracing 1 agents" in tr.stderr.readline(), "trace says it is ready")
+            with Conn(port) as c:
+                for p in ("/ok", "/status/503", "/missing"):
+                    c.send(request("GET", p))
+                    c.response()
+            time.sleep(0.5)
+            tr.terminate()
+            out, err = tr.communicate(timeout=10)
+            reqs = [json.loads(l) for l in out.splitlines() if '"request"' in l]
+            eq([(r["method"], r["path"], r["code"], r["status"]) for r in reqs],
+               [("GET", "/ok", 200, "success"), ("GET", "/status/503", 503, "error"),
+                ("GET", "/missing", 404, "success")], f"traced requests ({err})")
+            check(all(r["agent"] == "pyserver" and r["duration_seconds"] > 0 for r in reqs), str(reqs))
+        finally:
+            if tr.poll() is None:
+                tr.kill()
+            os.unlink(path)
