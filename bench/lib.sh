@@ -7,6 +7,8 @@ set -u
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$BENCH_DIR")
+# AGENTBPF: the binary under test (default: this tree's, built by make);
+# AGENTBPF_COMMIT: what it was built from, for the record.
 AGENTBPF=${AGENTBPF:-$REPO/agentbpf}
 RESULTS=${RESULTS:-$BENCH_DIR/results}
 BUILD=$BENCH_DIR/build
@@ -212,8 +214,12 @@ warn_if_busy() {
 machine_info() {
 	local commit
 
-	commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-	# Uncommitted changes to the daemon: the figures are not those of HEAD.
-	[ -n "$(git -C "$REPO" status --porcelain -- bpf include user Makefile 2>/dev/null)" ] && commit+="+dirty"
+	if [ "$AGENTBPF" = "$REPO/agentbpf" ]; then
+		commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+		# Uncommitted changes to the daemon: the figures are not those of HEAD.
+		[ -n "$(git -C "$REPO" status --porcelain -- bpf include user Makefile 2>/dev/null)" ] && commit+="+dirty"
+	else
+		commit="$AGENTBPF${AGENTBPF_COMMIT:+ ($AGENTBPF_COMMIT)}"
+	fi
 	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) kernel $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), agentbpf $($AGENTBPF --version | awk '{ print $2 }') @ $commit"
 }

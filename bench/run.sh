@@ -17,7 +17,14 @@ RESULTS=${RESULTS:-$BENCH_DIR/results}
 export RESULTS
 
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root to load BPF programs: sudo $0" >&2; exit 1; }
-make -C "$REPO" >/dev/null || { echo "run.sh: make failed" >&2; exit 1; }
+# AGENTBPF=/path/to/agentbpf benchmarks that binary (e.g. built from a clean
+# export of a commit) instead of building this tree's.
+if [ -n "${AGENTBPF:-}" ]; then
+	[ -x "$AGENTBPF" ] || { echo "run.sh: AGENTBPF=$AGENTBPF is not executable" >&2; exit 1; }
+	export AGENTBPF
+else
+	make -C "$REPO" >/dev/null || { echo "run.sh: make failed" >&2; exit 1; }
+fi
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/*.env "$RESULTS"/*.md "$RESULTS"/*.raw "$RESULTS"/*.log "$RESULTS"/*.prom "$RESULTS"/*.summary "$RESULTS"/*.rss
 
@@ -64,7 +71,7 @@ verdict() { # verdict VALUE LIMIT: met when VALUE (a number, maybe +x%) <= LIMIT
 {
 	echo "## agentbpf benchmarks"
 	echo
-	echo "$(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs, agentbpf $("$REPO/agentbpf" --version | awk '{ print $2 }') @ $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$([ -n "$(git -C "$REPO" status --porcelain -- bpf include user Makefile 2>/dev/null)" ] && echo "+dirty (uncommitted daemon changes)"), $(( $(date +%s) - start )) s"
+	echo "$(date -u +%Y-%m-%d), $(sed -n 's/^# [^ ]* //; s/; .*//; 1p' "$RESULTS/memory.raw" 2>/dev/null), $(( $(date +%s) - start )) s"
 	echo
 	echo "| benchmark | figure | target | verdict |"
 	echo "|---|---|---|---|"
@@ -87,7 +94,8 @@ verdict() { # verdict VALUE LIMIT: met when VALUE (a number, maybe +x%) <= LIMIT
 		[ "$(get "spawn_${c}_problems")" = 0 ] || echo "| spawn, $d | daemon count problems in $(get "spawn_${c}_problems") round(s): see spawn-$c.raw | exact counts | **failed** |"
 		[ "$(get "spawn_${c}_contaminated")" = 0 ] || echo "| spawn, $d | $(get "spawn_${c}_contaminated") round(s) ran next to another agentbpf | quiet machine | **invalid** |"
 	done
-	echo "| memory, $(get memory_procs) tracked processes | VmRSS $(get memory_rss_mb) MB (of which $(get memory_ringbuf_mb) MB ring buffer mapping), VmHWM $(get memory_hwm_mb) MB | ≤ 20 MB | $(verdict "$(get memory_rss_mb)" 20) |"
+	echo "| memory, $(get memory_procs) tracked processes | VmRSS $(get memory_rss_mb) MB (of which $(get memory_ringbuf_mb) MB ring buffer mapping) | ≤ 20 MB | $(verdict "$(get memory_rss_mb)" 20) |"
+	echo "| memory, peak | VmHWM $(get memory_hwm_mb) MB | ≤ 20 MB | $(verdict "$(get memory_hwm_mb)" 20) |"
 	[ "$(get memory_miscount)" = 0 ] || echo "| memory | daemon did not track all $(get memory_procs) processes | exact counts | **failed** |"
 	for ph in idle loaded; do
 		[ "$ph" = idle ] && d="no live process" || d="$(get scrape_procs) live processes"

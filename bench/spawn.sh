@@ -143,6 +143,11 @@ one_round() {
 		[ "$DAEMON_RC" = 0 ] || check+=" daemon-exit-status=$DAEMON_RC"
 		[ "$check" = ok ] || { log "round $r $v: COUNT PROBLEM:$check"; echo "problem $r $v$check" >>"$RAW"; }
 	fi
+	# Also one that started during the round.
+	if [ -z "$busy" ] && [ -n "$(foreign_daemons)" ]; then
+		log "round $r $v: WARNING: another agentbpf started during the round; round marked contaminated"
+		echo "contaminated $r $v $(foreign_daemons)" >>"$RAW"
+	fi
 	echo "time $r $v $ns $cpu" >>"$RAW"
 	awk -v r="$r" -v v="$v" -v ns="$ns" -v n="$COUNT" \
 		'BEGIN { printf "round %d %-8s %8.1f us/spawn\n", r, v, ns / n / 1000 }' >&2

@@ -34,6 +34,9 @@ const volatile __u64 bounds_ns[HTTP_MAX_BUCKETS] = {};
 const volatile __u32 nbounds = 0;
 const volatile bool label_method = false;
 const volatile bool label_code = false;
+const volatile bool label_route = false;
+/* Distinct routes per agent; the rest count as route "other". */
+const volatile __u32 max_routes = 100;
 /* `agentbpf trace`: one ring buffer event per finished request. */
 const volatile bool trace_requests = false;
 
@@ -60,8 +63,9 @@ struct http_req {
 	__u64 start_ns;
 	__u64 bytes;
 	__u32 seq;
+	__u32 route;
 	__u8 method;
-	__u8 pad[3];
+	__u8 pad[7];
 };
 
 struct http_conn {
@@ -99,11 +103,28 @@ struct path_key {
 	__u32 pad;
 };
 
+/* Messages framed in one recvmsg/sendmsg; pipelined clients send a few. */
+#define HTTP_MSGS_PER_CALL	64
+
 #define SCRATCH_SIZE	2048	/* power of two >= HTTP_CARRY + HTTP_SCRATCH */
 #define SCRATCH_MASK	(SCRATCH_SIZE - 1)
 
+/*
+ * Route collapsing state. It lives in the scratch map, not on the stack, so
+ * the verifier does not follow every counter value through the loop.
+ */
+struct route_state {
+	u32 start;		/* offset of the path in buf */
+	u32 len;		/* bytes available in buf */
+	u32 j;			/* bytes written to the route */
+	u32 seg_out;		/* where the current segment starts in the route */
+	u32 seg_len, digits, hexes, dashes;
+	u32 hash, seg_hash;	/* FNV-1a of the route, and of it before the segment */
+};
+
 struct scratch {
 	char buf[SCRATCH_SIZE + 32];
+	struct route_state route;
 };
 
 /* Shared with the lifecycle family: tgid -> agent index. */
@@ -141,6 +162,21 @@ struct {
 	__type(key, struct http_key);
 	__type(value, struct http_stats);
 } http_stats SEC(".maps");
+
+/* Sized by the loader: agents * max_routes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 6400);
+	__type(key, struct http_route_key);
+	__type(value, struct http_route);
+} http_routes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AGENTBPF_MAX_AGENTS);
+	__type(key, u32);
+	__type(value, u32);
+} http_route_count SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -309,12 +345,15 @@ static __always_inline void record(u64 sk, struct http_conn *c, struct http_req 
 		key.code = code;
 	if (label_method)
 		key.method = r->method;
+	key.route = r->route;
 	st = bpf_map_lookup_elem(&http_stats, &key);
 	if (!st) {
 		bpf_map_update_elem(&http_stats, &key, &zero_stats, BPF_NOEXIST);
 		st = bpf_map_lookup_elem(&http_stats, &key);
-		if (!st)
+		if (!st) {
+			count_drop(HTTP_DROP_SERIES_FULL);
 			return;
+		}
 	}
 	for (i = 0; i < HTTP_MAX_BUCKETS && i < nbounds; i++) {
 		if (dur <= bounds_ns[i]) {
@@ -496,6 +535,92 @@ static __always_inline u32 method_len(u8 method)
 	}
 }
 
+
+static __always_inline u32 fnv(u32 h, char c)
+{
+	return (h ^ (u8)c) * 16777619u;
+}
+
+/*
+ * Numbers, UUIDs and long hex strings are ids, not routes: /users/42/posts
+ * and /users/43/posts are one route, /users/{id}/posts.
+ */
+static __always_inline void route_segment_end(struct route_state *r, char *out)
+{
+	bool id = r->seg_len && (r->digits == r->seg_len ||
+		  (r->seg_len == 36 && r->dashes == 4 && r->hexes == 32) ||
+		  (r->seg_len >= 8 && r->hexes == r->seg_len && r->digits));
+	u32 j;
+
+	if (!id)
+		return;
+	j = r->seg_out;
+	out[j & (HTTP_ROUTE_LEN - 1)] = '{';
+	out[(j + 1) & (HTTP_ROUTE_LEN - 1)] = 'i';
+	out[(j + 2) & (HTTP_ROUTE_LEN - 1)] = 'd';
+	out[(j + 3) & (HTTP_ROUTE_LEN - 1)] = '}';
+	r->j = j + 4;
+	r->hash = fnv(fnv(fnv(fnv(r->seg_hash, '{'), 'i'), 'd'), '}');
+}
+
+static long route_char(u32 i, void *arg)
+{
+	struct scratch *s = *(struct scratch **)arg;
+	struct route_state *r = &s->route;
+	char *out = s->buf + SCRATCH_SIZE - HTTP_ROUTE_LEN;
+	u32 pos = r->start + i;
+	char c = pos < r->len ? s->buf[pos & SCRATCH_MASK] : ' ';
+
+	if (c == ' ' || c == '?' || c == '#' || c == '\r' || c == '\n' || r->j >= HTTP_ROUTE_LEN - 5) {
+		route_segment_end(r, out);
+		return 1;
+	}
+	if (c == '/') {
+		route_segment_end(r, out);
+		out[r->j & (HTTP_ROUTE_LEN - 1)] = '/';
+		r->j++;
+		r->seg_out = r->j;
+		r->seg_len = r->digits = r->hexes = r->dashes = 0;
+		r->hash = fnv(r->hash, '/');
+		r->seg_hash = r->hash;
+		return 0;
+	}
+	r->seg_len++;
+	r->digits += c >= '0' && c <= '9';
+	r->hexes += (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+	r->dashes += c == '-';
+	out[r->j & (HTTP_ROUTE_LEN - 1)] = c;
+	r->j++;
+	r->hash = fnv(r->hash, c);
+	return 0;
+}
+
+/* The request's route id, registering the route if the agent has room. */
+static __always_inline u32 route_of(struct parse_ctx *x, u32 path_off, u32 len)
+{
+	struct scratch *s = x->s;
+	struct route_state *r = &s->route;
+	char *out = s->buf + SCRATCH_SIZE - HTTP_ROUTE_LEN;
+	struct http_route_key key = { .agent = x->c->agent };
+	u32 *count;
+
+	__builtin_memset(r, 0, sizeof(*r));
+	r->start = path_off;
+	r->len = len;
+	r->hash = r->seg_hash = 2166136261u;
+	bpf_loop(HTTP_SCRATCH, route_char, &s, 0);
+	out[r->j & (HTTP_ROUTE_LEN - 1)] = '\0';
+	key.id = r->hash < 2 ? r->hash + 2 : r->hash;
+	if (bpf_map_lookup_elem(&http_routes, &key))
+		return key.id;
+	count = bpf_map_lookup_elem(&http_route_count, &key.agent);
+	if (!count || *count >= max_routes)
+		return HTTP_ROUTE_OTHER;
+	if (bpf_map_update_elem(&http_routes, &key, out, BPF_NOEXIST) == 0)
+		__sync_fetch_and_add(count, 1);
+	return key.id;
+}
+
 struct head_scan {
 	const char *buf;
 	u32 len;
@@ -604,6 +729,7 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_scan *h, 
 			r->bytes = h->end;
 			r->seq = c->seq;
 			r->method = method;
+			r->route = label_route ? route_of(x, method_len(method), h->len) : HTTP_ROUTE_NONE;
 			c->qlen++;
 			act = bpf_map_lookup_elem(&http_active, &agent);
 			if (act)
@@ -824,7 +950,13 @@ static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret,
 	/* A call that does not start a message cannot resync a lost framing. */
 	if (c->dirs[dir & 1].state == P_SKIP)
 		c->dirs[dir & 1].state = P_IDLE;
-	bpf_loop(HTTP_PIPELINE + 2, parse_step, &x, 0);
+	bpf_loop(HTTP_MSGS_PER_CALL, parse_step, &x, 0);
+	/* More messages in one call than we frame: count it, resync later. */
+	if (x.off < x.total && c->dirs[dir & 1].state != P_BODY &&
+	    c->dirs[dir & 1].state != P_CHUNKED && c->dirs[dir & 1].state != P_CLOSE) {
+		count_drop(HTTP_DROP_DESYNC);
+		c->dirs[dir & 1].state = P_SKIP;
+	}
 }
 
 /* The connection of a member process, created on its first TCP read. */

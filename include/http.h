@@ -20,6 +20,11 @@
 #define HTTP_SCRATCH		1024	/* bytes of one read parsed at a time */
 #define HTTP_PATH_LEN		64
 #define HTTP_MAX_CONNS		16384
+#define HTTP_ROUTE_LEN		64
+
+/* Route ids with a meaning of their own; others are hashes of the route. */
+#define HTTP_ROUTE_NONE		0	/* route label not asked for */
+#define HTTP_ROUTE_OTHER	1	/* the agent already has max_routes routes */
 
 enum http_status {
 	HTTP_SUCCESS,
@@ -52,6 +57,18 @@ struct http_key {
 	__u16 code;
 	__u8 status;		/* enum http_status */
 	__u8 method;		/* enum http_method */
+	__u32 route;		/* HTTP_ROUTE_* or a key of http_routes */
+	__u32 pad;
+};
+
+/* Route id -> the route: the path without query, ids collapsed to {id}. */
+struct http_route_key {
+	__u32 agent;
+	__u32 id;
+};
+
+struct http_route {
+	char route[HTTP_ROUTE_LEN];
 };
 
 /* Per-CPU value of one series. */
@@ -74,9 +91,11 @@ struct http_active {
 /* Why a request could not be followed; indexes the http_drops map. */
 enum http_drop_reason {
 	HTTP_DROP_PIPELINE_FULL,	/* more than HTTP_PIPELINE requests awaiting responses */
-	HTTP_DROP_DESYNC,		/* a head longer than HTTP_CARRY split across reads */
+	HTTP_DROP_DESYNC,		/* framing lost: a head longer than HTTP_CARRY split
+					 * across reads, or too many messages in one call */
 	HTTP_DROP_CONN_EVICTED,		/* connection table full */
 	HTTP_DROP_RINGBUF_FULL,		/* trace events */
+	HTTP_DROP_SERIES_FULL,		/* http_stats has no room for a new label set */
 	HTTP_DROP_MAX,
 };
 

@@ -28,6 +28,7 @@ void config_defaults(struct config *cfg)
 	memcpy(cfg->buckets, default_buckets, sizeof(default_buckets));
 	cfg->nbuckets = ARRAY_SIZE(default_buckets);
 	cfg->max_processes = AGENTBPF_MAX_PROCS;
+	cfg->max_routes = 100;
 }
 
 void config_free(struct config *cfg)
@@ -36,6 +37,8 @@ void config_free(struct config *cfg)
 
 	free(cfg->namespace);
 	free(cfg->listen);
+	for (i = 0; i < cfg->nroutes; i++)
+		free(cfg->routes[i]);
 	for (i = 0; i < cfg->nagents; i++) {
 		struct agent_conf *a = &cfg->agents[i];
 
@@ -257,6 +260,48 @@ static int parse_buckets(struct parse_ctx *c, struct config *cfg, yaml_node_t *s
 	return 0;
 }
 
+static int parse_request_labels(struct parse_ctx *c, struct config *cfg, yaml_node_t *seq)
+{
+	yaml_node_item_t *item;
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return fail(c, seq, "request_labels: expected a list of method, route, code");
+	for (item = seq->data.sequence.items.start; item < seq->data.sequence.items.top; item++) {
+		yaml_node_t *node = yaml_document_get_node(c->doc, *item);
+		const char *v = scalar(node);
+
+		if (v && !strcmp(v, "method"))
+			cfg->label_method = true;
+		else if (v && !strcmp(v, "route"))
+			cfg->label_route = true;
+		else if (v && !strcmp(v, "code"))
+			cfg->label_code = true;
+		else
+			return fail(c, node, "request_labels: \"%s\" is not one of method, route, code",
+				    v ? v : "?");
+	}
+	return 0;
+}
+
+static int parse_routes(struct parse_ctx *c, struct config *cfg, yaml_node_t *seq)
+{
+	yaml_node_item_t *item;
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return fail(c, seq, "routes: expected a list of path globs like /v1/chat/*");
+	for (item = seq->data.sequence.items.start; item < seq->data.sequence.items.top; item++) {
+		yaml_node_t *node = yaml_document_get_node(c->doc, *item);
+
+		if (cfg->nroutes >= CONFIG_MAX_ROUTES)
+			return fail(c, node, "routes: at most %d patterns", CONFIG_MAX_ROUTES);
+		if (get_string(c, node, "routes", &cfg->routes[cfg->nroutes]))
+			return -1;
+		if (cfg->routes[cfg->nroutes++][0] != '/')
+			return fail(c, node, "routes: \"%s\" must start with /", cfg->routes[cfg->nroutes - 1]);
+	}
+	return 0;
+}
+
 static int parse_top(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_node_t *v,
 		         void *arg)
 {
@@ -285,7 +330,13 @@ static int parse_top(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_
 		return get_int(c, v, "max_processes", 64, 4 << 20, &cfg->max_processes);
 	if (!strcmp(k, "agents"))
 		return parse_agents(c, cfg, v);
-	return fail(c, key, "unknown key \"%s\" (expected agents, namespace, listen, buckets or max_processes)", k);
+	if (!strcmp(k, "request_labels"))
+		return parse_request_labels(c, cfg, v);
+	if (!strcmp(k, "max_routes"))
+		return get_int(c, v, "max_routes", 1, 10000, &cfg->max_routes);
+	if (!strcmp(k, "routes"))
+		return parse_routes(c, cfg, v);
+	return fail(c, key, "unknown key \"%s\" (expected agents, namespace, listen, buckets, max_processes, request_labels, max_routes or routes)", k);
 }
 
 int config_parse(struct config *cfg, const char *name, const char *text, size_t len,
@@ -410,6 +461,17 @@ int config_match(const struct config *cfg, const struct proc_identity *id)
 			return i;
 	}
 	return -1;
+}
+
+const char *config_route_label(const struct config *cfg, const char *route)
+{
+	int i;
+
+	for (i = 0; i < cfg->nroutes; i++) {
+		if (!fnmatch(cfg->routes[i], route, 0))
+			return cfg->routes[i];
+	}
+	return route;
 }
 
 bool config_uses_ports(const struct config *cfg)

@@ -8,6 +8,7 @@
 
 #define CONFIG_MAX_BUCKETS	32
 #define CONFIG_MAX_PORTS	16
+#define CONFIG_MAX_ROUTES	32	/* route patterns */
 
 /* Every field that is set must match (AND); unset fields match anything. */
 struct agent_match {
@@ -30,6 +31,11 @@ struct config {
 	double buckets[CONFIG_MAX_BUCKETS];
 	int nbuckets;
 	int max_processes;
+	/* request_labels: extra labels of agent_requests_total and the duration histogram */
+	bool label_method, label_route, label_code;
+	int max_routes;		/* distinct routes per agent before route="other" */
+	char *routes[CONFIG_MAX_ROUTES];	/* globs; a matching route is labelled by its glob */
+	int nroutes;
 	struct agent_conf agents[AGENTBPF_MAX_AGENTS];
 	int nagents;
 };
@@ -57,6 +63,8 @@ void config_free(struct config *cfg);
 /* Index of the first agent whose matchers all match, or -1. */
 int config_match(const struct config *cfg, const struct proc_identity *id);
 bool config_uses_ports(const struct config *cfg);
+/* The route label of a collapsed route: the first matching pattern, or itself. */
+const char *config_route_label(const struct config *cfg, const char *route);
 bool config_valid_metric_name(const char *s);
 /* Parses "host:port", ":port", "[v6]:port"; returns 0 or -1. */
 int config_parse_listen(const char *addr, char *host, size_t hostlen, uint16_t *port);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -20,9 +21,10 @@ static const char *const method_names[HTTP_M_MAX] = {
 
 static const char *const drop_names[HTTP_DROP_MAX] = {
 	[HTTP_DROP_PIPELINE_FULL] = "http_pipeline_full",
-	[HTTP_DROP_DESYNC] = "http_head_too_long",
+	[HTTP_DROP_DESYNC] = "http_framing_lost",
 	[HTTP_DROP_CONN_EVICTED] = "http_conn_evicted",
 	[HTTP_DROP_RINGBUF_FULL] = "http_trace_ringbuf_full",
+	[HTTP_DROP_SERIES_FULL] = "http_series_full",
 };
 
 static const double size_bounds[HTTP_SIZE_BUCKETS] = HTTP_SIZE_BOUNDS;
@@ -86,6 +88,12 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg, int agen
 	for (i = 0; i < cfg->nbuckets && i < HTTP_MAX_BUCKETS; i++)
 		t->skel->rodata->bounds_ns[i] = (__u64)(cfg->buckets[i] * 1e9 + 0.5);
 	t->skel->rodata->nbounds = i;
+	t->skel->rodata->label_method = cfg->label_method;
+	t->skel->rodata->label_code = cfg->label_code;
+	t->skel->rodata->label_route = cfg->label_route;
+	t->skel->rodata->max_routes = cfg->max_routes;
+	bpf_map__set_max_entries(t->skel->maps.http_routes,
+				 (cfg->nagents ? cfg->nagents : 1) * cfg->max_routes);
 	t->skel->rodata->trace_requests = trace.f != NULL;
 	bpf_map__set_max_entries(t->skel->maps.agent_pids, cfg->max_processes);
 	ret = bpf_map__reuse_fd(t->skel->maps.agent_pids, agent_pids_fd);
@@ -118,22 +126,47 @@ fail:
 	return ret;
 }
 
-/* Per-agent sums of every series of the agent. */
-struct agent_http {
+/* What one label set has seen: by status, and its histograms. */
+struct http_series {
+	uint32_t agent;
+	uint16_t code;
+	uint8_t method;
+	const char *route;	/* label value; NULL when routes are not labelled */
 	uint64_t count[HTTP_STATUS_MAX];
 	uint64_t duration_ns;
 	uint64_t req_bytes, resp_bytes;
 	uint64_t duration_buckets[HTTP_MAX_BUCKETS + 1];
 	uint64_t req_size_buckets[HTTP_SIZE_BUCKETS + 1];
 	uint64_t resp_size_buckets[HTTP_SIZE_BUCKETS + 1];
-	uint64_t active;
 };
 
-static void add_stats(struct agent_http *a, const struct http_key *k, const struct http_stats *v)
+struct route_name {
+	uint32_t agent, id;	/* id 0: free slot */
+	char route[HTTP_ROUTE_LEN + 1];
+};
+
+static void series_add(struct http_series *a, const struct http_series *b)
 {
 	int i;
 
-	a->count[k->status % HTTP_STATUS_MAX] += v->count;
+	for (i = 0; i < HTTP_STATUS_MAX; i++)
+		a->count[i] += b->count[i];
+	a->duration_ns += b->duration_ns;
+	a->req_bytes += b->req_bytes;
+	a->resp_bytes += b->resp_bytes;
+	for (i = 0; i <= HTTP_MAX_BUCKETS; i++)
+		a->duration_buckets[i] += b->duration_buckets[i];
+	for (i = 0; i <= HTTP_SIZE_BUCKETS; i++) {
+		a->req_size_buckets[i] += b->req_size_buckets[i];
+		a->resp_size_buckets[i] += b->resp_size_buckets[i];
+	}
+}
+
+static void add_cpu_stats(struct http_series *a, uint8_t status, const struct http_stats *v)
+{
+	int i;
+
+	a->count[status % HTTP_STATUS_MAX] += v->count;
 	a->duration_ns += v->duration_ns;
 	a->req_bytes += v->req_bytes;
 	a->resp_bytes += v->resp_bytes;
@@ -145,47 +178,122 @@ static void add_stats(struct agent_http *a, const struct http_key *k, const stru
 	}
 }
 
-/* Reads every series with batch lookups: a few syscalls per scrape. */
-static int read_stats(struct http_tracker *t, struct agent_http *agents)
+/* The route of an id, read from the kernel once and then remembered. */
+static const char *route_name(struct http_tracker *t, uint32_t agent, uint32_t id)
+{
+	struct http_route_key key = { .agent = agent, .id = id };
+	struct http_route val;
+	struct route_name *r;
+	uint32_t i;
+
+	if (id == HTTP_ROUTE_OTHER)
+		return "other";
+	if (!t->routes) {
+		uint32_t size = 64;
+
+		while (size < 2u * (t->cfg->nagents ? t->cfg->nagents : 1) * t->cfg->max_routes)
+			size <<= 1;
+		t->routes = calloc(size, sizeof(*t->routes));
+		if (!t->routes)
+			return "other";
+		t->routes_mask = size - 1;
+	}
+	for (i = (id ^ agent * 2654435761u) & t->routes_mask; t->routes[i].id;
+	     i = (i + 1) & t->routes_mask) {
+		if (t->routes[i].id == id && t->routes[i].agent == agent)
+			return config_route_label(t->cfg, t->routes[i].route);
+	}
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.http_routes), &key, &val))
+		return "other";
+	r = &t->routes[i];
+	r->agent = agent;
+	r->id = id;
+	memcpy(r->route, val.route, HTTP_ROUTE_LEN);
+	r->route[HTTP_ROUTE_LEN] = '\0';
+	return config_route_label(t->cfg, r->route);
+}
+
+static int cmp_series(const void *pa, const void *pb)
+{
+	const struct http_series *a = pa, *b = pb;
+
+	if (a->agent != b->agent)
+		return a->agent < b->agent ? -1 : 1;
+	if (a->method != b->method)
+		return a->method - b->method;
+	if (a->code != b->code)
+		return a->code - b->code;
+	if (a->route != b->route)
+		return strcmp(a->route ? a->route : "", b->route ? b->route : "");
+	return 0;
+}
+
+/*
+ * Reads every label set with batch lookups (a few syscalls per scrape),
+ * sums the CPUs, and merges label sets that route patterns fold together.
+ * Returns the number of series in *out, sorted by agent.
+ */
+static int read_series(struct http_tracker *t, struct http_series **out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	size_t vsize = sizeof(struct http_stats);
 	int fd = bpf_map__fd(t->skel->maps.http_stats);
 	uint32_t max = bpf_map__max_entries(t->skel->maps.http_stats);
-	struct http_key in, out;
+	struct http_series *v = NULL;
+	struct http_key in, next;
 	bool first = true;
-	uint32_t n, i;
+	uint32_t n, i, total = 0, w;
 	int c, ret;
 
+	*out = NULL;
 	if (!t->vals) {
 		t->keys = calloc(max, sizeof(struct http_key));
 		t->vals = calloc((size_t)max * t->ncpu, vsize);
 		if (!t->keys || !t->vals)
-			return -ENOMEM;
+			return 0;
 		t->cap = max;
 	}
+	v = calloc(max, sizeof(*v));
+	if (!v)
+		return 0;
 	for (;;) {
-		n = t->cap;
-		ret = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, t->keys, t->vals, &n, &opts);
+		n = t->cap - total;
+		ret = bpf_map_lookup_batch(fd, first ? NULL : &in, &next, t->keys, t->vals, &n, &opts);
 		if (ret && errno != ENOENT)
-			return -errno;
-		for (i = 0; i < n; i++) {
+			break;
+		for (i = 0; i < n && total < max; i++) {
 			const struct http_key *k = (const struct http_key *)t->keys + i;
+			struct http_series *s = &v[total];
 
 			if (k->agent >= (uint32_t)t->cfg->nagents)
 				continue;
+			memset(s, 0, sizeof(*s));
+			s->agent = k->agent;
+			s->code = k->code;
+			s->method = k->method < HTTP_M_MAX ? k->method : HTTP_M_OTHER;
+			s->route = k->route ? route_name(t, k->agent, k->route) : NULL;
 			for (c = 0; c < t->ncpu; c++)
-				add_stats(&agents[k->agent], k, (const struct http_stats *)
-					  ((char *)t->vals + ((size_t)i * t->ncpu + c) * vsize));
+				add_cpu_stats(s, k->status, (const struct http_stats *)
+					      ((char *)t->vals + ((size_t)i * t->ncpu + c) * vsize));
+			total++;
 		}
-		if (ret)	/* ENOENT: that was the last batch */
-			return 0;
-		in = out;
+		if (ret || !n)	/* ENOENT: that was the last batch */
+			break;
+		in = next;
 		first = false;
 	}
+	qsort(v, total, sizeof(*v), cmp_series);
+	for (i = 0, w = 0; i < total; i++) {
+		if (w && !cmp_series(&v[w - 1], &v[i]))
+			series_add(&v[w - 1], &v[i]);
+		else
+			v[w++] = v[i];
+	}
+	*out = v;
+	return w;
 }
 
-static void read_active(struct http_tracker *t, struct agent_http *agents)
+static void read_active(struct http_tracker *t, uint64_t *active)
 {
 	struct http_active vals[t->ncpu];
 	int fd = bpf_map__fd(t->skel->maps.http_active);
@@ -201,39 +309,76 @@ static void read_active(struct http_tracker *t, struct agent_http *agents)
 			started += vals[c].started;
 			finished += vals[c].finished;
 		}
-		agents[a].active = started > finished ? started - finished : 0;
+		active[a] = started > finished ? started - finished : 0;
 	}
+}
+
+/* agent_type plus the request labels the config asks for. */
+static int series_labels(struct http_tracker *t, const struct http_series *s, struct label *l,
+			 char *code)
+{
+	const struct config *cfg = t->cfg;
+	int n = 0;
+
+	l[n++] = (struct label){ "agent_type", cfg->agents[s->agent].name };
+	if (cfg->label_method)
+		l[n++] = (struct label){ "method", method_names[s->method] };
+	if (cfg->label_route)
+		l[n++] = (struct label){ "route", s->route ? s->route : "other" };
+	if (cfg->label_code) {
+		snprintf(code, 8, "%u", s->code);
+		l[n++] = (struct label){ "code", s->code ? code : "none" };
+	}
+	return n;
 }
 
 void http_tracker_render(struct http_tracker *t, struct expo *e)
 {
 	const struct config *cfg = t->cfg;
-	struct agent_http *agents;
-	struct label l[2];
-	int a, s;
+	bool labelled = cfg->label_method || cfg->label_route || cfg->label_code;
+	struct http_series *series, *agents;
+	uint64_t *active;
+	struct label l[6];
+	char code[8];
+	int a, s, i, n, nl;
 
+	n = read_series(t, &series);
 	agents = calloc(cfg->nagents ? cfg->nagents : 1, sizeof(*agents));
-	if (!agents)
-		return;
-	read_stats(t, agents);
-	read_active(t, agents);
+	active = calloc(cfg->nagents ? cfg->nagents : 1, sizeof(*active));
+	if (!agents || !active)
+		goto cleanup;
+	for (i = 0; i < n; i++)
+		series_add(&agents[series[i].agent], &series[i]);
+	for (a = 0; a < cfg->nagents; a++)
+		agents[a].agent = a;
+	read_active(t, active);
+
+	/* Without request labels every agent has its series from the start. */
+	if (!labelled) {
+		free(series);
+		series = agents;
+		n = cfg->nagents;
+	}
 
 	expo_family(e, "agent_requests_total", EXPO_COUNTER,
 		    "HTTP requests the agent received, by outcome: error = 5xx or closed without a full response, timeout = 408/504 or the client left before any response.");
-	for (a = 0; a < cfg->nagents; a++) {
-		l[0] = (struct label){ "agent_type", cfg->agents[a].name };
+	for (i = 0; i < n; i++) {
+		nl = series_labels(t, &series[i], l, code);
 		for (s = 0; s < HTTP_STATUS_MAX; s++) {
-			l[1] = (struct label){ "status", status_names[s] };
-			expo_sample(e, l, 2, agents[a].count[s]);
+			/* With a code label the status follows from it: no zeros. */
+			if (cfg->label_code && !series[i].count[s])
+				continue;
+			l[nl] = (struct label){ "status", status_names[s] };
+			expo_sample(e, l, nl + 1, series[i].count[s]);
 		}
 	}
 
 	expo_family(e, "agent_request_duration_seconds", EXPO_HISTOGRAM,
 		    "From the read that made a request's first byte available to the agent to the write that handed the last byte of its response to the kernel.");
-	for (a = 0; a < cfg->nagents; a++) {
-		l[0] = (struct label){ "agent_type", cfg->agents[a].name };
-		expo_histogram(e, l, 1, cfg->buckets, agents[a].duration_buckets, cfg->nbuckets,
-			       agents[a].duration_buckets[cfg->nbuckets], agents[a].duration_ns / 1e9);
+	for (i = 0; i < n; i++) {
+		nl = series_labels(t, &series[i], l, code);
+		expo_histogram(e, l, nl, cfg->buckets, series[i].duration_buckets, cfg->nbuckets,
+			       series[i].duration_buckets[cfg->nbuckets], series[i].duration_ns / 1e9);
 	}
 
 	expo_family(e, "agent_request_size_bytes", EXPO_HISTOGRAM,
@@ -256,9 +401,13 @@ void http_tracker_render(struct http_tracker *t, struct expo *e)
 		    "HTTP requests the agent has received and not yet answered.");
 	for (a = 0; a < cfg->nagents; a++) {
 		l[0] = (struct label){ "worker_name", cfg->agents[a].name };
-		expo_sample(e, l, 1, agents[a].active);
+		expo_sample(e, l, 1, active[a]);
 	}
+cleanup:
+	if (series != agents)
+		free(series);
 	free(agents);
+	free(active);
 }
 
 void http_tracker_drops(struct http_tracker *t, uint64_t out[HTTP_DROP_MAX])
@@ -282,5 +431,7 @@ void http_tracker_close(struct http_tracker *t)
 	t->skel = NULL;
 	free(t->keys);
 	free(t->vals);
+	free(t->routes);
 	t->keys = t->vals = NULL;
+	t->routes = NULL;
 }

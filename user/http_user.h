@@ -11,6 +11,8 @@
 struct http_bpf;
 struct ring_buffer;
 
+struct route_name;
+
 struct http_tracker {
 	struct http_bpf *skel;
 	const struct config *cfg;
@@ -18,6 +20,8 @@ struct http_tracker {
 	int ncpu;
 	void *keys, *vals;	/* batch lookup buffers */
 	uint32_t cap;		/* entries they hold */
+	struct route_name *routes;	/* (agent, route id) -> route, filled as ids appear */
+	uint32_t routes_mask;
 };
 
 /*

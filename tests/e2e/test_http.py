@@ -358,3 +358,89 @@ def test_trace_prints_each_request():
             if tr.poll() is None:
                 tr.kill()
             os.unlink(path)
+
+
+def test_route_labels_collapse_ids_apply_patterns_and_cap():
+    port = free_port()
+    config = """request_labels: [method, route, code]
+max_routes: 6
+routes: ["/chat/*"]
+""" + cfg(HTTPSERVER)[len(""):]
+    with Daemon(config) as d, Procs() as ps:
+        start_httpserver(ps, port)
+        paths = ["/users/42/posts", "/users/43/posts", "/a/550e8400-e29b-41d4-a716-446655440000",
+                 "/sha/deadbeef1234", "/ok?q=1", "/ok", "/status/500", "/chat/abc", "/chat/def"]
+        paths += [f"/extra{i}" for i in range(5)]
+        with Conn(port) as c:
+            for p in paths:
+                c.send(request("GET", p))
+                c.response()
+        wait_until(lambda: sum(d.scrape().series("agent_requests_total").values()) == len(paths), 10,
+                   "all requests counted")
+        got = {(dict(l)["route"], dict(l)["code"], dict(l)["status"]): v
+               for l, v in d.scrape().series("agent_requests_total").items()}
+        # Routes register in order until the agent has 6; the rest are "other".
+        eq(got, {("/users/{id}/posts", "404", "success"): 2,
+                 ("/a/{id}", "404", "success"): 1,
+                 ("/sha/{id}", "404", "success"): 1,
+                 ("/ok", "404", "success"): 1,
+                 ("/ok", "200", "success"): 1,
+                 ("/status/{id}", "500", "error"): 1,
+                 ("/chat/*", "404", "success"): 1,
+                 ("other", "404", "success"): 6}, "series by route")
+
+
+def test_cardinality_bounded_under_100000_distinct_paths():
+    port = free_port()
+    tmp = tempfile.mkdtemp(prefix="agentbpf-nginx-")
+    try:
+        with open(f"{tmp}/nginx.conf", "w") as f:
+            f.write(f"""worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log crit;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};
+    uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+    server {{ listen 127.0.0.1:{port}; location / {{ return 200 "ok"; }} }}
+}}
+""")
+        config = "request_labels: [route]\nmax_routes: 100\n" + cfg(("nginx", "*agentbpf-nginx-*"))
+        with Daemon(config) as d, Procs() as ps:
+            ps.start(["/usr/sbin/nginx", "-c", f"{tmp}/nginx.conf", "-g", "daemon off;"])
+            wait_port(port)
+            n, batch = 100000, 16     # pipelined 16 deep, the most followed per connection
+            with Conn(port) as c:
+                for b in range(0, n, batch):
+                    c.send(b"".join(request("GET", f"/page/p{b + i}x") for i in range(batch)))
+                    for _ in range(batch):
+                        c.response()
+            total = lambda: sum(d.scrape().series("agent_requests_total").values())
+            wait_until(lambda: total() == n, 20, f"all 100,000 requests counted (now {total()})")
+            series = d.scrape().series("agent_requests_total")
+            routes = {dict(l)["route"] for l in series}
+            eq(len(routes), 101, "100 routes and other")
+            eq(series[(("agent_type", "nginx"), ("route", "other"), ("status", "success"))], n - 100,
+               "overflow requests under route=other")
+            text = d.text()
+            check(len(text.splitlines()) < 6000, f"scrape stays small ({len(text.splitlines())} lines)")
+            rss = int(next(l for l in open(f"/proc/{d.proc.pid}/status") if l.startswith("VmRSS")).split()[1])
+            check(rss < 40 * 1024, f"daemon RSS {rss} kB")
+            no_http_drops(d)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_pipelining_deeper_than_followed_is_counted_as_dropped():
+    port = free_port()
+    with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
+        start_httpserver(ps, port)
+        with Conn(port) as c:
+            c.send(b"".join(request("GET", "/ok") for _ in range(20)))
+            for _ in range(20):
+                c.response()
+        wait_counts(d, "pyserver", success=16)
+        eq(d.value("agentbpf_events_dropped_total", reason="http_pipeline_full"), 4,
+           "requests beyond the followed depth are counted as dropped")
