@@ -14,6 +14,9 @@
 #include "check.h"
 #include "config.h"
 #include "lifecycle.h"
+#include "http_user.h"
+#include "proc.h"
+#include "proc.skel.h"
 #include "proc_user.h"
 
 #define TRACEFS "/sys/kernel/tracing"
@@ -56,6 +59,7 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 	struct config cfg;
 	struct lifecycle lc = { 0 };
 	struct proc_tracker t;
+	struct http_tracker http;
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	char err[512], path[256];
 	struct utsname u;
@@ -138,13 +142,21 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 		if (!cfg_ok)
 			config_defaults(&cfg);
 		lc_init(&lc, cfg.nagents, 64);
-		if (proc_tracker_open(&t, &cfg, &lc, &lock,
-				      strcmp(btf_path, "/sys/kernel/btf/vmlinux") ? btf_path : NULL,
-				      err, sizeof(err))) {
+		const char *btf = strcmp(btf_path, "/sys/kernel/btf/vmlinux") ? btf_path : NULL;
+
+		if (proc_tracker_open(&t, &cfg, &lc, &lock, btf, err, sizeof(err))) {
 			line(FAIL, "load probes", "%s", err);
 			fatal = true;
 		} else {
 			line(OK, "load probes", "lifecycle programs loaded and attached (tp_btf)");
+			if (http_tracker_open(&http, &cfg, bpf_map__fd(t.skel->maps.agent_pids), NULL,
+					      (struct trace_out){ 0 }, btf, err, sizeof(err))) {
+				line(FAIL, "load probes", "%s", err);
+				fatal = true;
+			} else {
+				line(OK, "load probes", "HTTP programs loaded and attached (sock_recv/send_length)");
+				http_tracker_close(&http);
+			}
 			proc_tracker_close(&t);
 		}
 		lc_free(&lc);

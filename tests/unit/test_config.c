@@ -739,6 +739,56 @@ static void test_listen_rejects_host_longer_than_buffer(void **state)
 	assert_string_equal(host, "host");
 }
 
+/* ---- request labels and routes ---- */
+
+static void test_request_labels_default_off(void **state)
+{
+	assert_int_equal(parse("agents: []\n"), 0);
+	assert_false(cfg.label_method);
+	assert_false(cfg.label_route);
+	assert_false(cfg.label_code);
+	assert_int_equal(cfg.max_routes, 100);
+	assert_int_equal(cfg.nroutes, 0);
+}
+
+static void test_request_labels_parsed(void **state)
+{
+	assert_int_equal(parse("request_labels: [route, code]\n"
+			       "max_routes: 25\n"
+			       "routes: [\"/v1/chat/*\", \"/users/*/profile\"]\n"
+			       "agents: []\n"), 0);
+	assert_false(cfg.label_method);
+	assert_true(cfg.label_route);
+	assert_true(cfg.label_code);
+	assert_int_equal(cfg.max_routes, 25);
+	assert_int_equal(cfg.nroutes, 2);
+	assert_string_equal(cfg.routes[1], "/users/*/profile");
+}
+
+static void test_error_unknown_request_label(void **state)
+{
+	check_error("agents: []\nrequest_labels:\n  - method\n  - path\n", 4,
+		    "request_labels: \"path\" is not one of method, route, code");
+}
+
+static void test_error_route_pattern_without_slash(void **state)
+{
+	check_error("routes: [\"v1/*\"]\n", 1, "routes: \"v1/*\" must start with /");
+}
+
+static void test_error_max_routes_out_of_range(void **state)
+{
+	check_error("max_routes: 0\n", 1, "max_routes: must be a whole number from 1 to 10000");
+}
+
+static void test_route_label_first_matching_pattern(void **state)
+{
+	assert_int_equal(parse("routes: [\"/v1/chat/*\", \"/v1/*\"]\nagents: []\n"), 0);
+	assert_string_equal(config_route_label(&cfg, "/v1/chat/{id}"), "/v1/chat/*");
+	assert_string_equal(config_route_label(&cfg, "/v1/models"), "/v1/*");
+	assert_string_equal(config_route_label(&cfg, "/health"), "/health");
+}
+
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 #define M(f) cmocka_unit_test_setup_teardown(f, setup_match, teardown)
 
@@ -784,6 +834,12 @@ int main(void)
 		T(test_error_match_port_not_a_number),
 		T(test_error_max_processes_below_minimum),
 		T(test_error_max_processes_huge_number),
+		T(test_request_labels_default_off),
+		T(test_request_labels_parsed),
+		T(test_error_unknown_request_label),
+		T(test_error_route_pattern_without_slash),
+		T(test_error_max_routes_out_of_range),
+		T(test_route_label_first_matching_pattern),
 		T(test_error_invalid_yaml_syntax),
 		T(test_error_invalid_yaml_bad_indentation),
 		T(test_error_empty_document),
