@@ -80,6 +80,7 @@ struct http_conn {
 	__u32 seq;		/* requests seen on this connection */
 	__u32 pad2;
 	__u64 peer_closed_ns;	/* the client's FIN arrived */
+	__u64 data_ready_ns;	/* bytes of a next request became readable */
 	__u64 resp_start_ns;
 	__u64 last_send_ns;
 	struct http_dir dirs[2];
@@ -899,7 +900,10 @@ static long parse_step(u32 idx, void *arg)
 		} else {
 			c->code = code;
 		}
+		/* A request starts when its bytes became readable, if we saw that. */
 		d->msg_start_ns = x->now;
+		if (x->dir == DIR_REQ && c->data_ready_ns && c->data_ready_ns <= x->now)
+			d->msg_start_ns = c->data_ready_ns;
 		c->resp_nobody = method;	/* request method until the head is done */
 	}
 
@@ -1009,6 +1013,27 @@ int BPF_PROG(http_recv, struct sock *sk, int ret, int flags)
 	if (ret < 0)
 		return 0;
 	frame((u64)sk, c, DIR_REQ, ret, bpf_ktime_get_boot_ns());
+	/* Later data is a later request's, unless it is this one's body. */
+	c->data_ready_ns = 0;
+	return 0;
+}
+
+/*
+ * Data arrived on a socket (softirq, any task). On a server connection that
+ * waits for its next request, that is when the request became available to
+ * the agent, however long the agent takes to read it.
+ */
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(http_data_ready, const struct sock *sk)
+{
+	u64 key = (u64)sk;
+	struct http_conn *c;
+
+	c = bpf_map_lookup_elem(&http_conns, &key);
+	if (!c || c->role != ROLE_SERVER || c->data_ready_ns)
+		return 0;
+	if (c->dirs[DIR_REQ].state == P_IDLE)
+		c->data_ready_ns = bpf_ktime_get_boot_ns();
 	return 0;
 }
 

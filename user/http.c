@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "http.skel.h"
 #include "http_user.h"
@@ -68,6 +69,20 @@ static int on_request(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+static bool kernel_has_tracepoint(const char *name)
+{
+	char type[64];
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool found;
+
+	if (!btf)
+		return false;
+	snprintf(type, sizeof(type), "btf_trace_%s", name);
+	found = btf__find_by_name_kind(btf, type, BTF_KIND_TYPEDEF) > 0;
+	btf__free(btf);
+	return found;
+}
+
 int http_tracker_open(struct http_tracker *t, const struct config *cfg, int agent_pids_fd,
 		      struct ring_buffer *rb, struct trace_out trace, const char *btf_path,
 		      char *err, size_t errlen)
@@ -92,6 +107,9 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg, int agen
 	t->skel->rodata->label_code = cfg->label_code;
 	t->skel->rodata->label_route = cfg->label_route;
 	t->skel->rodata->max_routes = cfg->max_routes;
+	/* sk_data_ready exists since Linux 6.4; without it a request starts at its read. */
+	if (!kernel_has_tracepoint("sk_data_ready"))
+		bpf_program__set_autoload(t->skel->progs.http_data_ready, false);
 	bpf_map__set_max_entries(t->skel->maps.http_routes,
 				 (cfg->nagents ? cfg->nagents : 1) * cfg->max_routes);
 	t->skel->rodata->trace_requests = trace.f != NULL;

@@ -1,5 +1,6 @@
 """A FastAPI agent with no instrumentation, run by uvicorn, for HTTP tests."""
 import asyncio
+import time
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
@@ -21,6 +22,12 @@ async def status(code: int):
 async def sleep(ms: int):
     await asyncio.sleep(ms / 1000)
     return {"slept_ms": ms}
+
+
+@app.get("/block/{ms}")
+async def block(ms: int):
+    time.sleep(ms / 1000)  # blocks the event loop: other requests wait unread
+    return {"blocked_ms": ms}
 
 
 @app.post("/echo")

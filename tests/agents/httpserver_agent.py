@@ -1,6 +1,7 @@
 """A plain http.server agent (HTTP/1.1, keep-alive) for HTTP tests. Paths:
 /ok, /status/N, /sleep/MS, /chunked/N (chunked body), /close (body until the
 connection closes, no Content-Length), /abort (closes without a response);
+--single serves one connection at a time;
 POST reads a Content-Length body and answers with its size; HEAD answers
 like GET without a body."""
 import http.server
@@ -70,4 +71,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+# --single: one request at a time, so others wait in their sockets.
+server = http.server.HTTPServer if "--single" in sys.argv else http.server.ThreadingHTTPServer
+server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()

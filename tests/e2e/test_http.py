@@ -35,8 +35,8 @@ def start_uvicorn(ps, port):
     wait_port(port)
 
 
-def start_httpserver(ps, port, script="httpserver_agent.py"):
-    ps.start([PY, os.path.join(AGENTS, script), str(port)])
+def start_httpserver(ps, port, script="httpserver_agent.py", *args):
+    ps.start([PY, os.path.join(AGENTS, script), str(port), *args])
     wait_port(port)
 
 
@@ -150,6 +150,30 @@ def test_latency_lands_in_the_right_buckets():
         true_mean = sum(measured) / len(measured)
         check(abs(total / 17 - true_mean) <= 0.05 * true_mean,
               f"mean {total / 17:.4f}s vs client-measured {true_mean:.4f}s")
+
+
+def test_time_waiting_to_be_read_counts_in_the_duration():
+    port = free_port()
+    with Daemon(cfg(UVICORN)) as d, Procs() as ps:
+        start_uvicorn(ps, port)
+        with Conn(port) as a, Conn(port) as b:
+            b.send(request("GET", "/ok"))
+            b.response()
+            # A blocks the event loop for 1 s; B's next request waits unread.
+            a.send(request("GET", "/block/1000"))
+            time.sleep(0.1)
+            t0 = time.monotonic()
+            b.send(request("GET", "/ok"))
+            b.response()
+            waited = time.monotonic() - t0
+            a.response()
+        wait_counts(d, "fastapi", success=3)
+        s = d.scrape()
+        le = lambda b: s.get("agent_request_duration_seconds_bucket", agent_type="fastapi", le=b)
+        # The first /ok was fast; the second spent ~0.9 s waiting to be read;
+        # /block/1000 itself took just over 1 s.
+        eq((le("0.25"), le("0.5"), le("1"), le("+Inf")), (1, 1, 2, 3),
+           f"buckets (client saw the second /ok take {waited:.2f}s)")
 
 
 def test_request_and_response_sizes():
