@@ -300,6 +300,7 @@ static int read_series(struct http_tracker *t, struct http_series **out)
 		in = next;
 		first = false;
 	}
+	t->stats_entries = total;
 	qsort(v, total, sizeof(*v), cmp_series);
 	for (i = 0, w = 0; i < total; i++) {
 		if (w && !cmp_series(&v[w - 1], &v[i]))
@@ -441,6 +442,23 @@ void http_tracker_drops(struct http_tracker *t, uint64_t out[HTTP_DROP_MAX])
 		for (c = 0; c < t->ncpu; c++)
 			out[k] += vals[c];
 	}
+}
+
+void http_tracker_render_maps(struct http_tracker *t, struct expo *e, bool capacity)
+{
+	int fd = bpf_map__fd(t->skel->maps.http_route_count);
+	uint32_t a, count, routes = 0;
+	struct label l;
+
+	l = (struct label){ "map", "http_stats" };
+	expo_sample(e, &l, 1, capacity ? bpf_map__max_entries(t->skel->maps.http_stats) :
+		    t->stats_entries);
+	for (a = 0; !capacity && a < (uint32_t)t->cfg->nagents; a++) {
+		if (!bpf_map_lookup_elem(fd, &a, &count))
+			routes += count;
+	}
+	l = (struct label){ "map", "http_routes" };
+	expo_sample(e, &l, 1, capacity ? bpf_map__max_entries(t->skel->maps.http_routes) : routes);
 }
 
 void http_tracker_close(struct http_tracker *t)

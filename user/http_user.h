@@ -22,6 +22,7 @@ struct http_tracker {
 	uint32_t cap;		/* entries they hold */
 	struct route_name *routes;	/* (agent, route id) -> route, filled as ids appear */
 	uint32_t routes_mask;
+	uint32_t stats_entries;		/* label sets in http_stats at the last scrape */
 };
 
 /*
@@ -34,6 +35,8 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg, int agen
 		      char *err, size_t errlen);
 void http_tracker_render(struct http_tracker *t, struct expo *e);
 void http_tracker_drops(struct http_tracker *t, uint64_t out[HTTP_DROP_MAX]);
+/* agentbpf_bpf_map_entries/_capacity samples for the HTTP maps. */
+void http_tracker_render_maps(struct http_tracker *t, struct expo *e, bool capacity);
 const char *http_drop_name(enum http_drop_reason r);
 struct bpf_object *http_tracker_object(struct http_tracker *t);
 void http_tracker_close(struct http_tracker *t);

@@ -217,9 +217,12 @@ static void render_self(struct app *app, struct expo *e)
 	expo_family(e, "agentbpf_bpf_map_entries", EXPO_GAUGE, "Entries in a BPF map.");
 	l[0] = (struct label){ "map", "agent_pids" };
 	expo_sample(e, l, 1, app->lc.count);
+	http_tracker_render_maps(&app->http, e, false);
 	expo_family(e, "agentbpf_bpf_map_capacity", EXPO_GAUGE,
 		    "Maximum entries of a BPF map; when entries reach it, events are dropped.");
+	l[0] = (struct label){ "map", "agent_pids" };
 	expo_sample(e, l, 1, app->cfg.max_processes);
+	http_tracker_render_maps(&app->http, e, true);
 
 	expo_family(e, "agentbpf_events_total", EXPO_COUNTER,
 		    "Kernel events received by the daemon, by type.");
