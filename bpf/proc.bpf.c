@@ -47,7 +47,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, PROC_RINGBUF_SIZE);
 } proc_events SEC(".maps");
 
 struct {
@@ -56,6 +56,18 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } proc_drops SEC(".maps");
+
+/*
+ * Waking the daemon for every exec would cost each exec a cross-CPU wakeup;
+ * it polls every PROC_POLL_MS anyway, so wake it only when the ring is
+ * filling up.
+ */
+static __always_inline void submit(void *e)
+{
+	u64 queued = bpf_ringbuf_query(&proc_events, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(e, queued > PROC_RINGBUF_SIZE / 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
 
 static __always_inline void count_drop(u32 reason)
 {
@@ -152,7 +164,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	if (bpf_probe_read_user(e->args, len, (void *)arg_start))
 		len = 0;
 	e->args_len = len;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -190,7 +202,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	fill_hdr(e, PROC_EV_FORK, child, idx);
 	e->ppid = ptgid;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -249,7 +261,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		e->rchar = 0;
 		e->wchar = 0;
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -270,6 +282,6 @@ int BPF_PROG(handle_listen, const struct sock *sk, int oldstate, int newstate)
 	fill_hdr(&e->hdr, PROC_EV_LISTEN, task, AGENT_NONE);
 	e->port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }

@@ -346,7 +346,7 @@ static int run(struct app *app, bool trace)
 			AGENTBPF_VERSION, app->cfg.listen, app->cfg.nagents, app->lc.count);
 	}
 	while (!stopping) {
-		if (proc_tracker_poll(&app->proc, 200) < 0) {
+		if (proc_tracker_poll(&app->proc, PROC_POLL_MS) < 0) {
 			fprintf(stderr, "agentbpf: reading kernel events failed: %s\n", strerror(errno));
 			goto cleanup;
 		}
