@@ -75,6 +75,8 @@ struct http_conn {
 	__u8 qhead;
 	__u8 qlen;
 	__u8 resp_nobody;
+	__u8 undecided;		/* calls seen before the role was known */
+	__u8 pad1;
 	__u16 code;
 	__u16 pad;
 	__u32 seq;		/* requests seen on this connection */
@@ -123,9 +125,22 @@ struct route_state {
 	u32 hash, seg_hash;	/* FNV-1a of the route, and of it before the segment */
 };
 
+/* Head scan state; in the scratch map for the same reason as route_state. */
+struct head_state {
+	u32 len;		/* bytes of buf to scan */
+	u32 pos;		/* next byte to look at */
+	u32 line_start;
+	u32 end;		/* offset after the blank line; 0 while not found */
+	u64 content_length;
+	u8 has_length;
+	u8 chunked;
+	u8 pad[6];
+};
+
 struct scratch {
 	char buf[SCRATCH_SIZE + 32];
 	struct route_state route;
+	struct head_state head;
 };
 
 /* Shared with the lifecycle family: tgid -> agent index. */
@@ -622,16 +637,6 @@ static __always_inline u32 route_of(struct parse_ctx *x, u32 path_off, u32 len)
 	return key.id;
 }
 
-struct head_scan {
-	const char *buf;
-	u32 len;
-	u32 line_start;
-	u32 end;		/* offset after the blank line; 0 while not found */
-	u64 content_length;
-	bool has_length;
-	bool chunked;
-	bool close;
-};
 
 static __always_inline u64 lower8(const char *p)
 {
@@ -642,9 +647,10 @@ static __always_inline u64 lower8(const char *p)
 }
 
 /* One header line [start, nl): only the framing headers matter. */
-static __always_inline void header_line(struct head_scan *h, u32 start, u32 nl)
+static __always_inline void header_line(struct scratch *s, u32 start, u32 nl)
 {
-	const char *p = h->buf + (start & SCRATCH_MASK);
+	struct head_state *h = &s->head;
+	const char *p = s->buf + (start & SCRATCH_MASK);
 	u64 v = 0;
 	u32 i, k;
 
@@ -659,7 +665,7 @@ static __always_inline void header_line(struct head_scan *h, u32 start, u32 nl)
 			i = start + 15 + k;
 			if (i >= nl)
 				break;
-			d = h->buf[i & SCRATCH_MASK];
+			d = s->buf[i & SCRATCH_MASK];
 
 			if (d == ' ' || d == '\t')
 				continue;
@@ -674,31 +680,57 @@ static __always_inline void header_line(struct head_scan *h, u32 start, u32 nl)
 	if (lower8(p) == 0x726566736e617274ull &&		/* "transfer" */
 	    lower8(p + 8) == 0x6e69646f636e652dull) {	/* "-encodin" */
 		/* The value ends in "chunked" when the body is chunked. */
-		u32 e = h->buf[(nl - 1) & SCRATCH_MASK] == '\r' ? nl - 1 : nl;
+		u32 e = s->buf[(nl - 1) & SCRATCH_MASK] == '\r' ? nl - 1 : nl;
 
-		if (lower8(h->buf + ((e - 8) & SCRATCH_MASK)) >> 8 == 0x64656b6e756863ull)
+		if (lower8(s->buf + ((e - 8) & SCRATCH_MASK)) >> 8 == 0x64656b6e756863ull)
 			h->chunked = true;
 	}
 }
 
-static long scan_byte(u32 i, void *arg)
+/* Offset of the first '\n' among the 8 bytes of w (little endian), or 8. */
+static __always_inline u32 first_newline(u64 w)
 {
-	struct head_scan *h = arg;
-	u32 start;
+	u32 k;
 
-	if (i >= h->len)
+	for (k = 0; k < 8; k++) {
+		if (((w >> (k * 8)) & 0xff) == '\n')
+			return k;
+	}
+	return 8;
+}
+
+/*
+ * One step of the head scan: skips 8 bytes at a time while they hold no
+ * newline (the bytes of a header line), then handles one line ending.
+ */
+static long scan_step(u32 i, void *arg)
+{
+	struct scratch *s = *(struct scratch **)arg;
+	struct head_state *h = &s->head;
+	u32 pos = h->pos, nl, start;
+	u64 w, x;
+
+	if (pos >= h->len)
 		return 1;
-	if (h->buf[i & SCRATCH_MASK] != '\n')
+	__builtin_memcpy(&w, s->buf + (pos & SCRATCH_MASK), 8);
+	x = w ^ 0x0a0a0a0a0a0a0a0aull;
+	if (!((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull)) {
+		h->pos = pos + 8;
 		return 0;
+	}
+	nl = pos + first_newline(w);
+	if (nl >= h->len)
+		return 1;
+	h->pos = nl + 1;
 	start = h->line_start;
-	h->line_start = i + 1;
+	h->line_start = nl + 1;
 	/* A line of just "\r\n" (or "\n") ends the head. */
-	if (i - start <= 1 && start > 0) {
-		h->end = i + 1;
+	if (nl - start <= 1 && start > 0) {
+		h->end = nl + 1;
 		return 1;
 	}
 	if (start > 0)
-		header_line(h, start, i);
+		header_line(s, start, nl);
 	return 0;
 }
 
@@ -710,7 +742,7 @@ static __always_inline void carry_drop(struct parse_ctx *x)
 }
 
 /* A message's head is complete: decide how its body is delimited. */
-static __always_inline void head_done(struct parse_ctx *x, struct head_scan *h, u8 method)
+static __always_inline void head_done(struct parse_ctx *x, struct head_state *h, u8 method)
 {
 	struct http_conn *c = x->c;
 	struct http_dir *d = &c->dirs[x->dir & 1];
@@ -814,7 +846,8 @@ static long parse_step(u32 idx, void *arg)
 	struct http_conn *c = x->c;
 	struct http_dir *d = &c->dirs[x->dir & 1];
 	struct carry_key ck = { .sk = x->sk, .dir = x->dir };
-	struct head_scan h = {};
+	struct head_state *h = &x->s->head;
+	struct scratch *scratch;
 	struct carry *cr;
 	u32 left, carried = 0, len;
 	u64 avail;
@@ -879,8 +912,12 @@ static long parse_step(u32 idx, void *arg)
 
 	if (d->state != P_HEAD) {
 		if (!message_start(x, len, &method, &code)) {
-			/* Not HTTP here: on a fresh connection, not an HTTP server's. */
-			if (c->role == ROLE_UNKNOWN)
+			/*
+			 * Not a request here. A connection joined mid-message (the
+			 * agent was found while it was busy) gets a few calls to show
+			 * a message start; other protocols stop costing after that.
+			 */
+			if (c->role == ROLE_UNKNOWN && ++c->undecided >= 4)
 				c->role = ROLE_OTHER;
 			d->state = P_SKIP;
 			x->off = x->total;
@@ -907,10 +944,11 @@ static long parse_step(u32 idx, void *arg)
 		c->resp_nobody = method;	/* request method until the head is done */
 	}
 
-	h.buf = x->s->buf;
-	h.len = len;
-	bpf_loop(HTTP_SCRATCH + HTTP_CARRY, scan_byte, &h, 0);
-	if (!h.end) {
+	__builtin_memset(h, 0, sizeof(*h));
+	h->len = len;
+	scratch = x->s;
+	bpf_loop(HTTP_SCRATCH + HTTP_CARRY, scan_step, &scratch, 0);
+	if (!h->end) {
 		/* The head goes on in the next call: keep what we have. */
 		if (len > HTTP_CARRY) {
 			count_drop(HTTP_DROP_DESYNC);
@@ -934,8 +972,8 @@ static long parse_step(u32 idx, void *arg)
 	}
 	if (carried)
 		carry_drop(x);
-	x->off += h.end - carried;
-	head_done(x, &h, c->resp_nobody);
+	x->off += h->end - carried;
+	head_done(x, h, c->resp_nobody);
 	return 0;
 }
 
@@ -1037,6 +1075,29 @@ int BPF_PROG(http_data_ready, const struct sock *sk)
 	return 0;
 }
 
+/*
+ * The agent writes on a connection whose role is not known yet: a response
+ * means an HTTP server joined mid-request; a request means the agent is the
+ * client (outbound calls are another family's); anything else waits.
+ */
+static __always_inline bool server_speaks(struct http_conn *c, int ret)
+{
+	struct io io;
+	u64 w = 0;
+
+	find_io(&io, ret);
+	if (!io.buf || io.len < 8 || bpf_probe_read_user(&w, 8, io.buf))
+		return false;
+	if ((w & 0xffffffffffffffull) == 0x2e312f50545448ull) {	/* "HTTP/1." */
+		c->role = ROLE_SERVER;
+		return true;
+	}
+	if (++c->undecided >= 4 || (w & 0xffffffff) == 0x20544547 /* "GET " */ ||
+	    (w & 0xffffffffff) == 0x2054534f50 /* "POST " */)
+		c->role = ROLE_OTHER;
+	return false;
+}
+
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(http_send, struct sock *sk, int ret, int flags)
 {
@@ -1046,12 +1107,9 @@ int BPF_PROG(http_send, struct sock *sk, int ret, int flags)
 	if (ret <= 0)
 		return 0;
 	c = conn_of(sk, true);
-	if (!c)
+	if (!c || c->role == ROLE_OTHER)
 		return 0;
-	/* The agent spoke first: a client connection (outbound), not ours. */
-	if (c->role == ROLE_UNKNOWN)
-		c->role = ROLE_OTHER;
-	if (c->role != ROLE_SERVER)
+	if (c->role == ROLE_UNKNOWN && !server_speaks(c, ret))
 		return 0;
 	now = bpf_ktime_get_boot_ns();
 	c->last_send_ns = now;

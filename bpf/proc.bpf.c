@@ -58,15 +58,17 @@ struct {
 } proc_drops SEC(".maps");
 
 /*
- * Waking the daemon for every exec would cost each exec a cross-CPU wakeup;
- * it polls every PROC_POLL_MS anyway, so wake it only when the ring is
- * filling up.
+ * Waking the daemon for every exec would cost each exec of a burst a
+ * cross-CPU wakeup. Wake it for the first event after a quiet spell (so a
+ * new agent is classified at once) and when the ring fills up; events that
+ * queue behind one already waking it are picked up with it.
  */
-static __always_inline void submit(void *e)
+static __always_inline void submit(void *e, u64 size)
 {
 	u64 queued = bpf_ringbuf_query(&proc_events, BPF_RB_AVAIL_DATA);
+	bool wake = queued <= size + 8 || queued > PROC_RINGBUF_SIZE / 8;
 
-	bpf_ringbuf_submit(e, queued > PROC_RINGBUF_SIZE / 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, wake ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void count_drop(u32 reason)
@@ -164,7 +166,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	if (bpf_probe_read_user(e->args, len, (void *)arg_start))
 		len = 0;
 	e->args_len = len;
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -202,7 +204,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	fill_hdr(e, PROC_EV_FORK, child, idx);
 	e->ppid = ptgid;
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -261,7 +263,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		e->rchar = 0;
 		e->wchar = 0;
 	}
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -282,6 +284,6 @@ int BPF_PROG(handle_listen, const struct sock *sk, int oldstate, int newstate)
 	fill_hdr(&e->hdr, PROC_EV_LISTEN, task, AGENT_NONE);
 	e->port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->pad = 0;
-	submit(e);
+	submit(e, sizeof(*e));
 	return 0;
 }

@@ -25,8 +25,9 @@
 #define AGENT_NONE		0xfffffffeu
 
 /*
- * Event ring: the daemon drains it every PROC_POLL_MS and is woken early
- * only when an eighth of it is full, so a burst of execs costs no wakeups.
+ * Event ring: the daemon is woken by the first event after a quiet spell or
+ * when an eighth of the ring is full, and drains it every PROC_POLL_MS, so
+ * a burst of execs costs one wakeup, not one each.
  */
 #define PROC_RINGBUF_SIZE	(2 << 20)
 #define PROC_POLL_MS		100

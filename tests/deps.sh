@@ -5,6 +5,7 @@ set -e
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev
 libyaml-dev libcmocka-dev pkg-config curl procps iproute2 util-linux
 prometheus python3 python3-fastapi python3-uvicorn python3-redis python3-httpx
+python3-prometheus-client
 redis-server nats-server nginx-light wrk"
 missing=""
 for p in $PKGS; do

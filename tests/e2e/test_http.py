@@ -29,15 +29,19 @@ def wait_port(port, timeout=15):
     wait_until(up, timeout, f"server on port {port}")
 
 
-def start_uvicorn(ps, port):
+def start_uvicorn(ps, port, d=None):
     ps.start([PY, "-m", "uvicorn", "fastapi_agent:app", "--host", "127.0.0.1", "--port", str(port),
               "--log-level", "warning"], cwd=AGENTS)
     wait_port(port)
+    if d:  # the daemon has classified it: its first request is measured
+        d.wait_value(1, "agent_processes", agent_type="fastapi")
 
 
-def start_httpserver(ps, port, script="httpserver_agent.py", *args):
+def start_httpserver(ps, port, script="httpserver_agent.py", *args, d=None):
     ps.start([PY, os.path.join(AGENTS, script), str(port), *args])
     wait_port(port)
+    if d:
+        d.wait_value(1, "agent_processes", agent_type="pyserver")
 
 
 def cfg(*agents):
@@ -73,7 +77,7 @@ def no_http_drops(d):
 def test_fastapi_counts_by_status_class():
     port = free_port()
     with Daemon(cfg(UVICORN)) as d, Procs() as ps:
-        start_uvicorn(ps, port)
+        start_uvicorn(ps, port, d)
         plan = [("/ok", 30), ("/status/404", 7), ("/status/500", 5), ("/status/503", 4),
                 ("/status/408", 3), ("/status/504", 2)]
         with Conn(port) as c:
@@ -93,7 +97,7 @@ def test_fastapi_counts_by_status_class():
 def test_keepalive_1000_requests_on_one_connection():
     port = free_port()
     with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
-        start_httpserver(ps, port)
+        start_httpserver(ps, port, d=d)
         with Conn(port) as c:
             for _ in range(1000):
                 c.send(request("GET", "/ok"))
@@ -107,8 +111,8 @@ def test_keepalive_1000_requests_on_one_connection():
 def test_pipelined_requests_each_counted():
     ports = (free_port(), free_port())
     with Daemon(cfg(UVICORN, HTTPSERVER)) as d, Procs() as ps:
-        start_uvicorn(ps, ports[0])
-        start_httpserver(ps, ports[1])
+        start_uvicorn(ps, ports[0], d)
+        start_httpserver(ps, ports[1], d=d)
         for agent, port in zip(("fastapi", "pyserver"), ports):
             batch = b"".join(request("GET", "/ok") for _ in range(10))
             with Conn(port) as c:
@@ -132,7 +136,7 @@ def test_pipelined_requests_each_counted():
 def test_latency_lands_in_the_right_buckets():
     port = free_port()
     with Daemon(cfg(UVICORN)) as d, Procs() as ps:
-        start_uvicorn(ps, port)
+        start_uvicorn(ps, port, d)
         measured = []
         with Conn(port) as c:
             for ms, n in ((50, 10), (200, 5), (1000, 2)):
@@ -155,7 +159,7 @@ def test_latency_lands_in_the_right_buckets():
 def test_time_waiting_to_be_read_counts_in_the_duration():
     port = free_port()
     with Daemon(cfg(UVICORN)) as d, Procs() as ps:
-        start_uvicorn(ps, port)
+        start_uvicorn(ps, port, d)
         with Conn(port) as a, Conn(port) as b:
             b.send(request("GET", "/ok"))
             b.response()
@@ -179,7 +183,7 @@ def test_time_waiting_to_be_read_counts_in_the_duration():
 def test_request_and_response_sizes():
     port = free_port()
     with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
-        start_httpserver(ps, port)
+        start_httpserver(ps, port, d=d)
         reqs = [request("POST", "/echo", b""), request("POST", "/echo", b"a" * 1024),
                 request("POST", "/echo", os.urandom(1 << 20))]
         reqs += [request("GET", "/chunked/50"), request("HEAD", "/ok"), request("GET", "/status/204"),
@@ -212,7 +216,7 @@ def test_request_and_response_sizes():
 def test_in_flight_gauge_follows_concurrent_requests():
     port = free_port()
     with Daemon(cfg(UVICORN)) as d, Procs() as ps:
-        start_uvicorn(ps, port)
+        start_uvicorn(ps, port, d)
         n = 5
 
         def slow():
@@ -232,8 +236,8 @@ def test_in_flight_gauge_follows_concurrent_requests():
 def test_client_timeout_and_server_abort():
     ports = (free_port(), free_port())
     with Daemon(cfg(UVICORN, HTTPSERVER)) as d, Procs() as ps:
-        start_uvicorn(ps, ports[0])
-        start_httpserver(ps, ports[1])
+        start_uvicorn(ps, ports[0], d)
+        start_httpserver(ps, ports[1], d=d)
         for port in ports:
             # The client gives up after 0.3 s; the handler answers after 1.5 s.
             c = Conn(port, timeout=0.3)
@@ -258,8 +262,8 @@ def test_client_timeout_and_server_abort():
 def test_agents_never_mix_and_unmatched_servers_create_nothing():
     ports = (free_port(), free_port(), free_port())
     with Daemon(cfg(UVICORN, HTTPSERVER)) as d, Procs() as ps:
-        start_uvicorn(ps, ports[0])
-        start_httpserver(ps, ports[1])
+        start_uvicorn(ps, ports[0], d)
+        start_httpserver(ps, ports[1], d=d)
         start_httpserver(ps, ports[2], "../e2e/unmatched_server.py")
         for port, n in zip(ports, (3, 5, 7)):
             with Conn(port) as c:
@@ -277,7 +281,7 @@ def test_agents_never_mix_and_unmatched_servers_create_nothing():
 def test_garbage_and_truncated_requests_do_not_disturb_counts():
     port = free_port()
     with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
-        start_httpserver(ps, port)
+        start_httpserver(ps, port, d=d)
         junk = [b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(200),
                 b"GARBAGE\r\n\r\n", os.urandom(4096), b"GET /ok HTTP/1.1\r\nHo",
                 b"\r\n\r\n\r\n", b"POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort"]
@@ -331,6 +335,7 @@ http {{
         with Daemon(cfg(("nginx", "*agentbpf-nginx-*"))) as d, Procs() as ps:
             ps.start(["/usr/sbin/nginx", "-c", f"{tmp}/nginx.conf", "-g", "daemon off;"])
             wait_port(port)
+            d.wait_value(2, "agent_processes", agent_type="nginx")    # master and worker
             sizes = 0
             with Conn(port) as c:
                 for _ in range(200):
@@ -391,7 +396,7 @@ max_routes: 6
 routes: ["/chat/*"]
 """ + cfg(HTTPSERVER)[len(""):]
     with Daemon(config) as d, Procs() as ps:
-        start_httpserver(ps, port)
+        start_httpserver(ps, port, d=d)
         paths = ["/users/42/posts", "/users/43/posts", "/a/550e8400-e29b-41d4-a716-446655440000",
                  "/sha/deadbeef1234", "/ok?q=1", "/ok", "/status/500", "/chat/abc", "/chat/def"]
         paths += [f"/extra{i}" for i in range(5)]
@@ -435,6 +440,7 @@ http {{
         with Daemon(config) as d, Procs() as ps:
             ps.start(["/usr/sbin/nginx", "-c", f"{tmp}/nginx.conf", "-g", "daemon off;"])
             wait_port(port)
+            d.wait_value(2, "agent_processes", agent_type="nginx")    # master and worker
             n, batch = 100000, 16     # pipelined 16 deep, the most followed per connection
             with Conn(port) as c:
                 for b in range(0, n, batch):
@@ -457,10 +463,25 @@ http {{
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_connections_open_before_the_daemon_are_measured():
+    port = free_port()
+    with Procs() as ps:
+        start_httpserver(ps, port)
+        with Conn(port) as c:
+            for _ in range(5):           # before agentbpf runs: not counted
+                c.send(request("GET", "/ok"))
+                c.response()
+            with Daemon(cfg(HTTPSERVER)) as d:
+                for _ in range(50):
+                    c.send(request("GET", "/ok"))
+                    c.response()
+                wait_counts(d, "pyserver", success=50)
+
+
 def test_pipelining_deeper_than_followed_is_counted_as_dropped():
     port = free_port()
     with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
-        start_httpserver(ps, port)
+        start_httpserver(ps, port, d=d)
         with Conn(port) as c:
             c.send(b"".join(request("GET", "/ok") for _ in range(20)))
             for _ in range(20):
