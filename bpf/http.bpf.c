@@ -151,10 +151,15 @@ struct {
 	__type(value, u32);
 } agent_pids SEC(".maps");
 
+/*
+ * Per-connection state in the socket's own storage: found by a pointer
+ * dereference instead of a hash lookup (sk_data_ready runs for every socket
+ * on the host), and freed with the socket.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, HTTP_MAX_CONNS);
-	__type(key, u64);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct http_conn);
 } http_conns SEC(".maps");
 
@@ -223,7 +228,6 @@ struct {
 static const u64 size_bounds[HTTP_SIZE_BUCKETS] = HTTP_SIZE_BOUNDS;
 
 /* Initial values for new map entries; too big for the BPF stack. */
-static struct http_conn zero_conn;
 static struct http_stats zero_stats;
 static struct carry zero_carry;
 
@@ -250,8 +254,9 @@ static __always_inline void count_drop(u32 reason)
 struct io {
 	const char *buf;	/* the first (or only) buffer */
 	u32 len;		/* readable bytes at buf */
-	const char *last;	/* the last buffer, for the tail of the call's data */
-	u32 last_len;
+	u32 ret;		/* bytes of the whole call */
+	const struct iovec *iov;	/* NULL: one plain buffer */
+	u64 iovcnt;
 };
 
 #if defined(__TARGET_ARCH_x86)
@@ -284,12 +289,12 @@ static __always_inline void find_io(struct io *io, int ret)
 	unsigned long cnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
 	struct user_msghdr msg;
 	struct iovec iov;
-	const struct iovec *iovp = NULL;
 
 	io->buf = NULL;
 	io->len = 0;
-	io->last = NULL;
-	io->last_len = 0;
+	io->ret = ret;
+	io->iov = NULL;
+	io->iovcnt = 0;
 	switch (nr) {
 	case NR_READ:
 	case NR_WRITE:
@@ -297,34 +302,43 @@ static __always_inline void find_io(struct io *io, int ret)
 	case NR_SENDTO:
 		io->buf = (const char *)arg;
 		io->len = ret;
-		io->last = io->buf;
-		io->last_len = ret;
 		return;
 	case NR_READV:
 	case NR_WRITEV:
-		iovp = (const struct iovec *)arg;
+		io->iov = (const struct iovec *)arg;
 		break;
 	case NR_RECVMSG:
 	case NR_SENDMSG:
 		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)arg))
 			return;
-		iovp = msg.msg_iov;
+		io->iov = msg.msg_iov;
 		cnt = msg.msg_iovlen;
 		break;
 	default:
 		/* sendfile, splice: the bytes are not in user memory. */
 		return;
 	}
-	if (!iovp || !cnt || bpf_probe_read_user(&iov, sizeof(iov), iovp))
+	io->iovcnt = cnt;
+	if (!io->iov || !cnt || bpf_probe_read_user(&iov, sizeof(iov), io->iov))
 		return;
 	io->buf = iov.iov_base;
 	io->len = iov.iov_len < (u64)ret ? iov.iov_len : (u32)ret;
-	if (cnt > 1024)
-		return;
-	if (bpf_probe_read_user(&iov, sizeof(iov), iovp + cnt - 1))
-		return;
-	io->last = iov.iov_base;
-	io->last_len = iov.iov_len;
+}
+
+/* The last n bytes of the call's data (n <= 8), from its last buffer. */
+static __always_inline bool io_tail(const struct io *io, char *dst, u32 n)
+{
+	struct iovec iov;
+
+	if (!io->iov) {
+		if (!io->buf || io->ret < n)
+			return false;
+		return !bpf_probe_read_user(dst, n, io->buf + io->ret - n);
+	}
+	if (!io->iovcnt || io->iovcnt > 1024 ||
+	    bpf_probe_read_user(&iov, sizeof(iov), io->iov + io->iovcnt - 1) || iov.iov_len < n)
+		return false;
+	return !bpf_probe_read_user(dst, n, (const char *)iov.iov_base + iov.iov_len - n);
 }
 
 static __always_inline u8 status_of(u16 code)
@@ -831,9 +845,7 @@ static __always_inline bool ends_chunked(struct parse_ctx *x)
 {
 	char tail[5] = {};
 
-	if (!x->io->last || x->io->last_len < 5)
-		return false;
-	if (bpf_probe_read_user(tail, 5, x->io->last + x->io->last_len - 5))
+	if (!io_tail(x->io, tail, 5))
 		return false;
 	return tail[0] == '0' && tail[1] == '\r' && tail[2] == '\n' && tail[3] == '\r' &&
 	       tail[4] == '\n';
@@ -1004,27 +1016,21 @@ static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret,
 /* The connection of a member process, created on its first TCP read. */
 static __always_inline struct http_conn *conn_of(struct sock *sk, bool create)
 {
-	u64 key = (u64)sk;
 	u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct http_conn *c;
+	u16 family;
 	u32 *agent;
 
 	agent = bpf_map_lookup_elem(&agent_pids, &tgid);
 	if (!agent || *agent >= AGENTBPF_MAX_AGENTS)
 		return NULL;
-	c = bpf_map_lookup_elem(&http_conns, &key);
+	c = bpf_sk_storage_get(&http_conns, sk, NULL, 0);
 	if (c || !create)
 		return c;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || (family != AF_INET && family != AF_INET6))
 		return NULL;
-	{
-		u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-
-		if (family != AF_INET && family != AF_INET6)
-			return NULL;
-		bpf_map_update_elem(&http_conns, &key, &zero_conn, BPF_NOEXIST);
-	}
-	c = bpf_map_lookup_elem(&http_conns, &key);
+	c = bpf_sk_storage_get(&http_conns, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (c) {
 		c->agent = *agent;
 		c->pid = tgid;
@@ -1037,7 +1043,7 @@ int BPF_PROG(http_recv, struct sock *sk, int ret, int flags)
 {
 	struct http_conn *c;
 
-	if (flags & MSG_PEEK)
+	if ((flags & MSG_PEEK) || ret < 0)
 		return 0;
 	c = conn_of(sk, ret > 0);
 	if (!c || c->role == ROLE_OTHER)
@@ -1048,8 +1054,6 @@ int BPF_PROG(http_recv, struct sock *sk, int ret, int flags)
 			c->peer_closed_ns = bpf_ktime_get_boot_ns();
 		return 0;
 	}
-	if (ret < 0)
-		return 0;
 	frame((u64)sk, c, DIR_REQ, ret, bpf_ktime_get_boot_ns());
 	/* Later data is a later request's, unless it is this one's body. */
 	c->data_ready_ns = 0;
@@ -1064,10 +1068,9 @@ int BPF_PROG(http_recv, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sk_data_ready")
 int BPF_PROG(http_data_ready, const struct sock *sk)
 {
-	u64 key = (u64)sk;
 	struct http_conn *c;
 
-	c = bpf_map_lookup_elem(&http_conns, &key);
+	c = bpf_sk_storage_get(&http_conns, (struct sock *)sk, NULL, 0);
 	if (!c || c->role != ROLE_SERVER || c->data_ready_ns)
 		return 0;
 	if (c->dirs[DIR_REQ].state == P_IDLE)
@@ -1120,12 +1123,11 @@ int BPF_PROG(http_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(http_state, const struct sock *sk, int oldstate, int newstate)
 {
-	u64 key = (u64)sk;
 	struct http_conn *c;
 
 	if (newstate != TCP_CLOSE_WAIT)
 		return 0;
-	c = bpf_map_lookup_elem(&http_conns, &key);
+	c = bpf_sk_storage_get(&http_conns, (struct sock *)sk, NULL, 0);
 	if (c && !c->peer_closed_ns)
 		c->peer_closed_ns = bpf_ktime_get_boot_ns();
 	return 0;
@@ -1137,7 +1139,7 @@ int BPF_PROG(http_destroy, struct sock *sk)
 	u64 key = (u64)sk, now = bpf_ktime_get_boot_ns();
 	struct http_conn *c;
 
-	c = bpf_map_lookup_elem(&http_conns, &key);
+	c = bpf_sk_storage_get(&http_conns, sk, NULL, 0);
 	if (!c)
 		return 0;
 	if (c->role == ROLE_SERVER) {
@@ -1146,6 +1148,6 @@ int BPF_PROG(http_destroy, struct sock *sk)
 			response_done(key, c, c->last_send_ns, c->dirs[DIR_RESP].msg_bytes);
 		abort_requests(key, c, now);
 	}
-	bpf_map_delete_elem(&http_conns, &key);
+	bpf_sk_storage_delete(&http_conns, sk);
 	return 0;
 }

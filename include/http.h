@@ -19,7 +19,6 @@
 #define HTTP_CARRY		256	/* a message head split across reads */
 #define HTTP_SCRATCH		1024	/* bytes of one read parsed at a time */
 #define HTTP_PATH_LEN		64
-#define HTTP_MAX_CONNS		16384
 #define HTTP_ROUTE_LEN		64
 
 /* Route ids with a meaning of their own; others are hashes of the route. */
@@ -93,7 +92,6 @@ enum http_drop_reason {
 	HTTP_DROP_PIPELINE_FULL,	/* more than HTTP_PIPELINE requests awaiting responses */
 	HTTP_DROP_DESYNC,		/* framing lost: a head longer than HTTP_CARRY split
 					 * across reads, or too many messages in one call */
-	HTTP_DROP_CONN_EVICTED,		/* connection table full */
 	HTTP_DROP_RINGBUF_FULL,		/* trace events */
 	HTTP_DROP_SERIES_FULL,		/* http_stats has no room for a new label set */
 	HTTP_DROP_MAX,

@@ -23,7 +23,6 @@ static const char *const method_names[HTTP_M_MAX] = {
 static const char *const drop_names[HTTP_DROP_MAX] = {
 	[HTTP_DROP_PIPELINE_FULL] = "http_pipeline_full",
 	[HTTP_DROP_DESYNC] = "http_framing_lost",
-	[HTTP_DROP_CONN_EVICTED] = "http_conn_evicted",
 	[HTTP_DROP_RINGBUF_FULL] = "http_trace_ringbuf_full",
 	[HTTP_DROP_SERIES_FULL] = "http_series_full",
 };
