@@ -52,8 +52,8 @@ step() {
 }
 
 start=$(date +%s)
-step spawn-minimal 200 env SPAWN_CHILD=minimal "$BENCH_DIR/spawn.sh"
-step spawn-true 200 env SPAWN_CHILD=true "$BENCH_DIR/spawn.sh"
+step spawn-minimal 180 env SPAWN_CHILD=minimal "$BENCH_DIR/spawn.sh"
+step spawn-true 180 env SPAWN_CHILD=true "$BENCH_DIR/spawn.sh"
 step memory 60 "$BENCH_DIR/memory.sh"
 step scrape 120 "$BENCH_DIR/scrape.sh"
 
@@ -89,7 +89,13 @@ verdict() { # verdict VALUE LIMIT: met when VALUE (a number, maybe +x%) <= LIMIT
 			target="≤ 3%"; verd=$(verdict "$s" 3)
 			[ "$verd" = "$(verdict "$(get "spawn_${c}_${v}_paired")" 3)" ] || verd="inconclusive (noise)"
 			[ "$v" = match ] || { target="(info)"; verd="–"; }
-			echo "| spawn, $d, daemon $what | wall slowdown $s (per-round median $(get "spawn_${c}_${v}_paired")), CPU $(get "spawn_${c}_${v}_cpu_overhead"); baseline $(get "spawn_${c}_off_us") µs/spawn | $target | $verd |"
+			# Wall time can hide the daemon's CPU on an idle second CPU (and
+			# on a VM, its wake-ups can even speed the loop up): a wall-time
+			# pass with a direct CPU cost above the target is not a pass.
+			direct=$(get "spawn_${c}_${v}_direct_pct")
+			[ "$v" = match ] && [ "$verd" = met ] && [ "$(verdict "$direct" 3)" != met ] &&
+				verd="**not shown**: no wall-time slowdown, but CPU cost $direct"
+			echo "| spawn, $d, daemon $what | wall slowdown $s (per-round median $(get "spawn_${c}_${v}_paired")); CPU: $(get "spawn_${c}_${v}_cpu_overhead") measured, direct cost $direct (daemon $(get "spawn_${c}_${v}_daemon_us") µs + BPF $(get "spawn_${c}_${v}_bpf_us") µs per spawn); baseline $(get "spawn_${c}_off_us") µs/spawn | $target | $verd |"
 		done
 		[ "$(get "spawn_${c}_problems")" = 0 ] || echo "| spawn, $d | daemon count problems in $(get "spawn_${c}_problems") round(s): see spawn-$c.raw | exact counts | **failed** |"
 		[ "$(get "spawn_${c}_contaminated")" = 0 ] || echo "| spawn, $d | $(get "spawn_${c}_contaminated") round(s) ran next to another agentbpf | quiet machine | **invalid** |"

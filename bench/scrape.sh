@@ -73,7 +73,7 @@ run_phase() {
 	cp "$WORK/$phase.prom" "$RESULTS/scrape-$phase.prom"
 	echo "$phase rss_before_kb=$(awk '$1 == "VmRSS:" { print $2 }' /proc/"$DAEMON_PID"/status)" >>"$RESULTS/scrape.rss"
 	for mode in plain prometheus; do
-		line=$(timeout 150 "$PY" "$BENCH_DIR/scrape_client.py" "$URL/metrics" "$COUNT" "$mode" "$RAW") ||
+		line=$(timeout 60 "$PY" "$BENCH_DIR/scrape_client.py" "$URL/metrics" "$COUNT" "$mode" "$RAW") ||
 			die "scrape client failed ($phase, $mode)"
 		echo "$phase $mode $line" >>"$RESULTS/scrape.summary"
 		log "$phase $mode: $line"
