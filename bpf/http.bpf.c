@@ -713,26 +713,37 @@ static __always_inline u32 first_newline(u64 w)
 	return 8;
 }
 
+static __always_inline bool has_newline(u64 w)
+{
+	u64 x = w ^ 0x0a0a0a0a0a0a0a0aull;
+
+	return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+}
+
 /*
- * One step of the head scan: skips 8 bytes at a time while they hold no
- * newline (the bytes of a header line), then handles one line ending.
+ * One step of the head scan: skips up to 32 bytes a step while they hold
+ * no newline (the bytes of a header line), then handles one line ending.
+ * Most heads take one step per line.
  */
 static long scan_step(u32 i, void *arg)
 {
 	struct scratch *s = *(struct scratch **)arg;
 	struct head_state *h = &s->head;
-	u32 pos = h->pos, nl, start;
-	u64 w, x;
+	u32 pos = h->pos, nl, start, k;
+	u64 w;
 
 	if (pos >= h->len)
 		return 1;
-	__builtin_memcpy(&w, s->buf + (pos & SCRATCH_MASK), 8);
-	x = w ^ 0x0a0a0a0a0a0a0a0aull;
-	if (!((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull)) {
-		h->pos = pos + 8;
+	for (k = 0; k < 4; k++) {
+		__builtin_memcpy(&w, s->buf + ((pos + k * 8) & SCRATCH_MASK), 8);
+		if (has_newline(w))
+			break;
+	}
+	if (k == 4) {
+		h->pos = pos + 32;
 		return 0;
 	}
-	nl = pos + first_newline(w);
+	nl = pos + k * 8 + first_newline(w);
 	if (nl >= h->len)
 		return 1;
 	h->pos = nl + 1;
