@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "http.skel.h"
 #include "http_user.h"
@@ -28,6 +28,9 @@ static const char *const drop_names[HTTP_DROP_MAX] = {
 };
 
 static const double size_bounds[HTTP_SIZE_BUCKETS] = HTTP_SIZE_BOUNDS;
+
+/* Label sets read from the kernel per batch lookup. */
+#define HTTP_READ_BATCH	128
 
 const char *http_drop_name(enum http_drop_reason r)
 {
@@ -68,18 +71,18 @@ static int on_request(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static bool kernel_has_tracepoint(const char *name)
+/*
+ * sk_data_ready appeared in Linux 6.4. Asking the kernel's BTF would parse
+ * all of it once more (5 MB here) just for this.
+ */
+static bool kernel_has_sk_data_ready(void)
 {
-	char type[64];
-	struct btf *btf = btf__load_vmlinux_btf();
-	bool found;
+	struct utsname u;
+	int major = 0, minor = 0;
 
-	if (!btf)
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
 		return false;
-	snprintf(type, sizeof(type), "btf_trace_%s", name);
-	found = btf__find_by_name_kind(btf, type, BTF_KIND_TYPEDEF) > 0;
-	btf__free(btf);
-	return found;
+	return major > 6 || (major == 6 && minor >= 4);
 }
 
 int http_tracker_open(struct http_tracker *t, const struct config *cfg, int agent_pids_fd,
@@ -107,7 +110,7 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg, int agen
 	t->skel->rodata->label_route = cfg->label_route;
 	t->skel->rodata->max_routes = cfg->max_routes;
 	/* sk_data_ready exists since Linux 6.4; without it a request starts at its read. */
-	if (!kernel_has_tracepoint("sk_data_ready"))
+	if (!kernel_has_sk_data_ready())
 		bpf_program__set_autoload(t->skel->progs.http_data_ready, false);
 	bpf_map__set_max_entries(t->skel->maps.http_routes,
 				 (cfg->nagents ? cfg->nagents : 1) * cfg->max_routes);
@@ -255,30 +258,34 @@ static int read_series(struct http_tracker *t, struct http_series **out)
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	size_t vsize = sizeof(struct http_stats);
 	int fd = bpf_map__fd(t->skel->maps.http_stats);
-	uint32_t max = bpf_map__max_entries(t->skel->maps.http_stats);
-	struct http_series *v = NULL;
+	struct http_series *v = NULL, *grown;
 	struct http_key in, next;
+	uint32_t n, i, total = 0, cap = 0, w;
 	bool first = true;
-	uint32_t n, i, total = 0, w;
 	int c, ret;
 
 	*out = NULL;
+	/* Batches of a fixed size: memory follows the label sets in use. */
 	if (!t->vals) {
-		t->keys = calloc(max, sizeof(struct http_key));
-		t->vals = calloc((size_t)max * t->ncpu, vsize);
+		t->cap = HTTP_READ_BATCH;
+		t->keys = calloc(t->cap, sizeof(struct http_key));
+		t->vals = calloc((size_t)t->cap * t->ncpu, vsize);
 		if (!t->keys || !t->vals)
 			return 0;
-		t->cap = max;
 	}
-	v = calloc(max, sizeof(*v));
-	if (!v)
-		return 0;
 	for (;;) {
-		n = t->cap - total;
+		n = t->cap;
 		ret = bpf_map_lookup_batch(fd, first ? NULL : &in, &next, t->keys, t->vals, &n, &opts);
 		if (ret && errno != ENOENT)
 			break;
-		for (i = 0; i < n && total < max; i++) {
+		if (total + n > cap) {
+			cap = (total + n) * 2;
+			grown = realloc(v, cap * sizeof(*v));
+			if (!grown)
+				break;
+			v = grown;
+		}
+		for (i = 0; i < n; i++) {
 			const struct http_key *k = (const struct http_key *)t->keys + i;
 			struct http_series *s = &v[total];
 
@@ -300,6 +307,8 @@ static int read_series(struct http_tracker *t, struct http_series **out)
 		first = false;
 	}
 	t->stats_entries = total;
+	if (!v)
+		return 0;
 	qsort(v, total, sizeof(*v), cmp_series);
 	for (i = 0, w = 0; i < total; i++) {
 		if (w && !cmp_series(&v[w - 1], &v[i]))

@@ -151,14 +151,12 @@ static void on_exit_event(struct proc_tracker *t, const struct proc_exit_event *
 	int agent = -1;
 
 	m = lc_find(t->lc, pid);
-	if (m) {
-		agent = m->agent;
-		lc_exit(t->lc, pid, e->exit_code, e->oom_killed, &final);
-	}
-	/* A classification racing the exit may have re-added the pid. */
-	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.agent_pids), &pid);
-	if (agent < 0)
+	if (!m)
 		return;
+	agent = m->agent;
+	lc_exit(t->lc, pid, e->exit_code, e->oom_killed, &final);
+	/* Our classification may have re-added the pid after the kernel's delete. */
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.agent_pids), &pid);
 	if (r == REASON_SIGNAL || r == REASON_OOM)
 		snprintf(detail, sizeof(detail), "%s signal=%d lifetime=%.3fs", exit_reason_name(r),
 			 e->exit_code & 0x7f, (e->hdr.ts_ns - e->hdr.start_ns) / 1e9);
