@@ -57,17 +57,23 @@ struct {
 	__type(value, u64);
 } proc_drops SEC(".maps");
 
+/* When the daemon was last woken; racy updates only shift one wakeup. */
+static u64 last_wakeup_ns;
+
 /*
- * Waking the daemon for every exec would cost each exec of a burst a
- * cross-CPU wakeup. Wake it for the first event after a quiet spell (so a
- * new agent is classified at once) and when the ring fills up; events that
- * queue behind one already waking it are picked up with it.
+ * Waking the daemon for every exec costs each exec a cross-CPU wakeup (an
+ * IPI, a VM exit on virtual machines). Wake it at most every
+ * PROC_WAKEUP_MIN_NS, so an isolated exec is classified at once and a burst
+ * costs one wakeup per interval, and whenever the ring is filling up.
  */
-static __always_inline void submit(void *e, u64 size)
+static __always_inline void submit(void *e)
 {
 	u64 queued = bpf_ringbuf_query(&proc_events, BPF_RB_AVAIL_DATA);
-	bool wake = queued <= size + 8 || queued > PROC_RINGBUF_SIZE / 8;
+	u64 now = bpf_ktime_get_ns();
+	bool wake = queued > PROC_RINGBUF_SIZE / 8 || now - last_wakeup_ns > PROC_WAKEUP_MIN_NS;
 
+	if (wake)
+		last_wakeup_ns = now;
 	bpf_ringbuf_submit(e, wake ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
@@ -166,7 +172,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	if (bpf_probe_read_user(e->args, len, (void *)arg_start))
 		len = 0;
 	e->args_len = len;
-	submit(e, sizeof(*e));
+	submit(e);
 	return 0;
 }
 
@@ -204,7 +210,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	fill_hdr(e, PROC_EV_FORK, child, idx);
 	e->ppid = ptgid;
-	submit(e, sizeof(*e));
+	submit(e);
 	return 0;
 }
 
@@ -263,7 +269,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		e->rchar = 0;
 		e->wchar = 0;
 	}
-	submit(e, sizeof(*e));
+	submit(e);
 	return 0;
 }
 
@@ -284,6 +290,6 @@ int BPF_PROG(handle_listen, const struct sock *sk, int oldstate, int newstate)
 	fill_hdr(&e->hdr, PROC_EV_LISTEN, task, AGENT_NONE);
 	e->port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->pad = 0;
-	submit(e, sizeof(*e));
+	submit(e);
 	return 0;
 }

@@ -25,12 +25,13 @@
 #define AGENT_NONE		0xfffffffeu
 
 /*
- * Event ring: the daemon is woken by the first event after a quiet spell or
- * when an eighth of the ring is full, and drains it every PROC_POLL_MS, so
- * a burst of execs costs one wakeup, not one each.
+ * Event ring: the daemon is woken at most every PROC_WAKEUP_MIN_NS (at once
+ * after a quiet spell) or when an eighth of the ring is full, and drains it
+ * every PROC_POLL_MS, so a burst of execs costs a few wakeups, not one each.
  */
 #define PROC_RINGBUF_SIZE	(2 << 20)
 #define PROC_POLL_MS		100
+#define PROC_WAKEUP_MIN_NS	10000000ull
 
 #define PROC_COMM_LEN		16
 #define PROC_ARGS_LEN		512
