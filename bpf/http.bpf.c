@@ -55,8 +55,16 @@ struct http_dir {
 	__u64 remaining;
 	__u64 msg_start_ns;
 	__u64 msg_bytes;
+	/* A head seen across several windows or calls: what is known so far. */
+	__u64 head_length;	/* Content-Length */
+	__u32 head_bytes;	/* head bytes before the carried partial line */
+	__u32 route;		/* request's route id, from its first window */
+	__u8 head_has_length;
+	__u8 head_chunked;
+	__u8 head_in_headers;	/* the start line is behind us */
+	__u8 method;		/* request method, for the response's framing */
 	__u8 state;
-	__u8 pad[7];
+	__u8 pad[3];
 };
 
 struct http_req {
@@ -74,7 +82,7 @@ struct http_conn {
 	__u8 role;
 	__u8 qhead;
 	__u8 qlen;
-	__u8 resp_nobody;
+	__u8 pad0;
 	__u8 undecided;		/* calls seen before the role was known */
 	__u8 pad1;
 	__u16 code;
@@ -134,7 +142,8 @@ struct head_state {
 	u64 content_length;
 	u8 has_length;
 	u8 chunked;
-	u8 pad[6];
+	u8 in_headers;		/* the start line is behind us */
+	u8 pad[5];
 };
 
 struct scratch {
@@ -177,8 +186,10 @@ struct {
 	__type(value, char[HTTP_PATH_LEN]);
 } http_paths SEC(".maps");
 
+/* Sized by the loader from the agents and request labels; filled as used. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 8192);
 	__type(key, struct http_key);
 	__type(value, struct http_stats);
@@ -371,6 +382,11 @@ static __always_inline void record(u64 sk, struct http_conn *c, struct http_req 
 	u32 i, b = nbounds;
 	char *path;
 
+	i = c->agent;
+	act = bpf_map_lookup_elem(&http_active, &i);
+	if (act)
+		__sync_fetch_and_add(&act->finished, 1);
+
 	if (label_code)
 		key.code = code;
 	if (label_method)
@@ -403,11 +419,6 @@ static __always_inline void record(u64 sk, struct http_conn *c, struct http_req 
 	i = size_bucket(resp_bytes);
 	if (i <= HTTP_SIZE_BUCKETS)
 		st->resp_size_buckets[i]++;
-
-	i = c->agent;
-	act = bpf_map_lookup_elem(&http_active, &i);
-	if (act)
-		act->finished++;
 
 	if (!trace_requests)
 		return;
@@ -601,7 +612,8 @@ static long route_char(u32 i, void *arg)
 	u32 pos = r->start + i;
 	char c = pos < r->len ? s->buf[pos & SCRATCH_MASK] : ' ';
 
-	if (c == ' ' || c == '?' || c == '#' || c == '\r' || c == '\n' || r->j >= HTTP_ROUTE_LEN - 5) {
+	/* Printable ASCII only: a route is a label value, and bytes past it are not a path. */
+	if ((u8)c <= ' ' || (u8)c >= 0x7f || c == '?' || c == '#' || r->j >= HTTP_ROUTE_LEN - 5) {
 		route_segment_end(r, out);
 		return 1;
 	}
@@ -749,13 +761,16 @@ static long scan_step(u32 i, void *arg)
 	h->pos = nl + 1;
 	start = h->line_start;
 	h->line_start = nl + 1;
+	if (!h->in_headers) {
+		h->in_headers = 1;	/* the request or status line */
+		return 0;
+	}
 	/* A line of just "\r\n" (or "\n") ends the head. */
-	if (nl - start <= 1 && start > 0) {
+	if (nl - start <= 1) {
 		h->end = nl + 1;
 		return 1;
 	}
-	if (start > 0)
-		header_line(s, start, nl);
+	header_line(s, start, nl);
 	return 0;
 }
 
@@ -777,21 +792,21 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 	u32 agent = c->agent;
 	bool nobody;
 
-	d->msg_bytes = h->end;
+	d->msg_bytes = d->head_bytes + h->end;
 	if (x->dir == DIR_REQ) {
 		if (c->qlen >= HTTP_PIPELINE) {
 			count_drop(HTTP_DROP_PIPELINE_FULL);
 		} else {
 			r = &c->q[(c->qhead + c->qlen) & (HTTP_PIPELINE - 1)];
 			r->start_ns = d->msg_start_ns;
-			r->bytes = h->end;
+			r->bytes = d->msg_bytes;
 			r->seq = c->seq;
 			r->method = method;
-			r->route = label_route ? route_of(x, method_len(method), h->len) : HTTP_ROUTE_NONE;
+			r->route = d->route;
 			c->qlen++;
 			act = bpf_map_lookup_elem(&http_active, &agent);
 			if (act)
-				act->started++;
+				__sync_fetch_and_add(&act->started, 1);
 		}
 		c->seq++;
 		if (h->chunked) {
@@ -905,19 +920,31 @@ static long parse_step(u32 idx, void *arg)
 		return 1;
 	}
 
-	/* A head: in the scratch buffer, after what an earlier call left. */
+	/*
+	 * A head, parsed in windows of HTTP_SCRATCH bytes. A line cut by the
+	 * end of a window (or of a call) is carried into the next one; only
+	 * its first HTTP_CARRY bytes matter, the framing headers being short.
+	 */
+	__builtin_memset(h, 0, sizeof(*h));
 	if (d->state == P_HEAD) {
 		cr = bpf_map_lookup_elem(&http_carry, &ck);
 		if (!cr || cr->len > HTTP_CARRY) {
+			count_drop(HTTP_DROP_DESYNC);
 			d->state = P_SKIP;
 			x->off = x->total;
 			return 1;
 		}
 		carried = clamp_size(cr->len, HTTP_CARRY);
 		bpf_probe_read_kernel(x->s->buf, clamp_size(carried, HTTP_CARRY), cr->buf);
+		h->content_length = d->head_length;
+		h->has_length = d->head_has_length;
+		h->chunked = d->head_chunked;
+		h->in_headers = d->head_in_headers;
 	}
 	if (!x->io->buf || x->off >= x->io->len) {
 		/* The rest is not in the first buffer: framing is lost. */
+		if (c->role == ROLE_SERVER)
+			count_drop(HTTP_DROP_DESYNC);
 		d->state = P_SKIP;
 		x->off = x->total;
 		return 1;
@@ -927,8 +954,7 @@ static long parse_step(u32 idx, void *arg)
 		avail = HTTP_SCRATCH;
 	if (carried > HTTP_CARRY)
 		return 1;
-	/* Keeps the size provably within the scratch buffer for the verifier. */
-	avail &= HTTP_SCRATCH * 2 - 1;
+	avail = clamp_size(avail, HTTP_SCRATCH);
 	if (bpf_probe_read_user(x->s->buf + carried, avail, x->io->buf + x->off))
 		return 1;
 	len = carried + avail;
@@ -946,6 +972,9 @@ static long parse_step(u32 idx, void *arg)
 			x->off = x->total;
 			return 1;
 		}
+		d->method = method;
+		d->head_bytes = 0;
+		d->route = HTTP_ROUTE_NONE;
 		if (x->dir == DIR_REQ) {
 			c->role = ROLE_SERVER;
 			if (trace_requests) {
@@ -957,6 +986,8 @@ static long parse_step(u32 idx, void *arg)
 				bpf_probe_read_kernel(path, HTTP_PATH_LEN, x->s->buf + (sp & 15));
 				bpf_map_update_elem(&http_paths, &pk, path, BPF_ANY);
 			}
+			if (label_route)
+				d->route = route_of(x, method_len(method), len);
 		} else {
 			c->code = code;
 		}
@@ -964,39 +995,43 @@ static long parse_step(u32 idx, void *arg)
 		d->msg_start_ns = x->now;
 		if (x->dir == DIR_REQ && c->data_ready_ns && c->data_ready_ns <= x->now)
 			d->msg_start_ns = c->data_ready_ns;
-		c->resp_nobody = method;	/* request method until the head is done */
 	}
 
-	__builtin_memset(h, 0, sizeof(*h));
 	h->len = len;
 	scratch = x->s;
 	bpf_loop(HTTP_SCRATCH + HTTP_CARRY, scan_step, &scratch, 0);
 	if (!h->end) {
-		/* The head goes on in the next call: keep what we have. */
-		if (len > HTTP_CARRY) {
-			count_drop(HTTP_DROP_DESYNC);
-			carry_drop(x);
-			d->state = P_SKIP;
-		} else {
-			struct carry *nc;
+		/* The head goes on: carry its unfinished line to the next window. */
+		struct carry *nc;
+		u32 line = h->line_start < len ? h->line_start : len;
+		u32 keep = len - line;
 
-			bpf_map_update_elem(&http_carry, &ck, &zero_carry, BPF_ANY);
-			nc = bpf_map_lookup_elem(&http_carry, &ck);
-			if (nc) {
-				nc->len = len;
-				bpf_probe_read_kernel(nc->buf, clamp_size(len, HTTP_CARRY), x->s->buf);
-				d->state = P_HEAD;
-			} else {
-				d->state = P_SKIP;
-			}
+		if (keep > HTTP_CARRY)
+			keep = HTTP_CARRY;
+		d->head_bytes += len - keep;
+		d->head_length = h->content_length;
+		d->head_has_length = h->has_length;
+		d->head_chunked = h->chunked;
+		d->head_in_headers = h->in_headers;
+		bpf_map_update_elem(&http_carry, &ck, &zero_carry, BPF_ANY);
+		nc = bpf_map_lookup_elem(&http_carry, &ck);
+		if (!nc) {
+			count_drop(HTTP_DROP_DESYNC);
+			d->state = P_SKIP;
+			x->off = x->total;
+			return 1;
 		}
-		x->off = x->total;
-		return 1;
+		nc->len = keep;
+		bpf_probe_read_kernel(nc->buf, clamp_size(keep, HTTP_CARRY),
+				      x->s->buf + clamp_size(line, HTTP_SCRATCH + HTTP_CARRY));
+		d->state = P_HEAD;
+		x->off += len - carried;
+		return 0;
 	}
 	if (carried)
 		carry_drop(x);
 	x->off += h->end - carried;
-	head_done(x, h, c->resp_nobody);
+	head_done(x, h, d->method);
 	return 0;
 }
 

@@ -13,10 +13,46 @@ void expo_init(struct expo *e, struct strbuf *out, enum expo_format fmt, const c
 	e->ns = ns;
 }
 
-void expo_escape_label(struct strbuf *sb, const char *v)
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static int utf8_len(const unsigned char *s)
 {
-	for (; *v; v++) {
-		switch (*v) {
+	int n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0 && s[0] >= 0xc2)
+		n = 2;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3;
+	else if ((s[0] & 0xf8) == 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	/* Overlong 3-byte forms and UTF-16 surrogates are not valid either. */
+	if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
+		return 0;
+	if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+/*
+ * Label values come from configs, argv and the network: Prometheus rejects
+ * a whole scrape over one invalid UTF-8 byte, so those become U+FFFD. JSON
+ * strings also need their control characters escaped; the text format
+ * knows only \\, \" and \n and takes other characters as they are.
+ */
+static void escape(struct strbuf *sb, const char *v, bool json)
+{
+	const unsigned char *p = (const unsigned char *)v;
+	int n;
+
+	while (*p) {
+		switch (*p) {
 		case '\\':
 			sb_puts(sb, "\\\\");
 			break;
@@ -27,9 +63,31 @@ void expo_escape_label(struct strbuf *sb, const char *v)
 			sb_puts(sb, "\\n");
 			break;
 		default:
-			sb_putc(sb, *v);
+			if (json && (*p < 0x20 || *p == 0x7f)) {
+				sb_printf(sb, "\\u%04x", *p);
+				break;
+			}
+			n = utf8_len(p);
+			if (!n) {
+				sb_puts(sb, "\xef\xbf\xbd");
+				break;
+			}
+			sb_append(sb, (const char *)p, n);
+			p += n;
+			continue;
 		}
+		p++;
 	}
+}
+
+void expo_escape_label(struct strbuf *sb, const char *v)
+{
+	escape(sb, v, false);
+}
+
+void expo_escape_json(struct strbuf *sb, const char *v)
+{
+	escape(sb, v, true);
 }
 
 static void escape_help(struct expo *e, const char *v)

@@ -51,7 +51,10 @@ void expo_histogram(struct expo *e, const struct label *labels, int nlabels,
 		    uint64_t overflow, double sum);
 void expo_finish(struct expo *e);
 
+/* Escapes a label value; invalid UTF-8 becomes U+FFFD. */
 void expo_escape_label(struct strbuf *sb, const char *v);
+/* The same for a JSON string (control characters as \u00XX). */
+void expo_escape_json(struct strbuf *sb, const char *v);
 bool expo_wants_openmetrics(const char *accept);
 
 #endif

@@ -112,6 +112,20 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg, int agen
 	/* sk_data_ready exists since Linux 6.4; without it a request starts at its read. */
 	if (!kernel_has_sk_data_ready())
 		bpf_program__set_autoload(t->skel->progs.http_data_ready, false);
+	/* Label sets an agent can have: 3 statuses, times what the labels add. */
+	{
+		uint64_t per_agent = 3;
+
+		if (cfg->label_route)
+			per_agent *= cfg->max_routes + 1;
+		if (cfg->label_method)
+			per_agent *= 4;
+		if (cfg->label_code)
+			per_agent *= 8;
+		per_agent *= cfg->nagents ? cfg->nagents : 1;
+		bpf_map__set_max_entries(t->skel->maps.http_stats,
+					 per_agent < 256 ? 256 : per_agent > 65536 ? 65536 : per_agent);
+	}
 	bpf_map__set_max_entries(t->skel->maps.http_routes,
 				 (cfg->nagents ? cfg->nagents : 1) * cfg->max_routes);
 	t->skel->rodata->trace_requests = trace.f != NULL;
@@ -369,6 +383,8 @@ void http_tracker_render(struct http_tracker *t, struct expo *e)
 	char code[8];
 	int a, s, i, n, nl;
 
+	if (!t->skel)	/* not loaded: the families are absent, not zero */
+		return;
 	n = read_series(t, &series);
 	agents = calloc(cfg->nagents ? cfg->nagents : 1, sizeof(*agents));
 	active = calloc(cfg->nagents ? cfg->nagents : 1, sizeof(*active));
@@ -439,12 +455,12 @@ cleanup:
 
 void http_tracker_drops(struct http_tracker *t, uint64_t out[HTTP_DROP_MAX])
 {
-	int fd = bpf_map__fd(t->skel->maps.http_drops), c;
+	int fd = t->skel ? bpf_map__fd(t->skel->maps.http_drops) : -1, c;
 	uint64_t vals[t->ncpu];
 	uint32_t k;
 
 	memset(out, 0, sizeof(uint64_t) * HTTP_DROP_MAX);
-	for (k = 0; k < HTTP_DROP_MAX; k++) {
+	for (k = 0; t->skel && k < HTTP_DROP_MAX; k++) {
 		if (bpf_map_lookup_elem(fd, &k, vals))
 			continue;
 		for (c = 0; c < t->ncpu; c++)
@@ -454,10 +470,13 @@ void http_tracker_drops(struct http_tracker *t, uint64_t out[HTTP_DROP_MAX])
 
 void http_tracker_render_maps(struct http_tracker *t, struct expo *e, bool capacity)
 {
-	int fd = bpf_map__fd(t->skel->maps.http_route_count);
 	uint32_t a, count, routes = 0;
 	struct label l;
+	int fd;
 
+	if (!t->skel)
+		return;
+	fd = bpf_map__fd(t->skel->maps.http_route_count);
 	l = (struct label){ "map", "http_stats" };
 	expo_sample(e, &l, 1, capacity ? bpf_map__max_entries(t->skel->maps.http_stats) :
 		    t->stats_entries);

@@ -144,7 +144,7 @@ int lc_start(struct lifecycle *lc, uint32_t pid, uint32_t agent, uint64_t start_
 		;
 	m = &lc->table[i];
 	*m = (struct member){ .pid = pid, .agent = agent, .start_ns = start_ns,
-			      .flags = flags & (LC_FORKED | LC_HELPER) };
+			      .flags = flags & (LC_NEW | LC_FORKED | LC_HELPER) };
 	lc->count++;
 	if (flags & LC_HELPER)
 		return 0;
@@ -183,8 +183,11 @@ void lc_exec(struct lifecycle *lc, uint32_t pid, int matched)
 	}
 	m->flags &= ~LC_FORKED;
 	if ((uint32_t)matched != m->agent) {
+		/* It starts as the other agent's: its restart is that agent's. */
 		give_back_restart(st, m);
 		lc_move(lc, pid, matched);
+		if (m->flags & LC_NEW)
+			take_restart(&lc->agents[matched], m);
 	}
 }
 
@@ -235,6 +238,20 @@ bool lc_exit(struct lifecycle *lc, uint32_t pid, int exit_code, bool oom_killed,
 	}
 	table_remove(lc, m);
 	return true;
+}
+
+void lc_usage_base(struct lifecycle *lc, struct agent_usage *usage)
+{
+	int i;
+
+	for (i = 0; i < lc->nagents; i++) {
+		struct agent_stats *st = &lc->agents[i];
+
+		usage[i] = (struct agent_usage){
+			.utime_ns = st->dead_utime_ns, .stime_ns = st->dead_stime_ns,
+			.rchar = st->dead_rchar, .wchar = st->dead_wchar,
+		};
+	}
 }
 
 /* Counters must never go down: hold the highest value shown so far. */
@@ -305,10 +322,10 @@ void lc_render(struct lifecycle *lc, const struct config *cfg, struct expo *e,
 		l[0] = (struct label){ "agent_type", cfg->agents[i].name };
 		l[1] = (struct label){ "mode", "user" };
 		expo_sample(e, l, 2, monotonic(&st->shown[0],
-			    (usage[i].utime_ns + st->dead_utime_ns) / 1e9));
+			    usage[i].utime_ns / 1e9));
 		l[1] = (struct label){ "mode", "system" };
 		expo_sample(e, l, 2, monotonic(&st->shown[1],
-			    (usage[i].stime_ns + st->dead_stime_ns) / 1e9));
+			    usage[i].stime_ns / 1e9));
 	}
 
 	expo_family(e, "agent_memory_rss_bytes", EXPO_GAUGE,
@@ -333,9 +350,9 @@ void lc_render(struct lifecycle *lc, const struct config *cfg, struct expo *e,
 		l[0] = (struct label){ "agent_type", cfg->agents[i].name };
 		l[1] = (struct label){ "direction", "read" };
 		expo_sample(e, l, 2, monotonic(&st->shown[2],
-			    (double)(usage[i].rchar + st->dead_rchar)));
+			    (double)usage[i].rchar));
 		l[1] = (struct label){ "direction", "write" };
 		expo_sample(e, l, 2, monotonic(&st->shown[3],
-			    (double)(usage[i].wchar + st->dead_wchar)));
+			    (double)usage[i].wchar));
 	}
 }

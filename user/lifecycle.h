@@ -34,9 +34,10 @@ enum exit_reason {
 struct member {
 	uint32_t pid;		/* 0 = free slot */
 	uint16_t agent;
-	uint8_t flags;		/* LC_FORKED, LC_HELPER */
+	uint8_t flags;		/* LC_NEW, LC_FORKED, LC_HELPER */
 	uint8_t took_restart;	/* 1 + reason of the restart its start counted, 0 = none */
 	uint64_t start_ns;	/* CLOCK_BOOTTIME */
+	uint64_t gone_ns;	/* CLOCK_BOOTTIME a scrape first found it gone; 0 = alive */
 };
 
 /* Live usage summed over an agent's members at scrape time. */
@@ -109,6 +110,13 @@ bool lc_exit(struct lifecycle *lc, uint32_t pid, int exit_code, bool oom_killed,
 /* Removes a member without counting an exit (e.g. it exec'd into an unmatched image). */
 void lc_forget(struct lifecycle *lc, uint32_t pid);
 
+/*
+ * Starts a scrape's usage with what exited members used. Take it under the
+ * same lock as the member list, then add the live members from /proc: a
+ * member then counts either as exited or as live, never as both.
+ */
+void lc_usage_base(struct lifecycle *lc, struct agent_usage *usage);
+/* usage: from lc_usage_base plus the live members. */
 void lc_render(struct lifecycle *lc, const struct config *cfg, struct expo *e,
 	       const struct agent_usage *usage, uint64_t boot_to_unix_ns);
 

@@ -30,6 +30,9 @@
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
+/* How long a vanished member may wait for its exit event. */
+#define VANISHED_GRACE_NS	5000000000ull
+
 struct options {
 	const char *command;
 	const char *config;
@@ -247,6 +250,32 @@ static void render_self(struct app *app, struct expo *e)
 	selfstats_render_programs(e, objs, ARRAY_SIZE(objs));
 }
 
+/*
+ * A member whose process is gone (or whose pid now names another process)
+ * normally has its exit event on the way. One still listed a few seconds
+ * later lost it: forget it, so health and counts do not keep a ghost.
+ */
+static void forget_vanished(struct app *app, uint32_t n)
+{
+	uint64_t now = now_ns(CLOCK_BOOTTIME);
+	struct member *m;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		m = lc_find(&app->lc, app->snap[i].pid);
+		if (!m || m->start_ns != app->snap[i].start_ns)
+			continue;
+		if (!app->snap[i].gone_ns) {
+			m->gone_ns = 0;
+		} else if (!m->gone_ns) {
+			m->gone_ns = now;
+		} else if (now - m->gone_ns > VANISHED_GRACE_NS) {
+			lc_forget(&app->lc, m->pid);
+			app->proc.exits_missed++;
+		}
+	}
+}
+
 static void render(void *ctx, struct strbuf *out, enum expo_format fmt)
 {
 	struct app *app = ctx;
@@ -257,6 +286,7 @@ static void render(void *ctx, struct strbuf *out, enum expo_format fmt)
 
 	/* Copy the members, read /proc without holding the lock, then render. */
 	pthread_mutex_lock(&app->lock);
+	lc_usage_base(&app->lc, usage);
 	for (i = 0; i <= app->lc.mask; i++) {
 		if (app->lc.table[i].pid)
 			app->snap[n++] = app->lc.table[i];
@@ -265,14 +295,18 @@ static void render(void *ctx, struct strbuf *out, enum expo_format fmt)
 	for (i = 0; i < n; i++) {
 		struct agent_usage *u = &usage[app->snap[i].agent];
 
-		if (procfs_add_usage(app->snap[i].pid, u))
+		if (procfs_add_usage(app->snap[i].pid, app->snap[i].start_ns, u)) {
+			app->snap[i].gone_ns = 1;	/* checked under the lock below */
 			continue;
+		}
+		app->snap[i].gone_ns = 0;
 		if (!u->oldest_start_ns || app->snap[i].start_ns < u->oldest_start_ns)
 			u->oldest_start_ns = app->snap[i].start_ns;
 	}
 
 	expo_init(&e, out, fmt, app->cfg.namespace);
 	pthread_mutex_lock(&app->lock);
+	forget_vanished(app, n);
 	lc_render(&app->lc, &app->cfg, &e, usage, app->boot_to_unix_ns);
 	http_tracker_render(&app->http, &e);
 	render_self(app, &e);
@@ -317,10 +351,9 @@ static int run(struct app *app, bool trace)
 		app->proc.trace = (struct trace_out){ stdout, app->opt.json };
 	if (http_tracker_open(&app->http, &app->cfg, bpf_map__fd(app->proc.skel->maps.agent_pids),
 			      app->proc.rb, app->proc.trace,
-			      strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL, err, sizeof(err))) {
-		fprintf(stderr, "agentbpf: %s\n", err);
-		goto cleanup;
-	}
+			      strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL, err, sizeof(err)))
+		/* Lifecycle metrics need only the scheduler tracepoints: go on without HTTP. */
+		fprintf(stderr, "agentbpf: warning: %s; HTTP request metrics are off\n", err);
 	if (app->opt.bpf_stats && !trace) {
 		stats_fd = selfstats_enable_bpf_stats();
 		if (stats_fd < 0)

@@ -21,6 +21,7 @@ static const char *const loss_names[LOSS_MAX] = {
 	[LOSS_PIDMAP_FULL] = "pid_map_full",
 	[LOSS_TABLE_FULL] = "member_table_full",
 	[LOSS_LATE] = "late_classification",
+	[LOSS_EXIT_MISSED] = "exit_missed",
 };
 
 const char *proc_loss_name(enum proc_loss l)
@@ -90,9 +91,23 @@ static void on_exec(struct proc_tracker *t, const struct proc_exec_event *e)
 			 e->args_len < PROC_ARGS_LEN ? e->args_len : PROC_ARGS_LEN);
 	memcpy(comm, e->comm, sizeof(comm));
 	comm[sizeof(comm) - 1] = '\0';
-	/* The exe matcher sees the resolved path, as /proc/PID/exe shows it. */
-	if (t->want_exe && e->exe[0] == '/' && realpath(e->exe, exe))
-		id.exe = exe;
+	/*
+	 * The exe matcher sees the path /proc/PID/exe shows, as the startup
+	 * scan does; the kernel's copy of the exec'd path if the process is gone.
+	 */
+	if (t->want_exe) {
+		char link[64];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/%u/exe", pid);
+		n = readlink(link, exe, sizeof(exe) - 1);
+		if (n > 0) {
+			exe[n] = '\0';
+			id.exe = exe;
+		} else if (e->exe[0] == '/' && realpath(e->exe, exe)) {
+			id.exe = exe;
+		}
+	}
 	if (t->want_cgroups) {
 		read_cgroups(t, e, cgroups, sizeof(cgroups));
 		id.cgroups = cgroups;
@@ -107,15 +122,16 @@ static void on_exec(struct proc_tracker *t, const struct proc_exec_event *e)
 			set_kernel_agent(t, pid, idx);
 		idx = m->agent;
 	} else if (idx >= 0) {
-		if (lc_start(t->lc, pid, idx, e->hdr.start_ns, LC_NEW) == 0 &&
-		    exited_unseen(t, &e->hdr)) {
+		if (lc_start(t->lc, pid, idx, e->hdr.start_ns, LC_NEW)) {
+			idx = -1;	/* table full: counted there */
+		} else if (exited_unseen(t, &e->hdr)) {
 			/* Its exit went unreported: say so rather than keep a ghost. */
 			lc_forget(t->lc, pid);
 			t->late++;
 			idx = -1;
-		}
-		if (idx >= 0)
+		} else {
 			set_kernel_agent(t, pid, idx);
+		}
 	}
 	if (idx >= 0)
 		trace_event(t, "exec", pid, e->hdr.ppid, idx, "cmd", cmdline);
@@ -409,6 +425,7 @@ void proc_tracker_losses(struct proc_tracker *t, uint64_t out[LOSS_MAX])
 	free(vals);
 	out[LOSS_TABLE_FULL] = t->lc->dropped;
 	out[LOSS_LATE] = t->late;
+	out[LOSS_EXIT_MISSED] = t->exits_missed;
 }
 
 void proc_tracker_close(struct proc_tracker *t)

@@ -18,6 +18,7 @@ enum proc_loss {
 	LOSS_PIDMAP_FULL,	/* kernel could not track an inherited member */
 	LOSS_TABLE_FULL,	/* more members than max_processes */
 	LOSS_LATE,		/* exec classified after its process had already ended */
+	LOSS_EXIT_MISSED,	/* a member vanished without an exit event */
 	LOSS_MAX,
 };
 
@@ -32,6 +33,7 @@ struct proc_tracker {
 	uint64_t window_ns;
 	uint64_t events[PROC_EV_LISTEN + 1];
 	uint64_t late;
+	uint64_t exits_missed;
 	struct trace_out trace;	/* `agentbpf trace`: one line per lifecycle event */
 };
 

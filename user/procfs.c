@@ -101,9 +101,10 @@ static int count_fds(uint32_t pid)
 	return n;
 }
 
-int procfs_add_usage(uint32_t pid, struct agent_usage *u)
+int procfs_add_usage(uint32_t pid, uint64_t start_ns, struct agent_usage *u)
 {
-	unsigned long long utime, stime, rss;
+	unsigned long long utime, stime, rss, start;
+	uint64_t tick = procfs_ticks_to_ns(1);
 	char path[64], buf[1024], *p;
 	static long page;
 	char *f;
@@ -111,9 +112,12 @@ int procfs_add_usage(uint32_t pid, struct agent_usage *u)
 	if (!page)
 		page = sysconf(_SC_PAGESIZE);
 	f = stat_fields(pid, buf, sizeof(buf));
-	/* ... utime(14) stime(15) ... rss(24): offsets counted after comm */
-	if (!f || sscanf(f, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %*u %*u %llu",
-			 &utime, &stime, &rss) != 3)
+	/* ... utime(14) stime(15) ... starttime(22) ... rss(24), counted after comm */
+	if (!f || sscanf(f, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %*u %llu",
+			 &utime, &stime, &start, &rss) != 4)
+		return -1;
+	/* The kernel's start time in ns against /proc's in clock ticks. */
+	if (start_ns && (start_ns / tick > start + 1 || start_ns / tick + 1 < start))
 		return -1;
 	u->utime_ns += procfs_ticks_to_ns(utime);
 	u->stime_ns += procfs_ticks_to_ns(stime);

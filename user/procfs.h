@@ -24,8 +24,11 @@ struct proc_info {
 void procfs_join_args(char *dst, size_t dstlen, const char *args, size_t len);
 /* Fills identity from /proc/PID; want_cgroups reads /proc/PID/cgroup. */
 int procfs_read_info(uint32_t pid, struct proc_info *info, bool want_cgroups);
-/* Adds the live usage of one process to u; returns -1 if it is gone. */
-int procfs_add_usage(uint32_t pid, struct agent_usage *u);
+/*
+ * Adds the live usage of one process to u; returns -1 if it is gone or if
+ * the pid now belongs to a process started at another time than start_ns.
+ */
+int procfs_add_usage(uint32_t pid, uint64_t start_ns, struct agent_usage *u);
 
 /* inode -> port of the host's listening TCP sockets (v4 and v6). */
 struct listen_table {

@@ -19,6 +19,8 @@ static void for_each_prog(struct expo *e, struct bpf_object *const *objs, int no
 	int i;
 
 	for (i = 0; i < nobjs; i++) {
+		if (!objs[i])
+			continue;
 		bpf_object__for_each_program(prog, objs[i]) {
 			if (bpf_program__fd(prog) < 0)
 				continue;

@@ -5,6 +5,20 @@
 #include "trace.h"
 #include "util.h"
 
+/* Prints as is: printable ASCII, no quote or backslash. */
+static bool plain_word(const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+
+	if (!*p)
+		return false;
+	for (; *p; p++) {
+		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\')
+			return false;
+	}
+	return true;
+}
+
 void trace_emit(const struct trace_out *t, const char *event, const char *agent, uint32_t pid,
 		const struct trace_field *fields, int nfields)
 {
@@ -21,8 +35,7 @@ void trace_emit(const struct trace_out *t, const char *event, const char *agent,
 	if (t->json) {
 		sb_printf(&sb, "{\"time\":%ld.%03ld,\"event\":\"%s\",\"agent\":\"", (long)now.tv_sec,
 			  now.tv_nsec / 1000000, event);
-		/* Label escaping is JSON string escaping for these characters. */
-		expo_escape_label(&sb, agent);
+		expo_escape_json(&sb, agent);
 		sb_printf(&sb, "\",\"pid\":%u", pid);
 		for (i = 0; i < nfields; i++) {
 			sb_printf(&sb, ",\"%s\":", fields[i].key);
@@ -30,7 +43,7 @@ void trace_emit(const struct trace_out *t, const char *event, const char *agent,
 				sb_puts(&sb, fields[i].value);
 			} else {
 				sb_putc(&sb, '"');
-				expo_escape_label(&sb, fields[i].value);
+				expo_escape_json(&sb, fields[i].value);
 				sb_putc(&sb, '"');
 			}
 		}
@@ -45,9 +58,9 @@ void trace_emit(const struct trace_out *t, const char *event, const char *agent,
 
 			sb_printf(&sb, " %s=", fields[i].key);
 			/* Quote what would not read as one word on a line. */
-			if (!*v || strpbrk(v, " \t\n\"\\")) {
+			if (!plain_word(v)) {
 				sb_putc(&sb, '"');
-				expo_escape_label(&sb, v);
+				expo_escape_json(&sb, v);
 				sb_putc(&sb, '"');
 			} else {
 				sb_puts(&sb, v);

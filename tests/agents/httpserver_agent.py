@@ -1,5 +1,6 @@
 """A plain http.server agent (HTTP/1.1, keep-alive) for HTTP tests. Paths:
-/ok, /status/N, /sleep/MS, /chunked/N (chunked body), /close (body until the
+/ok, /status/N, /sleep/MS, /chunked/N (chunked body), /bigheaders (a 4 KiB
+response head), /close (body until the
 connection closes, no Content-Length), /abort (closes without a response);
 --single serves one connection at a time;
 POST reads a Content-Length body and answers with its size; HEAD answers
@@ -41,6 +42,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 data = b"part %d\n" % i
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.write(b"0\r\n\r\n")
+            return
+        if self.path == "/bigheaders":  # a response head of several KiB
+            self.send_response(200)
+            for i in range(40):
+                self.send_header("Set-Cookie", f"c{i}=" + "v" * 100)
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"ok\n")
             return
         if self.path == "/close":
             self.send_response(200)

@@ -213,6 +213,40 @@ def test_request_and_response_sizes():
                    sum(1 for x in sizes if x <= b), f"{fam} le={b}")
 
 
+def test_heads_larger_than_a_read_window():
+    port = free_port()
+    with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
+        start_httpserver(ps, port, d=d)
+        token = "Authorization: Bearer " + "j" * 3000      # a JWT-sized header
+        cookie = "Cookie: " + "; ".join(f"k{i}=" + "x" * 60 for i in range(30))
+        reqs = [request("GET", "/ok", headers=[token, cookie]) for _ in range(5)]
+        reqs += [request("POST", "/echo", b"z" * 5000, headers=[token]) for _ in range(3)]
+        reqs += [request("GET", "/bigheaders") for _ in range(5)]
+        sizes = []
+        with Conn(port) as c:
+            for r in reqs:
+                c.send(r)
+                sizes.append(c.response()[1])
+            # The same big head again, in fragments that cut lines anywhere.
+            big = request("GET", "/ok", headers=[token, cookie])
+            rnd = random.Random(3)
+            i = 0
+            while i < len(big):
+                n = rnd.randint(100, 900)
+                c.send(big[i:i + n])
+                i += n
+                time.sleep(0.002)
+            sizes.append(c.response()[1])
+            reqs.append(big)
+        wait_counts(d, "pyserver", success=len(reqs))
+        s = d.scrape()
+        eq(s.get("agent_request_size_bytes_sum", agent_type="pyserver"), sum(map(len, reqs)),
+           "request bytes")
+        eq(s.get("agent_response_size_bytes_sum", agent_type="pyserver"), sum(sizes),
+           "response bytes")
+        no_http_drops(d)
+
+
 def test_in_flight_gauge_follows_concurrent_requests():
     port = free_port()
     with Daemon(cfg(UVICORN)) as d, Procs() as ps:

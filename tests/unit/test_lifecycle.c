@@ -558,10 +558,11 @@ static void test_render_cpu_and_io_include_dead_members(void **state)
 
 	lc_start(&lc, 100, A, 0, true);
 	lc_exit(&lc, 100, 0, false, &fin);
-	usage[A].utime_ns = 1000000000ull;
-	usage[A].stime_ns = 250000000ull;
-	usage[A].rchar = 24;
-	usage[A].wchar = 5;
+	lc_usage_base(&lc, usage);
+	usage[A].utime_ns += 1000000000ull;
+	usage[A].stime_ns += 250000000ull;
+	usage[A].rchar += 24;
+	usage[A].wchar += 5;
 	o = render(EXPO_TEXT, NULL, 0);
 	assert_has_line(o, "agent_cpu_seconds_total{agent_type=\"a\",mode=\"user\"} 3");
 	assert_has_line(o, "agent_cpu_seconds_total{agent_type=\"a\",mode=\"system\"} 0.5");
@@ -602,7 +603,8 @@ static void test_render_counters_monotonic_when_live_usage_drops(void **state)
 
 	/* It grows again once the real total passes what was shown. */
 	lc_start(&lc, 101, A, 0, true);
-	usage[A].utime_ns = 3000000000ull;	/* 4 s dead + 3 s live */
+	lc_usage_base(&lc, usage);
+	usage[A].utime_ns += 3000000000ull;	/* 4 s dead + 3 s live */
 	render(EXPO_TEXT, NULL, 0);
 	assert_true(sample_value(out.buf, user) == 7);
 }

@@ -114,11 +114,27 @@ static void test_add_usage_of_self_accumulates(void **state)
 {
 	struct agent_usage u = { .fds = 100 };
 
-	assert_int_equal(procfs_add_usage(getpid(), &u), 0);
+	assert_int_equal(procfs_add_usage(getpid(), 0, &u), 0);
 	assert_true(u.rss_bytes > 0);
 	assert_true(u.fds > 100);	/* stdout and stderr at least */
 	assert_true(u.rchar > 0);
-	assert_int_equal(procfs_add_usage(4194305, &u), -1);
+	assert_int_equal(procfs_add_usage(4194305, 0, &u), -1);
+}
+
+/* A pid that now belongs to a process started at another time is not ours. */
+static void test_add_usage_rejects_reused_pid(void **state)
+{
+	struct proc_info *info = malloc(sizeof(*info));
+	struct agent_usage u = { 0 };
+
+	assert_non_null(info);
+	assert_int_equal(procfs_read_info(getpid(), info, false), 0);
+	assert_int_equal(procfs_add_usage(getpid(), info->start_ns, &u), 0);
+	assert_true(u.rss_bytes > 0);
+	memset(&u, 0, sizeof(u));
+	assert_int_equal(procfs_add_usage(getpid(), info->start_ns + 5000000000ull, &u), -1);
+	assert_int_equal(u.rss_bytes, 0);
+	free(info);
 }
 
 static void test_ticks_to_ns(void **state)
@@ -167,6 +183,7 @@ int main(void)
 		cmocka_unit_test(test_read_info_of_missing_pid_fails),
 		cmocka_unit_test(test_add_usage_of_self_accumulates),
 		cmocka_unit_test(test_ticks_to_ns),
+		cmocka_unit_test(test_add_usage_rejects_reused_pid),
 		cmocka_unit_test(test_ports_of_self_finds_listening_socket),
 	};
 
