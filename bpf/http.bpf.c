@@ -152,14 +152,6 @@ struct scratch {
 	struct head_state head;
 };
 
-/* Shared with the lifecycle family: tgid -> agent index. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AGENTBPF_MAX_PROCS);
-	__type(key, u32);
-	__type(value, u32);
-} agent_pids SEC(".maps");
-
 /*
  * Per-connection state in the socket's own storage: found by a pointer
  * dereference instead of a hash lookup (sk_data_ready runs for every socket

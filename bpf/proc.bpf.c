@@ -30,13 +30,6 @@ const volatile bool want_cgroups = false;
  */
 const volatile __u64 classify_window_ns = 2000000000ull;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AGENTBPF_MAX_PROCS);
-	__type(key, u32);
-	__type(value, u32);
-} agent_pids SEC(".maps");
-
 /* tgid -> CLOCK_BOOTTIME of the exec userspace has not classified yet. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

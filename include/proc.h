@@ -82,6 +82,20 @@ struct proc_exit_event {
 	__u64 wchar;
 };
 
+#ifdef __bpf__
+/*
+ * tgid -> agent index of every member process. Owned by the lifecycle
+ * family; the other families' objects declare it through this header and
+ * the loader makes them share the lifecycle object's map (reuse_fd).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AGENTBPF_MAX_PROCS);
+	__type(key, u32);
+	__type(value, u32);
+} agent_pids SEC(".maps");
+#endif
+
 struct proc_listen_event {
 	struct proc_event_hdr hdr;
 	__u32 port;

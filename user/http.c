@@ -167,11 +167,7 @@ struct http_series {
 	uint8_t method;
 	const char *route;	/* label value; NULL when routes are not labelled */
 	uint64_t count[HTTP_STATUS_MAX];
-	uint64_t duration_ns;
-	uint64_t req_bytes, resp_bytes;
-	uint64_t duration_buckets[HTTP_MAX_BUCKETS + 1];
-	uint64_t req_size_buckets[HTTP_SIZE_BUCKETS + 1];
-	uint64_t resp_size_buckets[HTTP_SIZE_BUCKETS + 1];
+	struct http_stats sum;	/* all statuses; its count is unused */
 };
 
 struct route_name {
@@ -179,12 +175,10 @@ struct route_name {
 	char route[HTTP_ROUTE_LEN + 1];
 };
 
-static void series_add(struct http_series *a, const struct http_series *b)
+static void stats_add(struct http_stats *a, const struct http_stats *b)
 {
 	int i;
 
-	for (i = 0; i < HTTP_STATUS_MAX; i++)
-		a->count[i] += b->count[i];
 	a->duration_ns += b->duration_ns;
 	a->req_bytes += b->req_bytes;
 	a->resp_bytes += b->resp_bytes;
@@ -196,20 +190,20 @@ static void series_add(struct http_series *a, const struct http_series *b)
 	}
 }
 
-static void add_cpu_stats(struct http_series *a, uint8_t status, const struct http_stats *v)
+static void series_add(struct http_series *a, const struct http_series *b)
 {
 	int i;
 
+	for (i = 0; i < HTTP_STATUS_MAX; i++)
+		a->count[i] += b->count[i];
+	stats_add(&a->sum, &b->sum);
+}
+
+/* One CPU's value of a kernel series, whose key carries the status. */
+static void add_cpu_stats(struct http_series *a, uint8_t status, const struct http_stats *v)
+{
 	a->count[status % HTTP_STATUS_MAX] += v->count;
-	a->duration_ns += v->duration_ns;
-	a->req_bytes += v->req_bytes;
-	a->resp_bytes += v->resp_bytes;
-	for (i = 0; i <= HTTP_MAX_BUCKETS; i++)
-		a->duration_buckets[i] += v->duration_buckets[i];
-	for (i = 0; i <= HTTP_SIZE_BUCKETS; i++) {
-		a->req_size_buckets[i] += v->req_size_buckets[i];
-		a->resp_size_buckets[i] += v->resp_size_buckets[i];
-	}
+	stats_add(&a->sum, v);
 }
 
 /* The route of an id, read from the kernel once and then remembered. */
@@ -417,27 +411,31 @@ void http_tracker_render(struct http_tracker *t, struct expo *e)
 	}
 
 	expo_family(e, "agent_request_duration_seconds", EXPO_HISTOGRAM,
-		    "From the read that made a request's first byte available to the agent to the write that handed the last byte of its response to the kernel.");
+		    "From when a request's first byte was available to the agent (queued on its socket) to the write that handed the last byte of its response to the kernel.");
 	for (i = 0; i < n; i++) {
+		const struct http_stats *st = &series[i].sum;
+
 		nl = series_labels(t, &series[i], l, code);
-		expo_histogram(e, l, nl, cfg->buckets, series[i].duration_buckets, cfg->nbuckets,
-			       series[i].duration_buckets[cfg->nbuckets], series[i].duration_ns / 1e9);
+		expo_histogram(e, l, nl, cfg->buckets, (const uint64_t *)st->duration_buckets,
+			       cfg->nbuckets, st->duration_buckets[cfg->nbuckets], st->duration_ns / 1e9);
 	}
 
 	expo_family(e, "agent_request_size_bytes", EXPO_HISTOGRAM,
 		    "Size of the HTTP requests the agent received, head and body.");
 	for (a = 0; a < cfg->nagents; a++) {
 		l[0] = (struct label){ "agent_type", cfg->agents[a].name };
-		expo_histogram(e, l, 1, size_bounds, agents[a].req_size_buckets, HTTP_SIZE_BUCKETS,
-			       agents[a].req_size_buckets[HTTP_SIZE_BUCKETS], agents[a].req_bytes);
+		expo_histogram(e, l, 1, size_bounds, (const uint64_t *)agents[a].sum.req_size_buckets,
+			       HTTP_SIZE_BUCKETS, agents[a].sum.req_size_buckets[HTTP_SIZE_BUCKETS],
+			       agents[a].sum.req_bytes);
 	}
 
 	expo_family(e, "agent_response_size_bytes", EXPO_HISTOGRAM,
 		    "Size of the HTTP responses the agent sent, head and body.");
 	for (a = 0; a < cfg->nagents; a++) {
 		l[0] = (struct label){ "agent_type", cfg->agents[a].name };
-		expo_histogram(e, l, 1, size_bounds, agents[a].resp_size_buckets, HTTP_SIZE_BUCKETS,
-			       agents[a].resp_size_buckets[HTTP_SIZE_BUCKETS], agents[a].resp_bytes);
+		expo_histogram(e, l, 1, size_bounds, (const uint64_t *)agents[a].sum.resp_size_buckets,
+			       HTTP_SIZE_BUCKETS, agents[a].sum.resp_size_buckets[HTTP_SIZE_BUCKETS],
+			       agents[a].sum.resp_bytes);
 	}
 
 	expo_family(e, "worker_active_requests", EXPO_GAUGE,

@@ -167,6 +167,16 @@ class Daemon:
         self.stop()
 
 
+def remove_cgroup(path):
+    """rmdir a test cgroup once the kernel has let go of its last task."""
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def named_binary(src, name):
     """A copy of a binary under a distinctive name, so its comm is unique."""
     d = tempfile.mkdtemp(prefix="agentbpf-bin-")

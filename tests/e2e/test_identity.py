@@ -5,7 +5,8 @@ import os
 import subprocess
 import time
 
-from harness import (AGENTBPF, PY, Daemon, Procs, check, eq, free_port, run, wait_until)
+from harness import (AGENTBPF, PY, Daemon, Procs, check, eq, free_port, remove_cgroup, run,
+                     wait_until)
 
 
 def http_server(port, tag):
@@ -66,12 +67,7 @@ def test_cgroup_matcher_for_long_and_short_lived_processes():
                 eq(d.value("agent_process_exits_total", agent_type="boxed", reason="completed"), 50,
                    "processes outside the cgroup are not members")
     finally:
-        for _ in range(50):
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.1)
+        remove_cgroup(cg)
 
 
 def test_trace_prints_one_line_per_event():

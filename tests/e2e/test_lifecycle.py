@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from harness import (AGENTS, PY, Daemon, Procs, TestFailure, check, eq, named_binary,
+from harness import (AGENTS, PY, Daemon, Procs, TestFailure, check, eq, named_binary, remove_cgroup,
                      run, wait_until)
 
 AGENT = os.path.join(AGENTS, "lifecycle_agent.py")
@@ -238,9 +238,4 @@ def test_real_oom_kill_in_memory_limited_cgroup():
             run(agent_argv("hungry"))
             d.wait_value(1, "worker_restarts_total", worker_name="hungry", reason="oom_killed")
     finally:
-        for _ in range(50):
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.1)
+        remove_cgroup(cg)
