@@ -42,11 +42,17 @@ const volatile bool trace_requests = false;
 
 enum role { ROLE_UNKNOWN, ROLE_SERVER, ROLE_OTHER };
 enum dir { DIR_REQ, DIR_RESP };
+enum chunk_state {
+	CH_SIZE,	/* in a chunk-size line (hex size, maybe ;extensions) */
+	CH_DATA,	/* `remaining` bytes of chunk data and its CRLF */
+	CH_TRAILER,	/* after the last chunk: trailer lines up to an empty one */
+};
+
 enum parse_state {
 	P_IDLE,		/* expecting the start of a message */
 	P_HEAD,		/* inside a head split across calls (bytes in http_carry) */
 	P_BODY,		/* `remaining` body bytes to come */
-	P_CHUNKED,	/* chunked body: ends with a call ending in 0\r\n\r\n */
+	P_CHUNKED,	/* chunked body, framed chunk by chunk (enum chunk_state) */
 	P_CLOSE,	/* response body delimited by the connection's end */
 	P_SKIP,		/* lost the framing; resync on a call that starts a message */
 };
@@ -64,7 +70,9 @@ struct http_dir {
 	__u8 head_in_headers;	/* the start line is behind us */
 	__u8 method;		/* request method, for the response's framing */
 	__u8 state;
-	__u8 pad[3];
+	__u8 chunk_state;	/* enum chunk_state, in P_CHUNKED */
+	__u8 chunk_ext;		/* past the size, in ;extensions */
+	__u8 chunk_line;	/* bytes of the current trailer line */
 };
 
 struct http_req {
@@ -114,8 +122,8 @@ struct path_key {
 	__u32 pad;
 };
 
-/* Messages framed in one recvmsg/sendmsg; pipelined clients send a few. */
-#define HTTP_MSGS_PER_CALL	64
+/* Framing steps in one recvmsg/sendmsg: a message, or a chunk of one. */
+#define HTTP_MSGS_PER_CALL	128
 
 #define SCRATCH_SIZE	2048	/* power of two >= HTTP_CARRY + HTTP_SCRATCH */
 #define SCRATCH_MASK	(SCRATCH_SIZE - 1)
@@ -257,9 +265,6 @@ static __always_inline void count_drop(u32 reason)
 struct io {
 	const char *buf;	/* the first (or only) buffer */
 	u32 len;		/* readable bytes at buf */
-	u32 ret;		/* bytes of the whole call */
-	const struct iovec *iov;	/* NULL: one plain buffer */
-	u64 iovcnt;
 };
 
 #if defined(__TARGET_ARCH_x86)
@@ -290,14 +295,12 @@ static __always_inline void find_io(struct io *io, int ret)
 	long nr = SYSCALL_NR(regs);
 	unsigned long arg = PT_REGS_PARM2_CORE_SYSCALL(regs);
 	unsigned long cnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	const struct iovec *iovp;
 	struct user_msghdr msg;
 	struct iovec iov;
 
 	io->buf = NULL;
 	io->len = 0;
-	io->ret = ret;
-	io->iov = NULL;
-	io->iovcnt = 0;
 	switch (nr) {
 	case NR_READ:
 	case NR_WRITE:
@@ -308,40 +311,23 @@ static __always_inline void find_io(struct io *io, int ret)
 		return;
 	case NR_READV:
 	case NR_WRITEV:
-		io->iov = (const struct iovec *)arg;
+		iovp = (const struct iovec *)arg;
 		break;
 	case NR_RECVMSG:
 	case NR_SENDMSG:
 		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)arg))
 			return;
-		io->iov = msg.msg_iov;
+		iovp = msg.msg_iov;
 		cnt = msg.msg_iovlen;
 		break;
 	default:
 		/* sendfile, splice: the bytes are not in user memory. */
 		return;
 	}
-	io->iovcnt = cnt;
-	if (!io->iov || !cnt || bpf_probe_read_user(&iov, sizeof(iov), io->iov))
+	if (!iovp || !cnt || bpf_probe_read_user(&iov, sizeof(iov), iovp))
 		return;
 	io->buf = iov.iov_base;
 	io->len = iov.iov_len < (u64)ret ? iov.iov_len : (u32)ret;
-}
-
-/* The last n bytes of the call's data (n <= 8), from its last buffer. */
-static __always_inline bool io_tail(const struct io *io, char *dst, u32 n)
-{
-	struct iovec iov;
-
-	if (!io->iov) {
-		if (!io->buf || io->ret < n)
-			return false;
-		return !bpf_probe_read_user(dst, n, io->buf + io->ret - n);
-	}
-	if (!io->iovcnt || io->iovcnt > 1024 ||
-	    bpf_probe_read_user(&iov, sizeof(iov), io->iov + io->iovcnt - 1) || iov.iov_len < n)
-		return false;
-	return !bpf_probe_read_user(dst, n, (const char *)iov.iov_base + iov.iov_len - n);
 }
 
 static __always_inline u8 status_of(u16 code)
@@ -803,6 +789,8 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 		c->seq++;
 		if (h->chunked) {
 			d->state = P_CHUNKED;
+			d->chunk_state = CH_SIZE;
+			d->remaining = d->chunk_ext = d->chunk_line = 0;
 		} else if (h->content_length) {
 			d->state = P_BODY;
 			d->remaining = h->content_length;
@@ -831,6 +819,8 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 		response_done(x->sk, c, x->now, d->msg_bytes);
 	} else if (h->chunked) {
 		d->state = P_CHUNKED;
+		d->chunk_state = CH_SIZE;
+		d->remaining = d->chunk_ext = d->chunk_line = 0;
 	} else if (h->has_length) {
 		d->state = P_BODY;
 		d->remaining = h->content_length;
@@ -858,15 +848,83 @@ static __always_inline void body_done(struct parse_ctx *x)
 	}
 }
 
-/* Does this call's data end with the last-chunk "0\r\n\r\n"? */
-static __always_inline bool ends_chunked(struct parse_ctx *x)
+/*
+ * Frames a chunked body: chunk data is skipped by count like a
+ * Content-Length body; only the short size and trailer lines are read.
+ * Returns what parse_step returns.
+ */
+static __always_inline long chunk_step(struct parse_ctx *x, struct http_dir *d, u32 left)
 {
-	char tail[5] = {};
+	char b[32];
+	u32 n, k;
 
-	if (!io_tail(x->io, tail, 5))
-		return false;
-	return tail[0] == '0' && tail[1] == '\r' && tail[2] == '\n' && tail[3] == '\r' &&
-	       tail[4] == '\n';
+	if (d->chunk_state == CH_DATA) {
+		if (d->remaining > left) {
+			d->remaining -= left;
+			d->msg_bytes += left;
+			x->off = x->total;
+			return 1;
+		}
+		x->off += d->remaining;
+		d->msg_bytes += d->remaining;
+		d->remaining = 0;
+		d->chunk_state = CH_SIZE;
+		return 0;
+	}
+	if (!x->io->buf || x->off >= x->io->len) {
+		count_drop(HTTP_DROP_DESYNC);
+		d->state = P_SKIP;
+		x->off = x->total;
+		return 1;
+	}
+	n = x->io->len - x->off;
+	if (n > sizeof(b))
+		n = sizeof(b);
+	if (bpf_probe_read_user(b, clamp_size(n, sizeof(b)), x->io->buf + x->off))
+		return 1;
+	for (k = 0; k < sizeof(b); k++) {
+		char ch = b[k];
+
+		if (k >= n)
+			break;
+		if (d->chunk_state == CH_SIZE) {
+			if (ch == '\n') {
+				k++;
+				if (d->remaining) {
+					d->remaining += 2;	/* the data's CRLF */
+					d->chunk_state = CH_DATA;
+				} else {
+					d->chunk_state = CH_TRAILER;
+					d->chunk_line = 0;
+				}
+				d->chunk_ext = 0;
+				break;
+			}
+			if (ch == ';')
+				d->chunk_ext = 1;
+			if (d->chunk_ext || ch == '\r' || ch == ' ' || ch == '\t')
+				continue;
+			d->remaining = d->remaining * 16 +
+				(ch >= '0' && ch <= '9' ? ch - '0' : ((ch | 0x20) - 'a' + 10) & 15);
+			continue;
+		}
+		/* CH_TRAILER: the first empty line ends the message. */
+		if (ch == '\n') {
+			if (!d->chunk_line) {
+				k++;
+				x->off += k;
+				d->msg_bytes += k;
+				body_done(x);
+				return 0;
+			}
+			d->chunk_line = 0;
+		} else if (ch != '\r') {
+			d->chunk_line = 1;
+		}
+	}
+	x->off += k;
+	d->msg_bytes += k;
+	return 0;
 }
 
 /* Frames one message (or the rest of one) from x->off; returns 1 when done. */
@@ -901,11 +959,7 @@ static long parse_step(u32 idx, void *arg)
 		body_done(x);
 		return 0;
 	case P_CHUNKED:
-		d->msg_bytes += left;
-		x->off = x->total;
-		if (ends_chunked(x))
-			body_done(x);
-		return 1;
+		return chunk_step(x, d, left);
 	case P_CLOSE:
 		d->msg_bytes += left;
 		x->off = x->total;
@@ -1045,7 +1099,7 @@ static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret,
 	bpf_loop(HTTP_MSGS_PER_CALL, parse_step, &x, 0);
 	/* More messages in one call than we frame: count it, resync later. */
 	if (x.off < x.total && c->dirs[dir & 1].state != P_BODY &&
-	    c->dirs[dir & 1].state != P_CHUNKED && c->dirs[dir & 1].state != P_CLOSE) {
+	    c->dirs[dir & 1].state != P_CLOSE) {
 		count_drop(HTTP_DROP_DESYNC);
 		c->dirs[dir & 1].state = P_SKIP;
 	}

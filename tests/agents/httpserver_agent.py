@@ -43,6 +43,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.write(b"0\r\n\r\n")
             return
+        if self.path == "/chunkedodd":  # extensions, a split last chunk, trailers
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Trailer", "X-Checksum")
+            self.end_headers()
+            self.wfile.write(b"5;name=value\r\nhello\r\n")
+            self.wfile.write(b"1a\r\n" + b"z" * 26 + b"\r\n0\r")
+            self.wfile.write(b"\nX-Checksum: 42\r\n")
+            self.wfile.write(b"\r\n")
+            return
         if self.path == "/bigheaders":  # a response head of several KiB
             self.send_response(200)
             for i in range(40):

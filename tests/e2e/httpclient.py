@@ -50,8 +50,13 @@ class Conn:
                 line = self._line()
                 size += len(line)
                 n = int(line.split(b";")[0], 16)
-                size += len(self._take(n + 2))
                 if n == 0:
+                    break
+                size += len(self._take(n + 2))
+            while True:                   # trailer lines, then an empty one
+                line = self._line()
+                size += len(line)
+                if line == b"\r\n":
                     break
         else:
             try:

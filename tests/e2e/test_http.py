@@ -247,6 +247,33 @@ def test_heads_larger_than_a_read_window():
         no_http_drops(d)
 
 
+def test_chunked_bodies_framed_chunk_by_chunk():
+    ports = (free_port(), free_port())
+    with Daemon(cfg(HTTPSERVER, UVICORN)) as d, Procs() as ps:
+        start_httpserver(ps, ports[0], d=d)
+        start_uvicorn(ps, ports[1], d)
+        sizes = []
+        with Conn(ports[0]) as c:
+            for path in ("/chunkedodd", "/ok") * 5:
+                c.send(request("GET", path))
+                sizes.append(c.response()[1])
+        wait_counts(d, "pyserver", success=10)
+        eq(d.value("agent_response_size_bytes_sum", agent_type="pyserver"), sum(sizes),
+           "chunked response bytes, trailers included")
+        # A chunked request body, and a request pipelined right behind it.
+        body = b"7;x=y\r\nchunked\r\n3\r\nabc\r\n0\r\n\r\n"
+        post = (b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n" + body)
+        with Conn(ports[1]) as c:
+            c.send(post + request("GET", "/ok"))
+            eq(c.response()[0], 200, "uvicorn read the chunked body")
+            eq(c.response()[0], 200, "the pipelined request")
+        wait_counts(d, "fastapi", success=2)
+        eq(d.value("agent_request_size_bytes_sum", agent_type="fastapi"),
+           len(post) + len(request("GET", "/ok")), "chunked request bytes")
+        no_http_drops(d)
+
+
 def test_in_flight_gauge_follows_concurrent_requests():
     port = free_port()
     with Daemon(cfg(UVICORN)) as d, Procs() as ps:
