@@ -65,6 +65,7 @@ struct http_dir {
 	__u64 head_length;	/* Content-Length */
 	__u32 head_bytes;	/* head bytes before the carried partial line */
 	__u32 route;		/* request's route id, from its first window */
+	__u8 route_new;		/* this request registered the route */
 	__u8 head_has_length;
 	__u8 head_chunked;
 	__u8 head_in_headers;	/* the start line is behind us */
@@ -73,6 +74,7 @@ struct http_dir {
 	__u8 chunk_state;	/* enum chunk_state, in P_CHUNKED */
 	__u8 chunk_ext;		/* past the size, in ;extensions */
 	__u8 chunk_line;	/* bytes of the current trailer line */
+	__u8 pad[7];
 };
 
 struct http_req {
@@ -81,7 +83,8 @@ struct http_req {
 	__u32 seq;
 	__u32 route;
 	__u8 method;
-	__u8 pad[7];
+	__u8 route_new;		/* its route was registered by this request */
+	__u8 pad[6];
 };
 
 struct http_conn {
@@ -370,6 +373,19 @@ static __always_inline void record(u64 sk, struct http_conn *c, struct http_req 
 	if (label_method)
 		key.method = r->method;
 	key.route = r->route;
+	if (r->route_new && code >= 400 && code < 500) {
+		/*
+		 * A route first seen with a client error is a scanner's probe or a
+		 * typo: it gives its slot back and counts as "other", so such
+		 * paths cannot use up the agent's routes.
+		 */
+		struct http_route_key rk = { .agent = c->agent, .id = r->route };
+		u32 *count = bpf_map_lookup_elem(&http_route_count, &rk.agent);
+
+		if (bpf_map_delete_elem(&http_routes, &rk) == 0 && count)
+			__sync_fetch_and_add(count, -1);
+		key.route = HTTP_ROUTE_OTHER;
+	}
 	st = bpf_map_lookup_elem(&http_stats, &key);
 	if (!st) {
 		bpf_map_update_elem(&http_stats, &key, &zero_stats, BPF_NOEXIST);
@@ -616,7 +632,7 @@ static long route_char(u32 i, void *arg)
 }
 
 /* The request's route id, registering the route if the agent has room. */
-static __always_inline u32 route_of(struct parse_ctx *x, u32 path_off, u32 len)
+static __always_inline u32 route_of(struct parse_ctx *x, u32 path_off, u32 len, u8 *fresh)
 {
 	struct scratch *s = x->s;
 	struct route_state *r = &s->route;
@@ -636,8 +652,10 @@ static __always_inline u32 route_of(struct parse_ctx *x, u32 path_off, u32 len)
 	count = bpf_map_lookup_elem(&http_route_count, &key.agent);
 	if (!count || *count >= max_routes)
 		return HTTP_ROUTE_OTHER;
-	if (bpf_map_update_elem(&http_routes, &key, out, BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(&http_routes, &key, out, BPF_NOEXIST) == 0) {
 		__sync_fetch_and_add(count, 1);
+		*fresh = 1;
+	}
 	return key.id;
 }
 
@@ -781,6 +799,7 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 			r->seq = c->seq;
 			r->method = method;
 			r->route = d->route;
+			r->route_new = d->route_new;
 			c->qlen++;
 			act = bpf_map_lookup_elem(&http_active, &agent);
 			if (act)
@@ -1032,8 +1051,9 @@ static long parse_step(u32 idx, void *arg)
 				bpf_probe_read_kernel(path, HTTP_PATH_LEN, x->s->buf + (sp & 15));
 				bpf_map_update_elem(&http_paths, &pk, path, BPF_ANY);
 			}
+			d->route_new = 0;
 			if (label_route)
-				d->route = route_of(x, method_len(method), len);
+				d->route = route_of(x, method_len(method), len, &d->route_new);
 		} else {
 			c->code = code;
 		}

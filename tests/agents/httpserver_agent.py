@@ -1,5 +1,5 @@
 """A plain http.server agent (HTTP/1.1, keep-alive) for HTTP tests. Paths:
-/ok, /status/N, /sleep/MS, /chunked/N (chunked body), /bigheaders (a 4 KiB
+/ok and /any/...,  /status/N, /sleep/MS, /chunked/N (chunked body), /bigheaders (a 4 KiB
 response head), /close (body until the
 connection closes, no Content-Length), /abort (closes without a response);
 --single serves one connection at a time;
@@ -27,7 +27,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def route(self, head_only=False):
         parts = self.path.split("/")
-        if self.path == "/ok":
+        if self.path == "/ok" or self.path.startswith("/any/"):
             return self.reply(200, b"ok\n", head_only)
         if parts[1] == "status":
             return self.reply(int(parts[2]), b"status\n", head_only)
