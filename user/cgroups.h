@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * cgroup kernfs id -> path, for processes that are gone before their
- * /proc/PID/cgroup could be read. Built by walking the host's cgroup mounts;
- * rebuilt when an id is not known (a cgroup created since).
+ * /proc/PID/cgroup could be read. Ids are per hierarchy on cgroup v1, so the
+ * cache is keyed by (hierarchy mount, id): slot 0 of an exec event is the
+ * v2 cgroup, slot i + 1 the cgroup of controller i (the order of
+ * /proc/cgroups). Built by walking the host's cgroup mounts; rebuilt when an
+ * id is not known (a cgroup created since).
  */
 #ifndef AGENTBPF_CGROUPS_H
 #define AGENTBPF_CGROUPS_H
@@ -10,12 +13,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CGROUP_MAX_MOUNTS	32
+#define CGROUP_MAX_SLOTS	16
+
 struct cgroup_entry;
 
 struct cgroup_cache {
 	struct cgroup_entry *slots;
 	uint32_t mask;
 	uint32_t count;
+	int slot_mount[CGROUP_MAX_SLOTS];	/* hierarchy mount of each id slot, -1: none */
 	uint64_t last_walk_ns;	/* CLOCK_MONOTONIC of the last rebuild */
 	uint64_t walks;
 };
