@@ -69,13 +69,33 @@ static void read_cgroups(struct proc_tracker *t, const struct proc_exec_event *e
 }
 
 /* A classification that arrives after the kernel stopped reporting for it. */
-static bool exited_unseen(struct proc_tracker *t, const struct proc_event_hdr *h)
+static bool classified_late(struct proc_tracker *t, const struct proc_event_hdr *h)
 {
-	struct proc_info info;
+	return now_ns(CLOCK_BOOTTIME) - h->ts_ns >= t->window_ns;
+}
 
-	if (now_ns(CLOCK_BOOTTIME) - h->ts_ns < t->window_ns)
-		return false;
-	return procfs_read_info(h->pid, &info, false) || info.start_ns / 10000000 != h->start_ns / 10000000;
+/*
+ * Members classified late, checked once the ring is drained: an exit the
+ * kernel did report (within the window) has been handled by then, so a
+ * member still listed whose process is gone really lost its exit.
+ */
+static void check_late(struct proc_tracker *t)
+{
+	struct member *m;
+	int i;
+
+	for (i = 0; i < t->nlate; i++) {
+		m = lc_find(t->lc, t->late_pids[i]);
+		if (!m)
+			continue;
+		if (procfs_add_usage(m->pid, m->start_ns, &(struct agent_usage){ 0 })) {
+			lc_forget(t->lc, m->pid);
+			t->late++;
+		} else {
+			set_kernel_agent(t, m->pid, m->agent);
+		}
+	}
+	t->nlate = 0;
 }
 
 static void on_exec(struct proc_tracker *t, const struct proc_exec_event *e)
@@ -124,11 +144,8 @@ static void on_exec(struct proc_tracker *t, const struct proc_exec_event *e)
 	} else if (idx >= 0) {
 		if (lc_start(t->lc, pid, idx, e->hdr.start_ns, LC_NEW)) {
 			idx = -1;	/* table full: counted there */
-		} else if (exited_unseen(t, &e->hdr)) {
-			/* Its exit went unreported: say so rather than keep a ghost. */
-			lc_forget(t->lc, pid);
-			t->late++;
-			idx = -1;
+		} else if (classified_late(t, &e->hdr) && t->nlate < PROC_LATE_MAX) {
+			t->late_pids[t->nlate++] = pid;
 		} else {
 			set_kernel_agent(t, pid, idx);
 		}
@@ -403,6 +420,7 @@ int proc_tracker_poll(struct proc_tracker *t, int timeout_ms)
 		return errno == EINTR ? 0 : -errno;
 	pthread_mutex_lock(t->lock);
 	ret = ring_buffer__consume(t->rb);
+	check_late(t);
 	pthread_mutex_unlock(t->lock);
 	return ret < 0 ? ret : 0;
 }

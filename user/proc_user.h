@@ -22,6 +22,8 @@ enum proc_loss {
 	LOSS_MAX,
 };
 
+#define PROC_LATE_MAX	256
+
 struct proc_tracker {
 	struct proc_bpf *skel;
 	struct ring_buffer *rb;
@@ -34,6 +36,8 @@ struct proc_tracker {
 	uint64_t events[PROC_EV_LISTEN + 1];
 	uint64_t late;
 	uint64_t exits_missed;
+	uint32_t late_pids[PROC_LATE_MAX];	/* classified late, checked after the drain */
+	int nlate;
 	struct trace_out trace;	/* `agentbpf trace`: one line per lifecycle event */
 };
 
