@@ -1,7 +1,9 @@
 """A raw HTTP/1.1 client for tests: sends exact bytes and reads responses
 framed the way the kernel side must frame them, so tests know the exact
 number of requests, statuses and bytes on the wire."""
+import random
 import socket
+import time
 
 
 class Conn:
@@ -11,6 +13,16 @@ class Conn:
 
     def send(self, data):
         self.sock.sendall(data)
+
+    def send_fragmented(self, data, seed, smallest, largest):
+        """Sends data cut at random places, each piece its own segment."""
+        rnd = random.Random(seed)
+        i = 0
+        while i < len(data):
+            n = rnd.randint(smallest, largest)
+            self.sock.sendall(data[i:i + n])
+            i += n
+            time.sleep(0.002)
 
     def _fill(self):
         chunk = self.sock.recv(65536)

@@ -4,7 +4,6 @@ status, keep-alive, pipelining, latency buckets, sizes, in-flight, client
 timeouts, server aborts, garbage, and agents that must not mix."""
 import json
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -120,13 +119,7 @@ def test_pipelined_requests_each_counted():
                 for _ in range(10):
                     eq(c.response()[0], 200, "pipelined status")
                 # Ten more, cut into fragments that split heads across reads.
-                rnd = random.Random(7)
-                i = 0
-                while i < len(batch):
-                    n = rnd.randint(1, 40)
-                    c.send(batch[i:i + n])
-                    i += n
-                    time.sleep(0.002)
+                c.send_fragmented(batch, seed=7, smallest=1, largest=40)
                 for _ in range(10):
                     eq(c.response()[0], 200, "fragmented pipelined status")
             wait_counts(d, agent, success=20)
@@ -229,13 +222,7 @@ def test_heads_larger_than_a_read_window():
                 sizes.append(c.response()[1])
             # The same big head again, in fragments that cut lines anywhere.
             big = request("GET", "/ok", headers=[token, cookie])
-            rnd = random.Random(3)
-            i = 0
-            while i < len(big):
-                n = rnd.randint(100, 900)
-                c.send(big[i:i + n])
-                i += n
-                time.sleep(0.002)
+            c.send_fragmented(big, seed=3, smallest=100, largest=900)
             sizes.append(c.response()[1])
             reqs.append(big)
         wait_counts(d, "pyserver", success=len(reqs))
