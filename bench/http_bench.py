@@ -85,9 +85,10 @@ class Daemon:
 
 
 def wrk(port, seconds, connections, path):
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
-                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True,
-                         timeout=seconds + 30).stdout
+    # The client on CPU 0, the servers on CPU 1 (see main): less scheduling noise.
+    out = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+                          "--latency", f"http://127.0.0.1:{port}{path}"], capture_output=True,
+                         text=True, timeout=seconds + 30).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
@@ -169,6 +170,7 @@ def main():
             f.write("<html>agent</html>\n" * 8)
         with open(f"{work}/nginx.conf", "w") as f:
             f.write(f"""worker_processes 1;
+worker_cpu_affinity 10;
 pid {work}/nginx.pid;
 error_log {work}/error.log crit;
 events {{ worker_connections 1024; }}
@@ -186,7 +188,7 @@ http {{
         # program run two clock reads: measured both ways.
         tracked = (lambda: Daemon("*agentbpf-httpbench-*", work), lambda ctx: ctx.stop())
         nostats = (lambda: Daemon("*agentbpf-httpbench-*", work, stats=False), lambda ctx: ctx.stop())
-        print("nginx, wrk -t2 -c50, keep-alive:", flush=True)
+        print("nginx (CPU 1), wrk -t1 -c50 (CPU 0), keep-alive:", flush=True)
         nginx = run_rounds({"baseline": none, "agentbpf": tracked, "agentbpf, no bpf stats": nostats},
                            a.rounds, a.seconds, 50, lambda n: nport, "/index.html")
 
@@ -195,7 +197,8 @@ http {{
         for name, mod in (("baseline", "bench_agent"), ("in-process", "inproc_agent"),
                           ("agentbpf", "bench_agent")):
             # argv carries the variant so only the tracked one matches.
-            procs.append(subprocess.Popen([PY, "-m", "uvicorn", f"{mod}:app", "--host", "127.0.0.1",
+            procs.append(subprocess.Popen(["taskset", "-c", "1", PY, "-m", "uvicorn", f"{mod}:app",
+                                           "--host", "127.0.0.1",
                                            "--port", str(ports[name]), "--log-level", "warning",
                                            "--no-access-log", "--root-path", f"/variant-{name}"],
                                           cwd=BENCH))
@@ -205,7 +208,7 @@ http {{
         nostats = (lambda: Daemon("*--root-path /variant-agentbpf*", work, stats=False),
                    lambda ctx: ctx.stop())
         ports["agentbpf, no bpf stats"] = ports["agentbpf"]
-        print("uvicorn + FastAPI, wrk -t2 -c20, keep-alive:", flush=True)
+        print("uvicorn + FastAPI (CPU 1), wrk -t1 -c20 (CPU 0), keep-alive:", flush=True)
         uv = run_rounds({"baseline": none, "in-process": none, "agentbpf": tracked,
                          "agentbpf, no bpf stats": nostats}, a.rounds, a.seconds, 20,
                         lambda n: ports[n], "/ok")
