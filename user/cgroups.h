@@ -13,8 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proc.h"
+
 #define CGROUP_MAX_MOUNTS	32
-#define CGROUP_MAX_SLOTS	16
+/* The id slots of an exec event (include/proc.h). */
+#define CGROUP_MAX_SLOTS	PROC_CGROUP_SLOTS
 
 struct cgroup_entry;
 

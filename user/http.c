@@ -367,6 +367,29 @@ static int series_labels(struct http_tracker *t, const struct http_series *s, st
 	return n;
 }
 
+/* agent_request_size_bytes or agent_response_size_bytes, per agent. */
+static void render_sizes(struct expo *e, const struct config *cfg,
+			 const struct http_series *agents, bool response)
+{
+	struct label l;
+	int a;
+
+	if (response)
+		expo_family(e, "agent_response_size_bytes", EXPO_HISTOGRAM,
+			    "Size of the HTTP responses the agent sent, head and body.");
+	else
+		expo_family(e, "agent_request_size_bytes", EXPO_HISTOGRAM,
+			    "Size of the HTTP requests the agent received, head and body.");
+	for (a = 0; a < cfg->nagents; a++) {
+		const struct http_stats *st = &agents[a].sum;
+		const __u64 *b = response ? st->resp_size_buckets : st->req_size_buckets;
+
+		l = (struct label){ "agent_type", cfg->agents[a].name };
+		expo_histogram(e, &l, 1, size_bounds, (const uint64_t *)b, HTTP_SIZE_BUCKETS,
+			       b[HTTP_SIZE_BUCKETS], response ? st->resp_bytes : st->req_bytes);
+	}
+}
+
 void http_tracker_render(struct http_tracker *t, struct expo *e)
 {
 	const struct config *cfg = t->cfg;
@@ -420,23 +443,8 @@ void http_tracker_render(struct http_tracker *t, struct expo *e)
 			       cfg->nbuckets, st->duration_buckets[cfg->nbuckets], st->duration_ns / 1e9);
 	}
 
-	expo_family(e, "agent_request_size_bytes", EXPO_HISTOGRAM,
-		    "Size of the HTTP requests the agent received, head and body.");
-	for (a = 0; a < cfg->nagents; a++) {
-		l[0] = (struct label){ "agent_type", cfg->agents[a].name };
-		expo_histogram(e, l, 1, size_bounds, (const uint64_t *)agents[a].sum.req_size_buckets,
-			       HTTP_SIZE_BUCKETS, agents[a].sum.req_size_buckets[HTTP_SIZE_BUCKETS],
-			       agents[a].sum.req_bytes);
-	}
-
-	expo_family(e, "agent_response_size_bytes", EXPO_HISTOGRAM,
-		    "Size of the HTTP responses the agent sent, head and body.");
-	for (a = 0; a < cfg->nagents; a++) {
-		l[0] = (struct label){ "agent_type", cfg->agents[a].name };
-		expo_histogram(e, l, 1, size_bounds, (const uint64_t *)agents[a].sum.resp_size_buckets,
-			       HTTP_SIZE_BUCKETS, agents[a].sum.resp_size_buckets[HTTP_SIZE_BUCKETS],
-			       agents[a].sum.resp_bytes);
-	}
+	render_sizes(e, cfg, agents, false);
+	render_sizes(e, cfg, agents, true);
 
 	expo_family(e, "worker_active_requests", EXPO_GAUGE,
 		    "HTTP requests the agent has received and not yet answered.");
