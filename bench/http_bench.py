@@ -9,7 +9,8 @@ same run (the machine is noisy; medians of the rounds).
 
 Also: BPF run time per request (kernel bpf stats) and requests lost at the
 highest rate driven (agentbpf's count against the server's responses).
-Usage: sudo bench/http_bench.py [--rounds N] [--seconds S]; results in bench/results/http.md.
+Usage: sudo bench/http_bench.py [--rounds N] [--seconds S] [--only nginx|uvicorn]
+       [--compare NAME=BINARY ...]; results in bench/results/http.md.
 """
 import argparse
 import os
@@ -60,15 +61,15 @@ def scrape(url):
 
 
 class Daemon:
-    def __init__(self, glob, workdir, stats=True):
+    def __init__(self, glob, workdir, stats=True, binary=AGENTBPF):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.stats = stats
         cfg = os.path.join(workdir, "agentbpf.yml")
         with open(cfg, "w") as f:
             f.write(f'agents:\n  - name: bench\n    match:\n      cmdline: "{glob}"\n')
-        extra = [] if stats else ["--no-bpf-stats"]
-        self.proc = subprocess.Popen([AGENTBPF, "--config", cfg, "--web.listen-address",
+        extra = ["--bpf-stats"] if stats else []
+        self.stats = stats is not False  # None: a build's defaults; stats reach /metrics if it has them
+        self.proc = subprocess.Popen([binary, "--config", cfg, "--web.listen-address",
                                       f"127.0.0.1:{self.port}", *extra], stderr=subprocess.DEVNULL)
         deadline = time.time() + 15
         while time.time() < deadline:
@@ -153,7 +154,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--only", choices=("nginx", "uvicorn"), help="run one of the two servers")
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME=BINARY",
+                    help="also measure another agentbpf build (e.g. an older commit) in the same rounds")
     a = ap.parse_args()
+    compare = []
+    for c in a.compare:
+        name, sep, binary = c.partition("=")
+        if not sep or not os.access(binary, os.X_OK):
+            sys.exit(f"http bench: --compare wants NAME=BINARY with an executable BINARY, not {c!r}")
+        compare.append((name, binary))
     if os.geteuid() != 0:
         sys.exit("http bench: needs root to load BPF programs")
     for tool in ("wrk", "/usr/sbin/nginx"):
@@ -184,39 +194,50 @@ http {{
         procs.append(subprocess.Popen(["/usr/sbin/nginx", "-c", f"{work}/nginx.conf", "-g", "daemon off;"]))
         wait_port(nport)
         none = (lambda: None, lambda ctx: None)
-        # Kernel BPF stats (agentbpf_bpf_program_* self-metrics) cost every
-        # program run two clock reads: measured both ways.
-        tracked = (lambda: Daemon("*agentbpf-httpbench-*", work), lambda ctx: ctx.stop())
-        nostats = (lambda: Daemon("*agentbpf-httpbench-*", work, stats=False), lambda ctx: ctx.stop())
-        print("nginx (CPU 1), wrk -t1 -c50 (CPU 0), keep-alive:", flush=True)
-        nginx = run_rounds({"baseline": none, "agentbpf": tracked, "agentbpf, no bpf stats": nostats},
-                           a.rounds, a.seconds, 50, lambda n: nport, "/index.html")
 
-        # uvicorn: the same trivial endpoint three ways.
-        ports = {"baseline": free_port(), "in-process": free_port(), "agentbpf": free_port()}
-        for name, mod in (("baseline", "bench_agent"), ("in-process", "inproc_agent"),
-                          ("agentbpf", "bench_agent")):
-            # argv carries the variant so only the tracked one matches.
-            procs.append(subprocess.Popen(["taskset", "-c", "1", PY, "-m", "uvicorn", f"{mod}:app",
-                                           "--host", "127.0.0.1",
-                                           "--port", str(ports[name]), "--log-level", "warning",
-                                           "--no-access-log", "--root-path", f"/variant-{name}"],
-                                          cwd=BENCH))
-        for p in ports.values():
-            wait_port(p)
-        tracked = (lambda: Daemon("*--root-path /variant-agentbpf*", work), lambda ctx: ctx.stop())
-        nostats = (lambda: Daemon("*--root-path /variant-agentbpf*", work, stats=False),
-                   lambda ctx: ctx.stop())
-        ports["agentbpf, no bpf stats"] = ports["agentbpf"]
-        print("uvicorn + FastAPI (CPU 1), wrk -t1 -c20 (CPU 0), keep-alive:", flush=True)
-        uv = run_rounds({"baseline": none, "in-process": none, "agentbpf": tracked,
-                         "agentbpf, no bpf stats": nostats}, a.rounds, a.seconds, 20,
-                        lambda n: ports[n], "/ok")
+        def daemons(glob):
+            """The tracked variants: this build with and without kernel BPF stats
+            (they cost every program run two clock reads), and any --compare build."""
+            v = {"agentbpf": (lambda: Daemon(glob, work), lambda ctx: ctx.stop()),
+                 "agentbpf, no bpf stats": (lambda: Daemon(glob, work, stats=False),
+                                            lambda ctx: ctx.stop())}
+            for name, binary in compare:
+                # Its own defaults: an older build may not know today's flags.
+                v[name] = (lambda b=binary: Daemon(glob, work, stats=None, binary=b),
+                           lambda ctx: ctx.stop())
+            return v
+
+        tables = []
+        if a.only != "uvicorn":
+            print("nginx (CPU 1), wrk -t1 -c50 (CPU 0), keep-alive:", flush=True)
+            res = run_rounds({"baseline": none, **daemons("*agentbpf-httpbench-*")},
+                             a.rounds, a.seconds, 50, lambda n: nport, "/index.html")
+            tables.append(table("nginx, small static file", res, "baseline"))
+
+        if a.only != "nginx":
+            # uvicorn: the same trivial endpoint three ways.
+            ports = {"baseline": free_port(), "in-process": free_port(), "agentbpf": free_port()}
+            for name, mod in (("baseline", "bench_agent"), ("in-process", "inproc_agent"),
+                              ("agentbpf", "bench_agent")):
+                # argv carries the variant so only the tracked one matches.
+                procs.append(subprocess.Popen(["taskset", "-c", "1", PY, "-m", "uvicorn",
+                                               f"{mod}:app", "--host", "127.0.0.1",
+                                               "--port", str(ports[name]), "--log-level", "warning",
+                                               "--no-access-log", "--root-path", f"/variant-{name}"],
+                                              cwd=BENCH))
+            for p in ports.values():
+                wait_port(p)
+            tracked = daemons("*--root-path /variant-agentbpf*")
+            for name in tracked:
+                ports[name] = ports["agentbpf"]
+            print("uvicorn + FastAPI (CPU 1), wrk -t1 -c20 (CPU 0), keep-alive:", flush=True)
+            res = run_rounds({"baseline": none, "in-process": none, **tracked}, a.rounds, a.seconds,
+                             20, lambda n: ports[n], "/ok")
+            tables.append(table("uvicorn + FastAPI, trivial endpoint", res, "baseline"))
 
         report = (f"## HTTP overhead ({time.strftime('%Y-%m-%d')}, {os.uname().release}, "
                   f"{os.cpu_count()} CPUs, {a.rounds} alternating rounds of {a.seconds} s)\n\n"
-                  + table("nginx, small static file", nginx, "baseline") + "\n"
-                  + table("uvicorn + FastAPI, trivial endpoint", uv, "baseline"))
+                  + "\n".join(tables))
         with open(os.path.join(RESULTS, "http.md"), "w") as f:
             f.write(report)
         print("\n" + report)

@@ -83,10 +83,11 @@ build_c() {
 }
 
 # daemon_start CONFIG: runs agentbpf on loopback; returns once /healthz answers.
+# With --bpf-stats: the BPF time per event is part of what is reported.
 daemon_start() {
 	local i
 
-	"$AGENTBPF" --config "$1" --web.listen-address "127.0.0.1:$PORT" >"$DAEMON_LOG" 2>&1 &
+	"$AGENTBPF" --config "$1" --web.listen-address "127.0.0.1:$PORT" --bpf-stats >"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
 	for i in $(seq 200); do
 		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then

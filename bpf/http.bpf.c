@@ -20,11 +20,11 @@
 #include <bpf/bpf_core_read.h>
 #include "proc.h"
 #include "http.h"
+#include "sockio.bpf.h"
 
 #define AF_INET		2
 #define AF_INET6	10
 #define IPPROTO_TCP	6
-#define MSG_PEEK	2
 #define TCP_CLOSE_WAIT	8
 
 char LICENSE[] SEC("license") = "GPL";
@@ -245,92 +245,12 @@ static const u64 size_bounds[HTTP_SIZE_BUCKETS] = HTTP_SIZE_BOUNDS;
 static struct http_stats zero_stats;
 static struct carry zero_carry;
 
-/* A size the verifier can prove is at most max, however the compiler folded it. */
-static __always_inline u64 clamp_size(u64 v, u64 max)
-{
-	if (v > max)
-		v = max;
-	barrier_var(v);
-	if (v > max)
-		v = 0;
-	return v;
-}
-
 static __always_inline void count_drop(u32 reason)
 {
 	u64 *cnt = bpf_map_lookup_elem(&http_drops, &reason);
 
 	if (cnt)
 		__sync_fetch_and_add(cnt, 1);
-}
-
-/* Where the bytes of this recvmsg/sendmsg are in user memory. */
-struct io {
-	const char *buf;	/* the first (or only) buffer */
-	u32 len;		/* readable bytes at buf */
-};
-
-#if defined(__TARGET_ARCH_x86)
-#define NR_READ 0
-#define NR_WRITE 1
-#define NR_READV 19
-#define NR_WRITEV 20
-#define NR_SENDTO 44
-#define NR_RECVFROM 45
-#define NR_SENDMSG 46
-#define NR_RECVMSG 47
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
-#elif defined(__TARGET_ARCH_arm64)
-#define NR_READ 63
-#define NR_WRITE 64
-#define NR_READV 65
-#define NR_WRITEV 66
-#define NR_SENDTO 206
-#define NR_RECVFROM 207
-#define NR_SENDMSG 211
-#define NR_RECVMSG 212
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
-#endif
-
-static __always_inline void find_io(struct io *io, int ret)
-{
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	long nr = SYSCALL_NR(regs);
-	unsigned long arg = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	unsigned long cnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	const struct iovec *iovp;
-	struct user_msghdr msg;
-	struct iovec iov;
-
-	io->buf = NULL;
-	io->len = 0;
-	switch (nr) {
-	case NR_READ:
-	case NR_WRITE:
-	case NR_RECVFROM:
-	case NR_SENDTO:
-		io->buf = (const char *)arg;
-		io->len = ret;
-		return;
-	case NR_READV:
-	case NR_WRITEV:
-		iovp = (const struct iovec *)arg;
-		break;
-	case NR_RECVMSG:
-	case NR_SENDMSG:
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)arg))
-			return;
-		iovp = msg.msg_iov;
-		cnt = msg.msg_iovlen;
-		break;
-	default:
-		/* sendfile, splice: the bytes are not in user memory. */
-		return;
-	}
-	if (!iovp || !cnt || bpf_probe_read_user(&iov, sizeof(iov), iovp))
-		return;
-	io->buf = iov.iov_base;
-	io->len = iov.iov_len < (u64)ret ? iov.iov_len : (u32)ret;
 }
 
 static __always_inline u8 status_of(u16 code)
@@ -660,14 +580,6 @@ static __always_inline u32 route_of(struct parse_ctx *x, u32 path_off, u32 len, 
 }
 
 
-static __always_inline u64 lower8(const char *p)
-{
-	u64 w;
-
-	__builtin_memcpy(&w, p, 8);
-	return w | 0x2020202020202020ull;
-}
-
 /* One header line [start, nl): only the framing headers matter. */
 static __always_inline void header_line(struct scratch *s, u32 start, u32 nl)
 {
@@ -709,25 +621,6 @@ static __always_inline void header_line(struct scratch *s, u32 start, u32 nl)
 	}
 }
 
-/* Offset of the first '\n' among the 8 bytes of w (little endian), or 8. */
-static __always_inline u32 first_newline(u64 w)
-{
-	u32 k;
-
-	for (k = 0; k < 8; k++) {
-		if (((w >> (k * 8)) & 0xff) == '\n')
-			return k;
-	}
-	return 8;
-}
-
-static __always_inline bool has_newline(u64 w)
-{
-	u64 x = w ^ 0x0a0a0a0a0a0a0a0aull;
-
-	return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
-}
-
 /*
  * One step of the head scan: skips up to 32 bytes a step while they hold
  * no newline (the bytes of a header line), then handles one line ending.
@@ -738,20 +631,21 @@ static long scan_step(u32 i, void *arg)
 	struct scratch *s = *(struct scratch **)arg;
 	struct head_state *h = &s->head;
 	u32 pos = h->pos, nl, start, k;
-	u64 w;
+	u64 w, m = 0;
 
 	if (pos >= h->len)
 		return 1;
 	for (k = 0; k < 4; k++) {
 		__builtin_memcpy(&w, s->buf + ((pos + k * 8) & SCRATCH_MASK), 8);
-		if (has_newline(w))
+		m = newline_mask(w);
+		if (m)
 			break;
 	}
 	if (k == 4) {
 		h->pos = pos + 32;
 		return 0;
 	}
-	nl = pos + k * 8 + first_newline(w);
+	nl = pos + k * 8 + first_newline(m);
 	if (nl >= h->len)
 		return 1;
 	h->pos = nl + 1;
@@ -1101,28 +995,31 @@ static long parse_step(u32 idx, void *arg)
 	return 0;
 }
 
-static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret, u64 now)
+static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret)
 {
 	struct http_dir *d = &c->dirs[dir & 1];
 	u32 zero = 0;
 	struct io io;
 	struct parse_ctx x = {
-		.c = c, .sk = sk, .now = now, .total = ret, .dir = dir, .io = &io,
+		.c = c, .sk = sk, .total = ret, .dir = dir, .io = &io,
 	};
 
 	/*
 	 * The common body call (a sendfile, a large upload's next read) ends
-	 * at or before the body's end: count it without looking at its bytes.
+	 * at or before the body's end: count it without looking at its bytes,
+	 * and read the clock only if it ends the message.
 	 */
 	if (d->state == P_BODY && d->remaining >= (u64)ret) {
 		d->remaining -= ret;
 		d->msg_bytes += ret;
 		if (!d->remaining) {
 			x.off = ret;
+			x.now = bpf_ktime_get_boot_ns();
 			body_done(&x);
 		}
 		return;
 	}
+	x.now = bpf_ktime_get_boot_ns();
 	x.s = bpf_map_lookup_elem(&http_scratch, &zero);
 	if (!x.s)
 		return;
@@ -1137,22 +1034,43 @@ static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret,
 		count_drop(HTTP_DROP_DESYNC);
 		c->dirs[dir & 1].state = P_SKIP;
 	}
+	/* A body delimited by the close ends with the last write before it. */
+	if (dir == DIR_RESP && c->dirs[DIR_RESP].state == P_CLOSE)
+		c->last_send_ns = x.now;
+}
+
+/*
+ * The connection's state, if it has any. Most sockets on a host have no
+ * BPF storage at all: a plain load of the pointer spares them the helper
+ * call (sk_data_ready runs for every socket that receives data).
+ */
+static __always_inline struct http_conn *conn_state(const struct sock *sk)
+{
+	if (!sk->sk_bpf_storage)
+		return NULL;
+	return bpf_sk_storage_get(&http_conns, (struct sock *)sk, NULL, 0);
 }
 
 /* The connection of a member process, created on its first TCP read. */
 static __always_inline struct http_conn *conn_of(struct sock *sk, bool create)
 {
-	u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct http_conn *c;
 	u16 family;
 	u32 *agent;
+	u32 tgid;
 
+	/*
+	 * A socket with state is a member's connection: no pid lookup on the
+	 * agent's own calls. Other processes' sockets have no storage, so the
+	 * lookup below is what every other TCP call on the host pays.
+	 */
+	c = conn_state(sk);
+	if (c || !create)
+		return c;
+	tgid = bpf_get_current_pid_tgid() >> 32;
 	agent = bpf_map_lookup_elem(&agent_pids, &tgid);
 	if (!agent || *agent >= AGENTBPF_MAX_AGENTS)
 		return NULL;
-	c = bpf_sk_storage_get(&http_conns, sk, NULL, 0);
-	if (c || !create)
-		return c;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || (family != AF_INET && family != AF_INET6))
 		return NULL;
@@ -1180,7 +1098,7 @@ int BPF_PROG(http_recv, struct sock *sk, int ret, int flags)
 			c->peer_closed_ns = bpf_ktime_get_boot_ns();
 		return 0;
 	}
-	frame((u64)sk, c, DIR_REQ, ret, bpf_ktime_get_boot_ns());
+	frame((u64)sk, c, DIR_REQ, ret);
 	/* Later data is a later request's, unless it is this one's body. */
 	c->data_ready_ns = 0;
 	return 0;
@@ -1196,7 +1114,7 @@ int BPF_PROG(http_data_ready, const struct sock *sk)
 {
 	struct http_conn *c;
 
-	c = bpf_sk_storage_get(&http_conns, (struct sock *)sk, NULL, 0);
+	c = conn_state(sk);
 	if (!c || c->role != ROLE_SERVER || c->data_ready_ns)
 		return 0;
 	if (c->dirs[DIR_REQ].state == P_IDLE)
@@ -1231,7 +1149,6 @@ SEC("tp_btf/sock_send_length")
 int BPF_PROG(http_send, struct sock *sk, int ret, int flags)
 {
 	struct http_conn *c;
-	u64 now;
 
 	if (ret <= 0)
 		return 0;
@@ -1240,9 +1157,7 @@ int BPF_PROG(http_send, struct sock *sk, int ret, int flags)
 		return 0;
 	if (c->role == ROLE_UNKNOWN && !server_speaks(c, ret))
 		return 0;
-	now = bpf_ktime_get_boot_ns();
-	c->last_send_ns = now;
-	frame((u64)sk, c, DIR_RESP, ret, now);
+	frame((u64)sk, c, DIR_RESP, ret);
 	return 0;
 }
 
@@ -1253,7 +1168,7 @@ int BPF_PROG(http_state, const struct sock *sk, int oldstate, int newstate)
 
 	if (newstate != TCP_CLOSE_WAIT)
 		return 0;
-	c = bpf_sk_storage_get(&http_conns, (struct sock *)sk, NULL, 0);
+	c = conn_state(sk);
 	if (c && !c->peer_closed_ns)
 		c->peer_closed_ns = bpf_ktime_get_boot_ns();
 	return 0;
@@ -1265,7 +1180,7 @@ int BPF_PROG(http_destroy, struct sock *sk)
 	u64 key = (u64)sk, now = bpf_ktime_get_boot_ns();
 	struct http_conn *c;
 
-	c = bpf_sk_storage_get(&http_conns, sk, NULL, 0);
+	c = conn_state(sk);
 	if (!c)
 		return 0;
 	if (c->role == ROLE_SERVER) {

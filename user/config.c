@@ -29,6 +29,11 @@ void config_defaults(struct config *cfg)
 	cfg->nbuckets = ARRAY_SIZE(default_buckets);
 	cfg->max_processes = AGENTBPF_MAX_PROCS;
 	cfg->max_routes = 100;
+	/* Redis and NATS client ports. */
+	cfg->bus_ports[0] = 6379;
+	cfg->bus_ports[1] = 4222;
+	cfg->nbus_ports = 2;
+	cfg->max_queues = 200;
 }
 
 void config_free(struct config *cfg)
@@ -39,11 +44,16 @@ void config_free(struct config *cfg)
 	free(cfg->listen);
 	for (i = 0; i < cfg->nroutes; i++)
 		free(cfg->routes[i]);
+	for (i = 0; i < cfg->nqueues; i++) {
+		free(cfg->queues[i].match);
+		free(cfg->queues[i].type);
+	}
 	for (i = 0; i < cfg->nagents; i++) {
 		struct agent_conf *a = &cfg->agents[i];
 
 		free(a->name);
 		free(a->type);
+		free(a->cache_type);
 		free(a->match.cmdline);
 		free(a->match.comm);
 		free(a->match.exe);
@@ -184,6 +194,8 @@ static int parse_agent(struct parse_ctx *c, yaml_node_t *key, const char *k, yam
 		return get_string(c, v, "name", &a->name);
 	if (!strcmp(k, "type"))
 		return get_string(c, v, "type", &a->type);
+	if (!strcmp(k, "cache_type"))
+		return get_string(c, v, "cache_type", &a->cache_type);
 	if (!strcmp(k, "match")) {
 		if (for_each_pair(c, v, "match", parse_match, &a->match))
 			return -1;
@@ -193,7 +205,7 @@ static int parse_agent(struct parse_ctx *c, yaml_node_t *key, const char *k, yam
 				    a->name ? a->name : "?");
 		return 0;
 	}
-	return fail(c, key, "agent: unknown key \"%s\" (expected name, type or match)", k);
+	return fail(c, key, "agent: unknown key \"%s\" (expected name, type, cache_type or match)", k);
 }
 
 static int parse_agents(struct parse_ctx *c, struct config *cfg, yaml_node_t *seq)
@@ -229,6 +241,106 @@ static int parse_agents(struct parse_ctx *c, struct config *cfg, yaml_node_t *se
 		}
 		if (!a->type && !(a->type = strdup(a->name)))
 			return fail(c, node, "out of memory");
+		if (!a->cache_type && !(a->cache_type = strdup(a->name)))
+			return fail(c, node, "out of memory");
+	}
+	return 0;
+}
+
+static int parse_bus_ports(struct parse_ctx *c, struct config *cfg, yaml_node_t *seq)
+{
+	yaml_node_item_t *item;
+	int port;
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return fail(c, seq, "bus_ports: expected a list of broker ports like [6379, 4222]");
+	cfg->nbus_ports = 0;
+	for (item = seq->data.sequence.items.start; item < seq->data.sequence.items.top; item++) {
+		yaml_node_t *node = yaml_document_get_node(c->doc, *item);
+
+		if (cfg->nbus_ports >= CONFIG_MAX_BUS_PORTS)
+			return fail(c, node, "bus_ports: at most %d ports", CONFIG_MAX_BUS_PORTS);
+		if (get_int(c, node, "bus_ports", 1, 65535, &port))
+			return -1;
+		cfg->bus_ports[cfg->nbus_ports++] = port;
+	}
+	return 0;
+}
+
+/* Agent names are resolved after the whole file is read: agents may come later. */
+struct queue_parse {
+	struct queue_conf *q;
+	char *from, *to;
+	yaml_node_t *from_node, *to_node;
+};
+
+static int parse_queue(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_node_t *v,
+		       void *arg)
+{
+	struct queue_parse *qp = arg;
+
+	if (!strcmp(k, "match"))
+		return get_string(c, v, "queues.match", &qp->q->match);
+	if (!strcmp(k, "type")) {
+		if (get_string(c, v, "queues.type", &qp->q->type))
+			return -1;
+		if (strlen(qp->q->type) > 64)
+			return fail(c, v, "queues.type: longer than 64 bytes");
+		return 0;
+	}
+	if (!strcmp(k, "from")) {
+		qp->from_node = v;
+		return get_string(c, v, "queues.from", &qp->from);
+	}
+	if (!strcmp(k, "to")) {
+		qp->to_node = v;
+		return get_string(c, v, "queues.to", &qp->to);
+	}
+	return fail(c, key, "queues: unknown key \"%s\" (expected match, type, from or to)", k);
+}
+
+static int agent_index(struct parse_ctx *c, struct config *cfg, yaml_node_t *node,
+		       const char *name, const char *what, int *out)
+{
+	int i;
+
+	*out = -1;
+	if (!name)
+		return 0;
+	for (i = 0; i < cfg->nagents; i++) {
+		if (!strcmp(cfg->agents[i].name, name)) {
+			*out = i;
+			return 0;
+		}
+	}
+	return fail(c, node, "queues.%s: \"%s\" is not the name of an agent", what, name);
+}
+
+static int parse_queues(struct parse_ctx *c, struct config *cfg, yaml_node_t *seq)
+{
+	yaml_node_item_t *item;
+	int ret = 0;
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return fail(c, seq, "queues: expected a list of {match, from, to, type}");
+	for (item = seq->data.sequence.items.start; item < seq->data.sequence.items.top; item++) {
+		yaml_node_t *node = yaml_document_get_node(c->doc, *item);
+		struct queue_parse qp = { 0 };
+
+		if (cfg->nqueues >= CONFIG_MAX_QUEUES)
+			return fail(c, node, "queues: at most %d patterns", CONFIG_MAX_QUEUES);
+		qp.q = &cfg->queues[cfg->nqueues++];
+		ret = for_each_pair(c, node, "queues", parse_queue, &qp);
+		if (!ret && !qp.q->match)
+			ret = fail(c, node, "queues: missing match (a glob on the key or subject)");
+		if (!ret)
+			ret = agent_index(c, cfg, qp.from_node, qp.from, "from", &qp.q->from);
+		if (!ret)
+			ret = agent_index(c, cfg, qp.to_node, qp.to, "to", &qp.q->to);
+		free(qp.from);
+		free(qp.to);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -336,7 +448,15 @@ static int parse_top(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_
 		return get_int(c, v, "max_routes", 1, 10000, &cfg->max_routes);
 	if (!strcmp(k, "routes"))
 		return parse_routes(c, cfg, v);
-	return fail(c, key, "unknown key \"%s\" (expected agents, namespace, listen, buckets, max_processes, request_labels, max_routes or routes)", k);
+	if (!strcmp(k, "bus_ports"))
+		return parse_bus_ports(c, cfg, v);
+	if (!strcmp(k, "max_queues"))
+		return get_int(c, v, "max_queues", 1, 10000, &cfg->max_queues);
+	if (!strcmp(k, "queues")) {
+		/* Needs the agents' names: parsed after the rest (see config_parse). */
+		return 0;
+	}
+	return fail(c, key, "unknown key \"%s\" (expected agents, namespace, listen, buckets, max_processes, request_labels, max_routes, routes, bus_ports, max_queues or queues)", k);
 }
 
 int config_parse(struct config *cfg, const char *name, const char *text, size_t len,
@@ -369,6 +489,17 @@ int config_parse(struct config *cfg, const char *name, const char *text, size_t 
 	}
 	if (for_each_pair(&c, root, "config", parse_top, cfg))
 		goto cleanup;
+	{
+		yaml_node_pair_t *pair;
+
+		for (pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top; pair++) {
+			const char *k = scalar(yaml_document_get_node(&doc, pair->key));
+
+			if (k && !strcmp(k, "queues") &&
+			    parse_queues(&c, cfg, yaml_document_get_node(&doc, pair->value)))
+				goto cleanup;
+		}
+	}
 	ret = 0;
 cleanup:
 	yaml_document_delete(&doc);
@@ -513,4 +644,15 @@ int config_parse_listen(const char *addr, char *host, size_t hostlen, uint16_t *
 		return -1;
 	*port = (uint16_t)p;
 	return 0;
+}
+
+const struct queue_conf *config_queue(const struct config *cfg, const char *name)
+{
+	int i;
+
+	for (i = 0; i < cfg->nqueues; i++) {
+		if (!fnmatch(cfg->queues[i].match, name, 0))
+			return &cfg->queues[i];
+	}
+	return NULL;
 }

@@ -9,6 +9,8 @@
 #define CONFIG_MAX_BUCKETS	32
 #define CONFIG_MAX_PORTS	16
 #define CONFIG_MAX_ROUTES	32	/* route patterns */
+#define CONFIG_MAX_BUS_PORTS	8
+#define CONFIG_MAX_QUEUES	32	/* queue patterns */
 
 /* Every field that is set must match (AND); unset fields match anything. */
 struct agent_match {
@@ -22,7 +24,16 @@ struct agent_match {
 struct agent_conf {
 	char *name;		/* label value of agent_type / worker_name */
 	char *type;		/* label value of worker_type; defaults to name */
+	char *cache_type;	/* label value of cache_hits_total; defaults to name */
 	struct agent_match match;
+};
+
+/* A queue, stream, channel or subject pattern and what is known of it. */
+struct queue_conf {
+	char *match;		/* glob on the key or subject */
+	char *type;		/* message_type; NULL: the command family */
+	int from;		/* producing agent's index, -1: learned */
+	int to;			/* consuming agent's index, -1: learned */
 };
 
 struct config {
@@ -38,6 +49,12 @@ struct config {
 	int nroutes;
 	struct agent_conf agents[AGENTBPF_MAX_AGENTS];
 	int nagents;
+	/* Message bus: remote ports of broker connections, queues kept apart. */
+	uint16_t bus_ports[CONFIG_MAX_BUS_PORTS];
+	int nbus_ports;
+	int max_queues;
+	struct queue_conf queues[CONFIG_MAX_QUEUES];
+	int nqueues;
 };
 
 /* What the matchers look at; fields may be NULL when unknown. */
@@ -66,6 +83,8 @@ bool config_uses_ports(const struct config *cfg);
 /* The route label of a collapsed route: the first matching pattern, or itself. */
 const char *config_route_label(const struct config *cfg, const char *route);
 bool config_valid_metric_name(const char *s);
+/* The first queue pattern matching a key or subject, or NULL. */
+const struct queue_conf *config_queue(const struct config *cfg, const char *name);
 /* Parses "host:port", ":port", "[v6]:port"; returns 0 or -1. */
 int config_parse_listen(const char *addr, char *host, size_t hostlen, uint16_t *port);
 

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "expo.h"
 #include "http_user.h"
+#include "bus_user.h"
 #include "lifecycle.h"
 #include "proc.h"
 #include "proc.skel.h"
@@ -51,6 +52,7 @@ struct app {
 	struct lifecycle lc;
 	struct proc_tracker proc;
 	struct http_tracker http;
+	struct bus_tracker bus;
 	uint64_t boot_to_unix_ns;
 	uint64_t scrapes;
 	double last_scrape_s;
@@ -84,7 +86,9 @@ static void usage(FILE *f)
 		"                                  [v6]:port (default " DEFAULT_LISTEN ")\n"
 		"  -n, --namespace NS              prefix for metric families, e.g. NS_agent_requests_total\n"
 		"      --btf FILE                  kernel BTF to use instead of " DEFAULT_BTF "\n"
-		"      --no-bpf-stats              do not enable the kernel's BPF run-time accounting\n"
+		"      --bpf-stats                 enable the kernel's BPF run-time accounting for the\n"
+		"                                  agentbpf_bpf_program_* metrics (two clock reads per\n"
+		"                                  program run, host-wide while agentbpf runs)\n"
 		"      --json                      trace: one JSON object per line\n"
 		"  -h, --help                      this help\n"
 		"  -V, --version                   print the version\n"
@@ -100,7 +104,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "web.listen-address", required_argument, NULL, 'l' },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "btf", required_argument, NULL, 'b' },
-		{ "no-bpf-stats", no_argument, NULL, 's' },
+		{ "bpf-stats", no_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -108,8 +112,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	};
 	int c;
 
-	*o = (struct options){ .command = "run", .config = DEFAULT_CONFIG, .btf = DEFAULT_BTF,
-			       .bpf_stats = true };
+	*o = (struct options){ .command = "run", .config = DEFAULT_CONFIG, .btf = DEFAULT_BTF };
 	if (argc > 1 && argv[1][0] != '-') {
 		o->command = argv[1];
 		argc--;
@@ -131,7 +134,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->btf = optarg;
 			break;
 		case 's':
-			o->bpf_stats = false;
+			o->bpf_stats = true;
 			break;
 		case 'j':
 			o->json = true;
@@ -200,8 +203,9 @@ static int load_config(const struct options *o, struct config *cfg)
 static void render_self(struct app *app, struct expo *e)
 {
 	static const char *const ev_names[] = { NULL, "exec", "fork", "exit", "listen" };
-	struct bpf_object *objs[] = { app->proc.skel->obj, http_tracker_object(&app->http) };
-	uint64_t losses[LOSS_MAX], http_drops[HTTP_DROP_MAX];
+	struct bpf_object *objs[] = { app->proc.skel->obj, http_tracker_object(&app->http),
+				      bus_tracker_object(&app->bus) };
+	uint64_t losses[LOSS_MAX], http_drops[HTTP_DROP_MAX], bus_drops[BUS_DROP_MAX];
 	struct label l[2];
 	int i;
 
@@ -221,11 +225,13 @@ static void render_self(struct app *app, struct expo *e)
 	l[0] = (struct label){ "map", "agent_pids" };
 	expo_sample(e, l, 1, app->lc.count);
 	http_tracker_render_maps(&app->http, e, false);
+	bus_tracker_render_maps(&app->bus, e, false);
 	expo_family(e, "agentbpf_bpf_map_capacity", EXPO_GAUGE,
 		    "Maximum entries of a BPF map; when entries reach it, events are dropped.");
 	l[0] = (struct label){ "map", "agent_pids" };
 	expo_sample(e, l, 1, app->cfg.max_processes);
 	http_tracker_render_maps(&app->http, e, true);
+	bus_tracker_render_maps(&app->bus, e, true);
 
 	expo_family(e, "agentbpf_events_total", EXPO_COUNTER,
 		    "Kernel events received by the daemon, by type.");
@@ -245,6 +251,11 @@ static void render_self(struct app *app, struct expo *e)
 	for (i = 0; i < HTTP_DROP_MAX; i++) {
 		l[0] = (struct label){ "reason", http_drop_name(i) };
 		expo_sample(e, l, 1, http_drops[i]);
+	}
+	bus_tracker_drops(&app->bus, bus_drops);
+	for (i = 0; i < BUS_DROP_MAX; i++) {
+		l[0] = (struct label){ "reason", bus_drop_name(i) };
+		expo_sample(e, l, 1, bus_drops[i]);
 	}
 
 	selfstats_render_programs(e, objs, ARRAY_SIZE(objs));
@@ -309,6 +320,7 @@ static void render(void *ctx, struct strbuf *out, enum expo_format fmt)
 	forget_vanished(app, n);
 	lc_render(&app->lc, &app->cfg, &e, usage, app->boot_to_unix_ns);
 	http_tracker_render(&app->http, &e);
+	bus_tracker_render(&app->bus, &e);
 	render_self(app, &e);
 	app->scrapes++;
 	pthread_mutex_unlock(&app->lock);
@@ -354,6 +366,10 @@ static int run(struct app *app, bool trace)
 			      strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL, err, sizeof(err)))
 		/* Lifecycle metrics need only the scheduler tracepoints: go on without HTTP. */
 		fprintf(stderr, "agentbpf: warning: %s; HTTP request metrics are off\n", err);
+	if (bus_tracker_open(&app->bus, &app->cfg, bpf_map__fd(app->proc.skel->maps.agent_pids),
+			     app->proc.rb, app->proc.trace,
+			     strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL, err, sizeof(err)))
+		fprintf(stderr, "agentbpf: warning: %s; message-bus metrics are off\n", err);
 	if (app->opt.bpf_stats && !trace) {
 		stats_fd = selfstats_enable_bpf_stats();
 		if (stats_fd < 0)
@@ -388,6 +404,7 @@ static int run(struct app *app, bool trace)
 cleanup:
 	server_stop(srv);
 	http_tracker_close(&app->http);
+	bus_tracker_close(&app->bus);
 	proc_tracker_close(&app->proc);
 	if (stats_fd >= 0)
 		close(stats_fd);

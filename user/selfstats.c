@@ -37,10 +37,10 @@ static void for_each_prog(struct expo *e, struct bpf_object *const *objs, int no
 void selfstats_render_programs(struct expo *e, struct bpf_object *const *objs, int nobjs)
 {
 	expo_family(e, "agentbpf_bpf_program_runs_total", EXPO_COUNTER,
-		    "Times each BPF program ran (kernel bpf stats; 0 when stats are disabled).");
+		    "Times each BPF program ran (kernel bpf stats; 0 unless --bpf-stats or kernel.bpf_stats_enabled).");
 	for_each_prog(e, objs, nobjs, false);
 	expo_family(e, "agentbpf_bpf_program_run_seconds_total", EXPO_COUNTER,
-		    "Time spent in each BPF program (kernel bpf stats; 0 when stats are disabled).");
+		    "Time spent in each BPF program (kernel bpf stats; 0 unless --bpf-stats or kernel.bpf_stats_enabled).");
 	for_each_prog(e, objs, nobjs, true);
 }
 

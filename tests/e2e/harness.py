@@ -196,7 +196,9 @@ class Procs:
         self.procs = []
 
     def start(self, argv, **kw):
-        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        p = subprocess.Popen(argv, **kw)
         self.procs.append(p)
         return p
 

@@ -792,6 +792,87 @@ static void test_route_label_first_matching_pattern(void **state)
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 #define M(f) cmocka_unit_test_setup_teardown(f, setup_match, teardown)
 
+
+/* ---- message bus ---- */
+
+static const char bus_config[] =
+	"bus_ports: [6380, 4223]\n"
+	"max_queues: 50\n"
+	"queues:\n"
+	"  - match: \"jobs:*\"\n"
+	"    from: planner\n"
+	"    to: worker\n"
+	"    type: task\n"
+	"  - match: \"events\"\n"
+	"agents:\n"
+	"  - name: planner\n"
+	"    cache_type: llm\n"
+	"    match: { comm: planner }\n"
+	"  - name: worker\n"
+	"    match: { comm: worker }\n";
+
+static void test_bus_config_parsed(void **state)
+{
+	const struct queue_conf *q;
+
+	assert_int_equal(parse(bus_config), 0);
+	assert_int_equal(cfg.nbus_ports, 2);
+	assert_int_equal(cfg.bus_ports[0], 6380);
+	assert_int_equal(cfg.bus_ports[1], 4223);
+	assert_int_equal(cfg.max_queues, 50);
+	assert_int_equal(cfg.nqueues, 2);
+	/* Queues name agents defined after them. */
+	q = config_queue(&cfg, "jobs:summarize");
+	assert_non_null(q);
+	assert_int_equal(q->from, 0);
+	assert_int_equal(q->to, 1);
+	assert_string_equal(q->type, "task");
+	q = config_queue(&cfg, "events");
+	assert_non_null(q);
+	assert_int_equal(q->from, -1);
+	assert_int_equal(q->to, -1);
+	assert_null(q->type);
+	assert_null(config_queue(&cfg, "other"));
+	assert_string_equal(cfg.agents[0].cache_type, "llm");
+	assert_string_equal(cfg.agents[1].cache_type, "worker");
+}
+
+static void test_bus_defaults(void **state)
+{
+	assert_int_equal(parse("agents: []\n"), 0);
+	assert_int_equal(cfg.nbus_ports, 2);
+	assert_int_equal(cfg.bus_ports[0], 6379);
+	assert_int_equal(cfg.bus_ports[1], 4222);
+	assert_int_equal(cfg.max_queues, 200);
+	assert_int_equal(cfg.nqueues, 0);
+}
+
+static void test_error_queue_unknown_agent(void **state)
+{
+	check_error("agents: []\nqueues:\n  - match: a\n    to: nobody\n", 4,
+		    "queues.to: \"nobody\" is not the name of an agent");
+}
+
+static void test_error_queue_without_match(void **state)
+{
+	check_error("queues:\n  - type: x\n", 2, "queues: missing match");
+}
+
+static void test_error_queue_unknown_key(void **state)
+{
+	check_error("queues:\n  - match: a\n    color: red\n", 3, "queues: unknown key \"color\"");
+}
+
+static void test_error_bus_port_out_of_range(void **state)
+{
+	check_error("bus_ports: [6379, 70000]\n", 1, "bus_ports: must be a whole number from 1 to 65535");
+}
+
+static void test_error_bus_ports_not_a_list(void **state)
+{
+	check_error("bus_ports: 6379\n", 1, "bus_ports: expected a list");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -879,6 +960,13 @@ int main(void)
 		cmocka_unit_test(test_listen_rejects_empty_port),
 		cmocka_unit_test(test_listen_rejects_junk_port),
 		cmocka_unit_test(test_listen_rejects_host_longer_than_buffer),
+		cmocka_unit_test_teardown(test_bus_config_parsed, teardown),
+		cmocka_unit_test_teardown(test_bus_defaults, teardown),
+		cmocka_unit_test_teardown(test_error_queue_unknown_agent, teardown),
+		cmocka_unit_test_teardown(test_error_queue_without_match, teardown),
+		cmocka_unit_test_teardown(test_error_queue_unknown_key, teardown),
+		cmocka_unit_test_teardown(test_error_bus_port_out_of_range, teardown),
+		cmocka_unit_test_teardown(test_error_bus_ports_not_a_list, teardown),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

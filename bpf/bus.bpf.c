@@ -1,0 +1,1156 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Message-bus client side: what matched agents put on and take off Redis
+ * lists, streams and pub/sub channels and NATS subjects, read from their own
+ * connections to the broker (which may run anywhere and needs no change).
+ *
+ * Same hooks as the HTTP family (sock_recv_length / sock_send_length, the
+ * buffer from the task's saved registers). A connection is a bus connection
+ * when its remote port is one of the configured bus ports; its first bytes
+ * tell Redis from NATS. Each direction has a small protocol parser whose
+ * state survives any read boundary: RESP values are walked with a stack of
+ * open aggregates (bulk payloads skipped by length), NATS lines are split
+ * into tokens (payloads skipped by length). Commands wait in a queue of
+ * runs of identical commands until their replies come, so a pipeline of a
+ * hundred pushes costs one entry.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "proc.h"
+#include "bus.h"
+#include "sockio.bpf.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Remote ports (host order) of bus connections; set by the loader. */
+const volatile __u16 bus_ports[BUS_MAX_PORTS] = {};
+const volatile __u32 nports = 0;
+const volatile __u32 max_queues = 200;
+/* Processing-time bounds in ns, ascending. */
+const volatile __u64 bounds_ns[BUS_MAX_BUCKETS] = {};
+const volatile __u32 nbounds = 0;
+const volatile bool trace_bus = false;
+
+#define BUS_DEPTH	8	/* nesting of RESP aggregates followed */
+#define BUS_PIPELINE	32	/* runs of commands awaiting replies */
+#define BUS_WINDOW	512	/* bytes of a call parsed at a time */
+#define BUS_WINDOWS	64	/* windows per call: 32 KiB of non-payload bytes */
+#define BUS_STEPS	1024	/* parser steps per window */
+
+enum bus_proto { PROTO_UNKNOWN, PROTO_REDIS, PROTO_NATS, PROTO_LOST };
+enum bus_dir_id { DIR_OUT, DIR_IN };	/* agent -> broker, broker -> agent */
+
+enum bus_rstate {
+	R_TYPE,		/* expecting a RESP type byte (or a NATS line) */
+	R_LINE,		/* inside a header/simple line, up to '\n' */
+	R_BULK,		/* `remaining` payload bytes, CRLF included */
+	R_INLINE,	/* an inline command or a line that is skipped */
+};
+
+/* What the bytes of the current bulk string are to us. */
+enum bus_capture { CAP_NONE, CAP_WORD, CAP_KEY };
+
+/* Commands whose replies mean something here. */
+enum bus_op {
+	OP_OTHER,
+	OP_PUSH,	/* LPUSH RPUSH LPUSHX RPUSHX: reply = list length */
+	OP_POP,		/* LPOP RPOP LMOVE RPOPLPUSH BLMOVE BRPOPLPUSH: element or nil */
+	OP_BPOP,	/* BLPOP BRPOP: [key, element] or nil */
+	OP_LLEN,
+	OP_XADD,
+	OP_XLEN,
+	OP_XREAD,	/* XREAD XREADGROUP: entries delivered */
+	OP_XACK,
+	OP_XPENDING,
+	OP_PUBLISH,	/* PUBLISH SPUBLISH */
+	OP_SUBSCRIBE,	/* SUBSCRIBE PSUBSCRIBE SSUBSCRIBE: one confirmation per channel */
+	OP_UNSUBSCRIBE,
+	OP_GET,		/* GET HGET GETDEL GETEX: value = hit, nil = miss */
+	OP_MGET,	/* MGET HMGET: per element */
+	OP_EXISTS,	/* EXISTS HEXISTS: reply = keys that exist */
+	OP_MULTI,
+	OP_QUEUED,	/* a command inside MULTI: its reply is +QUEUED */
+	OP_EXEC,	/* EXEC DISCARD */
+};
+
+/* A run of identical commands awaiting their replies. */
+struct bus_cmd {
+	__u32 queue;
+	__u16 count;	/* replies still expected */
+	__u8 op;
+	__u8 arg;	/* values pushed, or keys asked (EXISTS/MGET) */
+};
+
+struct bus_dir {
+	__u64 remaining;
+	__s64 num;		/* number of the current line */
+	__u32 left[BUS_DEPTH];	/* elements to come per open aggregate */
+	__u32 hash;		/* FNV-1a of the captured bytes */
+	__u32 index;		/* elements of the top-level aggregate done */
+	__u32 nargs;		/* elements of the top-level aggregate */
+	__u32 cap_len;
+	__u8 depth;
+	__u8 state;
+	__u8 type;		/* type byte of the current line */
+	__u8 neg;
+	__u8 capture;		/* enum capture of the current bulk */
+	__u8 map_top;		/* top-level value is a RESP3 map */
+	__u8 tok;		/* NATS: token of the line being read */
+	__u8 pad;
+	char cap[BUS_QUEUE_LEN];
+};
+
+struct bus_conn {
+	__u32 agent;
+	__u32 pid;
+	__u8 proto;
+	__u8 subscribed;	/* sent SUBSCRIBE: deliveries come unasked */
+	__u8 in_multi;
+	__u8 qhead;
+	__u8 qlen;
+	__u8 op;		/* command being sent */
+	__u8 streams;		/* XREAD*: the next argument is the stream */
+	__u8 pad;
+	__u64 msg_ns;		/* a message was delivered; processing runs */
+	/* The command being sent. */
+	__u32 key;		/* queue id of its key, BUS_QUEUE_NONE if none yet */
+	__u32 key_len;
+	char key_name[BUS_QUEUE_LEN];
+	/* The reply being read. */
+	__s64 r_int;		/* integer reply, or the first integer element */
+	__u32 r_hits;		/* non-nil elements at depth 1 */
+	__u32 r_misses;		/* nil elements at depth 1 */
+	__u32 r_entries;	/* stream entries delivered */
+	__u32 r_chan;		/* pub/sub channel of a pushed message */
+	__u64 r_word;		/* first element's first bytes, lower case */
+	__u8 r_type;		/* type byte of the top-level value */
+	__u8 r_nil;
+	__u8 r_chan_at;		/* element index of the channel */
+	__u8 r_chan_len;
+	__u8 pad2[4];
+	char r_chan_name[BUS_QUEUE_LEN];
+	struct bus_dir dirs[2];
+	struct bus_cmd q[BUS_PIPELINE];
+};
+
+/*
+ * The walker's position. It lives in the per-CPU window map, not on the
+ * stack, so the verifier does not follow every value through the loops.
+ */
+struct walk_state {
+	__u64 now;
+	const char *ubuf;	/* the call's bytes in user memory */
+	__u32 dir;
+	__u32 pos;		/* next byte of the window */
+	__u32 len;		/* bytes in the window */
+	__u32 done;		/* bytes of the call walked */
+	__u32 total;		/* bytes of the call readable at ubuf */
+	__u32 pad;
+};
+
+struct window {
+	char buf[BUS_WINDOW + 64];
+	struct walk_state st;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct bus_conn);
+} bus_conns SEC(".maps");
+
+/* Sized by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, u32);
+	__type(value, struct bus_queue);
+} bus_queues SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u32);
+} bus_queue_count SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, struct bus_flow_key);
+	__type(value, u64);
+} bus_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AGENTBPF_MAX_AGENTS);
+	__type(key, u32);
+	__type(value, struct bus_agent_stats);
+} bus_agents SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BUS_DROP_MAX);
+	__type(key, u32);
+	__type(value, u64);
+} bus_drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct window);
+} bus_window SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} bus_events SEC(".maps");
+
+static struct bus_queue zero_queue;
+
+static __always_inline void count_drop(u32 reason)
+{
+	u64 *cnt = bpf_map_lookup_elem(&bus_drops, &reason);
+
+	if (cnt)
+		__sync_fetch_and_add(cnt, 1);
+}
+
+static __always_inline void lose(struct bus_conn *c)
+{
+	c->proto = PROTO_LOST;
+	count_drop(BUS_DROP_DESYNC);
+}
+
+static __always_inline u32 fnv(u32 h, char ch)
+{
+	return (h ^ (u8)ch) * 16777619u;
+}
+
+/* The queue id of a captured name, registered on first sight. */
+static __always_inline u32 queue_of(u32 hash, const char *name, u32 len, u8 family)
+{
+	struct bus_queue *q;
+	u32 zero = 0, *count;
+	u32 id = hash < 2 ? hash + 2 : hash;
+
+	if (!len)
+		return BUS_QUEUE_NONE;
+	if (bpf_map_lookup_elem(&bus_queues, &id))
+		return id;
+	count = bpf_map_lookup_elem(&bus_queue_count, &zero);
+	if (!count)
+		return BUS_QUEUE_OTHER;
+	if (*count >= max_queues) {
+		id = BUS_QUEUE_OTHER;
+		if (bpf_map_lookup_elem(&bus_queues, &id))
+			return id;
+		/* "other" takes the slot kept for it. */
+	}
+	if (bpf_map_update_elem(&bus_queues, &id, &zero_queue, BPF_NOEXIST))
+		return bpf_map_lookup_elem(&bus_queues, &id) ? id : BUS_QUEUE_OTHER;
+	q = bpf_map_lookup_elem(&bus_queues, &id);
+	if (!q)
+		return BUS_QUEUE_OTHER;
+	q->family = family;
+	if (id == BUS_QUEUE_OTHER) {
+		__builtin_memcpy(q->name, "other", 6);
+	} else {
+		bpf_probe_read_kernel(q->name, sizeof(q->name) - 1, name);
+		q->name[clamp_size(len, BUS_QUEUE_LEN - 1)] = '\0';
+		__sync_fetch_and_add(count, 1);
+	}
+	return id;
+}
+
+static __always_inline void trace_event(struct bus_conn *c, u8 kind, u8 family, u32 queue,
+					s64 value, s64 value2, u64 now)
+{
+	struct bus_queue *q;
+	struct bus_event *e;
+
+	if (!trace_bus)
+		return;
+	e = bpf_ringbuf_reserve(&bus_events, sizeof(*e), 0);
+	if (!e) {
+		count_drop(BUS_DROP_RINGBUF_FULL);
+		return;
+	}
+	e->ts_ns = now;
+	e->value = value;
+	e->value2 = value2;
+	e->pid = c->pid;
+	e->agent = c->agent;
+	e->kind = kind;
+	e->family = family;
+	e->queue[0] = '\0';
+	q = bpf_map_lookup_elem(&bus_queues, &queue);
+	if (q)
+		bpf_probe_read_kernel(e->queue, sizeof(e->queue), q->name);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void flow_add(struct bus_conn *c, u32 queue, u8 family, u8 flow, u64 n,
+				     u64 now)
+{
+	struct bus_flow_key k = { .agent = c->agent, .queue = queue, .family = family, .flow = flow };
+	u64 *v, zero = 0;
+
+	if (!n)
+		return;
+	v = bpf_map_lookup_elem(&bus_flows, &k);
+	if (!v) {
+		bpf_map_update_elem(&bus_flows, &k, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&bus_flows, &k);
+		if (!v) {
+			count_drop(BUS_DROP_QUEUES_FULL);
+			return;
+		}
+	}
+	*v += n;
+	if (flow == BUS_CONSUMED)
+		c->msg_ns = now;
+	trace_event(c, flow == BUS_PRODUCED ? BUS_EV_PRODUCE :
+		    flow == BUS_CONSUMED ? BUS_EV_CONSUME : BUS_EV_ACK, family, queue, n, 0, now);
+}
+
+/* delta != 0: move the depth; else set it to value (an exact reading). */
+static __always_inline void depth_update(struct bus_conn *c, u32 queue, s64 delta, s64 value,
+					 u64 now)
+{
+	struct bus_queue *q = bpf_map_lookup_elem(&bus_queues, &queue);
+
+	if (!q || queue == BUS_QUEUE_OTHER)
+		return;
+	if (delta) {
+		__sync_fetch_and_add(&q->depth, delta);
+		if (q->depth < 0)
+			q->depth = 0;
+		return;
+	}
+	q->depth = value < 0 ? 0 : value;
+	q->depth_ns = now;
+	q->observer = c->agent;
+	trace_event(c, BUS_EV_DEPTH, q->family, queue, q->depth, 0, now);
+}
+
+static __always_inline void cache_add(struct bus_conn *c, u64 hits, u64 misses, u64 now)
+{
+	struct bus_agent_stats *st = bpf_map_lookup_elem(&bus_agents, &c->agent);
+
+	if (!st)
+		return;
+	st->cache_hits += hits;
+	st->cache_misses += misses;
+	trace_event(c, BUS_EV_CACHE, 0, BUS_QUEUE_NONE, hits, misses, now);
+}
+
+/* A consumer that got a message talks to the bus again: it is done with it. */
+static __always_inline void processing_done(struct bus_conn *c, u64 now)
+{
+	struct bus_agent_stats *st;
+	u64 dur;
+	u32 i, b = nbounds;
+
+	if (!c->msg_ns)
+		return;
+	dur = now > c->msg_ns ? now - c->msg_ns : 0;
+	c->msg_ns = 0;
+	st = bpf_map_lookup_elem(&bus_agents, &c->agent);
+	if (!st)
+		return;
+	for (i = 0; i < BUS_MAX_BUCKETS && i < nbounds; i++) {
+		if (dur <= bounds_ns[i]) {
+			b = i;
+			break;
+		}
+	}
+	st->proc_count++;
+	st->proc_ns += dur;
+	if (b <= BUS_MAX_BUCKETS)
+		st->proc_buckets[b]++;
+}
+
+/* ---- commands and replies ---- */
+
+#define W(a, b, c, d, e, f, g, h) \
+	((u64)(a) | (u64)(b) << 8 | (u64)(c) << 16 | (u64)(d) << 24 | \
+	 (u64)(e) << 32 | (u64)(f) << 40 | (u64)(g) << 48 | (u64)(h) << 56)
+
+/* The first 8 bytes of a captured word in lower case, cut to its length. */
+static __always_inline u64 word_of(struct bus_dir *d)
+{
+	u64 w = lower8(d->cap);
+	u32 len = d->cap_len;
+
+	if (len < 8)
+		w &= (1ull << (len * 8)) - 1;
+	return w;
+}
+
+/* Command name (lower case, up to 8 bytes, plus byte 8 and the length) -> op. */
+static __always_inline u8 op_of(u64 w, char ninth, u32 len)
+{
+	if (len == 10) {
+		ninth |= 0x20;
+		if (w == W('b', 'r', 'p', 'o', 'p', 'l', 'p', 'u') && ninth == 's')
+			return OP_POP;		/* brpoplpush */
+		if (w == W('x', 'r', 'e', 'a', 'd', 'g', 'r', 'o') && ninth == 'u')
+			return OP_XREAD;	/* xreadgroup */
+		if ((w == W('p', 's', 'u', 'b', 's', 'c', 'r', 'i') ||
+		     w == W('s', 's', 'u', 'b', 's', 'c', 'r', 'i')) && ninth == 'b')
+			return OP_SUBSCRIBE;	/* psubscribe, ssubscribe */
+		return OP_OTHER;
+	}
+	if (len == 9) {
+		if (w == W('r', 'p', 'o', 'p', 'l', 'p', 'u', 's'))
+			return OP_POP;		/* rpoplpush */
+		if (w == W('s', 'u', 'b', 's', 'c', 'r', 'i', 'b'))
+			return OP_SUBSCRIBE;
+		return OP_OTHER;
+	}
+	if (len == 11 || len == 12) {
+		if (w == W('u', 'n', 's', 'u', 'b', 's', 'c', 'r') ||
+		    w == W('p', 'u', 'n', 's', 'u', 'b', 's', 'c') ||
+		    w == W('s', 'u', 'n', 's', 'u', 'b', 's', 'c'))
+			return OP_UNSUBSCRIBE;
+		return OP_OTHER;
+	}
+	if (len > 8)
+		return OP_OTHER;
+	switch (w) {
+	case W('l', 'p', 'u', 's', 'h', 0, 0, 0):
+	case W('r', 'p', 'u', 's', 'h', 0, 0, 0):
+	case W('l', 'p', 'u', 's', 'h', 'x', 0, 0):
+	case W('r', 'p', 'u', 's', 'h', 'x', 0, 0):
+		return OP_PUSH;
+	case W('l', 'p', 'o', 'p', 0, 0, 0, 0):
+	case W('r', 'p', 'o', 'p', 0, 0, 0, 0):
+	case W('l', 'm', 'o', 'v', 'e', 0, 0, 0):
+	case W('b', 'l', 'm', 'o', 'v', 'e', 0, 0):
+		return OP_POP;
+	case W('b', 'l', 'p', 'o', 'p', 0, 0, 0):
+	case W('b', 'r', 'p', 'o', 'p', 0, 0, 0):
+		return OP_BPOP;
+	case W('l', 'l', 'e', 'n', 0, 0, 0, 0):
+		return OP_LLEN;
+	case W('x', 'a', 'd', 'd', 0, 0, 0, 0):
+		return OP_XADD;
+	case W('x', 'l', 'e', 'n', 0, 0, 0, 0):
+		return OP_XLEN;
+	case W('x', 'r', 'e', 'a', 'd', 0, 0, 0):
+		return OP_XREAD;
+	case W('x', 'a', 'c', 'k', 0, 0, 0, 0):
+		return OP_XACK;
+	case W('x', 'p', 'e', 'n', 'd', 'i', 'n', 'g'):
+		return OP_XPENDING;
+	case W('p', 'u', 'b', 'l', 'i', 's', 'h', 0):
+	case W('s', 'p', 'u', 'b', 'l', 'i', 's', 'h'):
+		return OP_PUBLISH;
+	case W('g', 'e', 't', 0, 0, 0, 0, 0):
+	case W('h', 'g', 'e', 't', 0, 0, 0, 0):
+	case W('g', 'e', 't', 'd', 'e', 'l', 0, 0):
+	case W('g', 'e', 't', 'e', 'x', 0, 0, 0):
+		return OP_GET;
+	case W('m', 'g', 'e', 't', 0, 0, 0, 0):
+	case W('h', 'm', 'g', 'e', 't', 0, 0, 0):
+		return OP_MGET;
+	case W('e', 'x', 'i', 's', 't', 's', 0, 0):
+	case W('h', 'e', 'x', 'i', 's', 't', 's', 0):
+		return OP_EXISTS;
+	case W('m', 'u', 'l', 't', 'i', 0, 0, 0):
+		return OP_MULTI;
+	case W('e', 'x', 'e', 'c', 0, 0, 0, 0):
+	case W('d', 'i', 's', 'c', 'a', 'r', 'd', 0):
+		return OP_EXEC;
+	}
+	return OP_OTHER;
+}
+
+static __always_inline u8 family_of(u8 op)
+{
+	switch (op) {
+	case OP_XADD:
+	case OP_XLEN:
+	case OP_XREAD:
+	case OP_XACK:
+	case OP_XPENDING:
+		return BUS_STREAM;
+	case OP_PUBLISH:
+	case OP_SUBSCRIBE:
+	case OP_UNSUBSCRIBE:
+		return BUS_PUBSUB;
+	}
+	return BUS_LIST;
+}
+
+static __always_inline bool has_queue(u8 op)
+{
+	return op != OP_OTHER && op < OP_SUBSCRIBE;
+}
+
+/* A command was sent in full: it waits for its reply behind the others. */
+static __always_inline void command_done(struct bus_conn *c, struct bus_dir *d, u64 now)
+{
+	struct bus_cmd *last;
+	u8 op = c->op, arg = 0;
+	u32 queue = BUS_QUEUE_NONE, i;
+	u16 replies = 1;
+
+	switch (op) {
+	case OP_PUSH:
+		arg = d->nargs > 2 ? (d->nargs - 2 > 255 ? 255 : d->nargs - 2) : 0;
+		break;
+	case OP_EXISTS:
+	case OP_MGET:
+		/* HEXISTS/HMGET name the hash first: one field per argument after it. */
+		arg = d->nargs > 1 ? (d->nargs - 1 > 255 ? 255 : d->nargs - 1) : 0;
+		break;
+	case OP_SUBSCRIBE:
+	case OP_UNSUBSCRIBE:
+		/* One confirmation per channel (at least one without arguments). */
+		replies = d->nargs > 2 ? d->nargs - 1 : 1;
+		break;
+	}
+	if (has_queue(op))
+		queue = queue_of(c->key, c->key_name, c->key_len, family_of(op));
+	if (op == OP_SUBSCRIBE)
+		c->subscribed = 1;
+	if (c->in_multi && op != OP_EXEC && op != OP_MULTI)
+		op = OP_QUEUED;
+	if (op == OP_MULTI)
+		c->in_multi = 1;
+	if (op == OP_EXEC)
+		c->in_multi = 0;
+
+	if (c->qlen) {
+		i = (c->qhead + c->qlen - 1) & (BUS_PIPELINE - 1);
+		last = &c->q[i];
+		if (last->op == op && last->queue == queue && last->arg == arg &&
+		    last->count < 60000) {
+			last->count += replies;
+			return;
+		}
+	}
+	if (c->qlen >= BUS_PIPELINE) {
+		/* Replies can no longer be paired with their commands. */
+		count_drop(BUS_DROP_PIPELINE_FULL);
+		c->proto = PROTO_LOST;
+		return;
+	}
+	i = (c->qhead + c->qlen) & (BUS_PIPELINE - 1);
+	c->q[i] = (struct bus_cmd){ .queue = queue, .count = replies, .op = op, .arg = arg };
+	c->qlen++;
+}
+
+/* A pushed pub/sub message: "message"/"smessage" (channel at 1) or "pmessage" (at 2). */
+static __always_inline bool pushed_message(struct bus_conn *c)
+{
+	return c->r_word == W('m', 'e', 's', 's', 'a', 'g', 'e', 0) ||
+	       c->r_word == W('s', 'm', 'e', 's', 's', 'a', 'g', 'e') ||
+	       c->r_word == W('p', 'm', 'e', 's', 's', 'a', 'g', 'e');
+}
+
+/* A whole reply (or pushed message) was read. */
+static __always_inline void reply_done(struct bus_conn *c, u64 now)
+{
+	struct bus_cmd *cmd;
+	bool agg = c->r_type == '*' || c->r_type == '~' || c->r_type == '>' || c->r_type == '%';
+	bool nil = c->r_nil;
+	u32 queue;
+	u8 fam;
+
+	/* A message pushed to a subscriber comes without a command. */
+	if ((c->r_type == '>' || (c->subscribed && c->r_type == '*')) && pushed_message(c)) {
+		queue = queue_of(c->r_chan, c->r_chan_name, c->r_chan_len, BUS_PUBSUB);
+		flow_add(c, queue, BUS_PUBSUB, BUS_CONSUMED, 1, now);
+		return;
+	}
+	if (c->r_type == '>')
+		return;		/* other RESP3 pushes (invalidations...) */
+	if (!c->qlen) {
+		/* A reply nobody asked for: the pairing is gone. */
+		lose(c);
+		return;
+	}
+
+	cmd = &c->q[c->qhead & (BUS_PIPELINE - 1)];
+	/* Subscription confirmations of other channels than asked leave it be. */
+	if (c->subscribed && c->r_type == '*' && cmd->op != OP_SUBSCRIBE &&
+	    cmd->op != OP_UNSUBSCRIBE &&
+	    (c->r_word == W('s', 'u', 'b', 's', 'c', 'r', 'i', 'b') ||
+	     c->r_word == W('u', 'n', 's', 'u', 'b', 's', 'c', 'r')))
+		return;
+	queue = cmd->queue;
+	fam = family_of(cmd->op);
+	if (c->r_type != '-' && c->r_type != '!') {
+		switch (cmd->op) {
+		case OP_PUSH:
+			if (c->r_type == ':') {
+				flow_add(c, queue, fam, BUS_PRODUCED, cmd->arg, now);
+				depth_update(c, queue, 0, c->r_int, now);
+			}
+			break;
+		case OP_POP:
+		case OP_BPOP:
+			if (nil) {
+				/* Nothing to take: the list is empty (or gone). */
+				depth_update(c, queue, 0, 0, now);
+			} else {
+				/* LPOP key count answers with an array of elements. */
+				u64 n = cmd->op == OP_POP && agg ? c->r_hits : 1;
+
+				flow_add(c, queue, fam, BUS_CONSUMED, n, now);
+				depth_update(c, queue, -(s64)n, 0, now);
+			}
+			break;
+		case OP_LLEN:
+		case OP_XLEN:
+			if (c->r_type == ':')
+				depth_update(c, queue, 0, c->r_int, now);
+			break;
+		case OP_XADD:
+			if (!nil) {
+				flow_add(c, queue, fam, BUS_PRODUCED, 1, now);
+				depth_update(c, queue, 1, 0, now);
+			}
+			break;
+		case OP_XREAD:
+			flow_add(c, queue, fam, BUS_CONSUMED, c->r_entries, now);
+			break;
+		case OP_XACK:
+			if (c->r_type == ':' && c->r_int > 0) {
+				flow_add(c, queue, fam, BUS_ACKED, c->r_int, now);
+				depth_update(c, queue, -c->r_int, 0, now);
+			}
+			break;
+		case OP_XPENDING:
+			/* The summary form starts with the number of pending entries. */
+			if (agg && !nil && c->r_hits)
+				depth_update(c, queue, 0, c->r_int, now);
+			break;
+		case OP_PUBLISH:
+			if (c->r_type == ':')
+				flow_add(c, queue, fam, BUS_PRODUCED, 1, now);
+			break;
+		case OP_GET:
+			if (c->r_type == '$' || c->r_type == '_' || c->r_type == '=')
+				cache_add(c, !nil, nil, now);
+			break;
+		case OP_MGET:
+			if (agg && !nil)
+				cache_add(c, c->r_hits, c->r_misses, now);
+			break;
+		case OP_EXISTS:
+			if (c->r_type == ':' && c->r_int >= 0 && c->r_int <= cmd->arg)
+				cache_add(c, c->r_int, cmd->arg - c->r_int, now);
+			break;
+		}
+	}
+	if (cmd->count > 1) {
+		cmd->count--;
+		return;
+	}
+	c->qhead = (c->qhead + 1) & (BUS_PIPELINE - 1);
+	c->qlen--;
+}
+
+/* ---- the RESP walker ---- */
+
+struct walk {
+	struct bus_conn *c;
+	struct bus_dir *d;
+	struct window *w;
+};
+
+/* Where the element now starting at depth 1 goes, by its index. */
+static __always_inline u8 capture_for(struct walk *x)
+{
+	struct bus_conn *c = x->c;
+	struct bus_dir *d = x->d;
+
+	if (d->depth != 1)
+		return CAP_NONE;
+	if (x->w->st.dir == DIR_OUT) {
+		if (d->index == 0)
+			return CAP_WORD;
+		if (c->op == OP_XREAD)
+			return c->streams ? CAP_KEY : CAP_WORD;
+		return d->index == 1 ? CAP_KEY : CAP_NONE;
+	}
+	if (d->index == 0)
+		return CAP_WORD;
+	return d->index == c->r_chan_at ? CAP_KEY : CAP_NONE;
+}
+
+/* An element of the top-level aggregate is complete. */
+static __always_inline void element_done(struct walk *x, bool nil, bool scalar)
+{
+	struct bus_conn *c = x->c;
+	struct bus_dir *d = x->d;
+	u8 cap = d->capture;
+	u64 w;
+
+	d->capture = CAP_NONE;
+	if (x->w->st.dir == DIR_OUT) {
+		if (d->index == 0) {
+			c->op = op_of(word_of(d), d->cap[8], d->cap_len);
+			c->streams = 0;
+		} else if (cap == CAP_KEY && c->key == BUS_QUEUE_NONE) {
+			c->key = d->hash;
+			c->key_len = d->cap_len;
+			bpf_probe_read_kernel(c->key_name, sizeof(c->key_name), d->cap);
+		} else if (cap == CAP_WORD && c->op == OP_XREAD && !c->streams &&
+			   d->cap_len == 7 && word_of(d) == W('s', 't', 'r', 'e', 'a', 'm', 's', 0)) {
+			c->streams = 1;
+		}
+		d->index++;
+		return;
+	}
+	if (d->index == 0) {
+		w = cap == CAP_WORD ? word_of(d) : 0;
+		c->r_word = w;
+		c->r_chan_at = w == W('p', 'm', 'e', 's', 's', 'a', 'g', 'e') ? 2 : 1;
+		if (scalar && d->type == ':')
+			c->r_int = d->num;
+	} else if (cap == CAP_KEY) {
+		c->r_chan = d->hash;
+		c->r_chan_len = d->cap_len;
+		bpf_probe_read_kernel(c->r_chan_name, sizeof(c->r_chan_name), d->cap);
+	}
+	if (scalar) {
+		if (nil)
+			c->r_misses++;
+		else
+			c->r_hits++;
+	}
+	d->index++;
+}
+
+/* A whole top-level value is complete. */
+static __always_inline void top_done(struct walk *x)
+{
+	struct bus_conn *c = x->c;
+
+	if (x->w->st.dir == DIR_OUT) {
+		command_done(c, x->d, x->w->st.now);
+		return;
+	}
+	reply_done(c, x->w->st.now);
+}
+
+/*
+ * A value ended (a scalar, or an aggregate whose last element ended): close
+ * every aggregate it completes.
+ */
+static __always_inline void value_done(struct walk *x, bool nil, bool scalar)
+{
+	struct bus_dir *d = x->d;
+	u32 i;
+
+	d->state = R_TYPE;
+	for (i = 0; i <= BUS_DEPTH; i++) {
+		u32 depth = d->depth;
+
+		if (depth == 0) {
+			if (x->w->st.dir == DIR_IN) {
+				x->c->r_nil = nil;
+				if (scalar && d->type == ':')
+					x->c->r_int = d->num;
+			}
+			top_done(x);
+			return;
+		}
+		if (depth == 1)
+			element_done(x, nil, scalar);
+		if (depth > BUS_DEPTH)
+			return;
+		if (--d->left[(depth - 1) & (BUS_DEPTH - 1)])
+			return;
+		d->depth--;
+		nil = false;
+		scalar = false;
+	}
+}
+
+/* A value's header line is complete. */
+static __always_inline int line_done(struct walk *x)
+{
+	struct bus_conn *c = x->c;
+	struct bus_dir *d = x->d;
+	u32 depth = d->depth;
+	s64 n;
+
+	if (d->neg)
+		d->num = -d->num;
+	n = d->num;
+
+	switch (d->type) {
+	case '*':
+	case '>':
+	case '~':
+	case '%':
+		if (n < 0) {
+			value_done(x, true, true);
+			return 0;
+		}
+		if (d->type == '%')
+			n *= 2;
+		if (depth == 0 && x->w->st.dir == DIR_IN)
+			d->map_top = d->type == '%';
+		if (depth == 0)
+			d->nargs = n;
+		/* Stream entries: XREAD's [[stream, entries]], or RESP3's {stream: entries}. */
+		if (x->w->st.dir == DIR_IN && (depth == 2 || (depth == 1 && d->map_top)))
+			c->r_entries += n;
+		if (n == 0) {
+			value_done(x, false, false);
+			return 0;
+		}
+		if (depth >= BUS_DEPTH)
+			return -1;
+		d->left[depth & (BUS_DEPTH - 1)] = n;
+		d->depth++;
+		d->state = R_TYPE;
+		return 0;
+	case '$':
+	case '=':
+	case '!':
+		if (n < 0) {
+			value_done(x, true, true);
+			return 0;
+		}
+		d->remaining = (u64)n + 2;
+		d->capture = capture_for(x);
+		d->cap_len = 0;
+		d->hash = 2166136261u;
+		d->state = R_BULK;
+		return 0;
+	case '_':
+		value_done(x, true, true);
+		return 0;
+	default:	/* + - : , # ( */
+		value_done(x, false, true);
+		return 0;
+	}
+}
+
+/* A value begins at depth 0: a new command or reply. */
+static __always_inline void top_begin(struct walk *x)
+{
+	struct bus_conn *c = x->c;
+	struct bus_dir *d = x->d;
+
+	d->index = 0;
+	d->nargs = 0;
+	d->map_top = 0;
+	if (x->w->st.dir == DIR_OUT) {
+		c->op = OP_OTHER;
+		c->key = BUS_QUEUE_NONE;
+		c->key_len = 0;
+		/* The consumer's next command: it is done with the last message. */
+		processing_done(c, x->w->st.now);
+		return;
+	}
+	c->r_type = d->type;
+	c->r_nil = 0;
+	c->r_int = 0;
+	c->r_hits = c->r_misses = c->r_entries = 0;
+	c->r_word = 0;
+	c->r_chan_at = 1;
+}
+
+static __always_inline bool resp_type(char t)
+{
+	switch (t) {
+	case '*': case '>': case '~': case '%': case '$': case '=': case '!':
+	case ':': case '+': case '-': case '_': case ',': case '#': case '(':
+		return true;
+	}
+	return false;
+}
+
+/* Command names and reply kinds need 16 bytes; keys and channels their name. */
+static __always_inline u32 cap_limit(struct bus_dir *d)
+{
+	return d->capture == CAP_WORD ? 16 : BUS_QUEUE_LEN;
+}
+
+/* One step of the RESP walker; returns 1 when the window is used up. */
+static long resp_step(u32 i, void *arg)
+{
+	struct walk *x = arg;
+	struct bus_dir *d = x->d;
+	const char *buf = x->w->buf;
+	u32 pos = x->w->st.pos, n, k;
+	u64 wd, m = 0;
+
+	if (pos >= x->w->st.len || x->c->proto == PROTO_LOST)
+		return 1;
+	switch (d->state) {
+	case R_BULK:
+		n = x->w->st.len - pos;
+		if (d->remaining < n)
+			n = d->remaining;
+		if (d->capture && d->cap_len < cap_limit(d) && d->remaining > 2) {
+			u32 want = d->remaining - 2 < n ? d->remaining - 2 : n;
+
+			if (want > cap_limit(d) - d->cap_len)
+				want = cap_limit(d) - d->cap_len;
+
+			for (k = 0; k < BUS_QUEUE_LEN; k++) {
+				u32 at = d->cap_len;
+				char ch;
+
+				if (k >= want || at >= BUS_QUEUE_LEN)
+					break;
+				ch = buf[(pos + k) & (BUS_WINDOW - 1)];
+				d->cap[at & (BUS_QUEUE_LEN - 1)] = ch;
+				d->hash = fnv(d->hash, ch);
+				d->cap_len = at + 1;
+			}
+		}
+		x->w->st.pos = pos + n;
+		d->remaining -= n;
+		if (!d->remaining)
+			value_done(x, false, true);
+		return 0;
+	case R_TYPE: {
+		char t = buf[pos & (BUS_WINDOW - 1)];
+
+		x->w->st.pos = pos + 1;
+		if (t == '\r' || t == '\n')
+			return 0;
+		if (!resp_type(t)) {
+			/* An inline command ("PING\r\n"): skipped, answered like any. */
+			if (x->w->st.dir == DIR_OUT && d->depth == 0) {
+				d->type = 0;
+				d->state = R_INLINE;
+				top_begin(x);
+				return 0;
+			}
+			lose(x->c);
+			return 1;
+		}
+		d->type = t;
+		d->num = 0;
+		d->neg = 0;
+		d->state = R_LINE;
+		if (d->depth == 0)
+			top_begin(x);
+		return 0;
+	}
+	}
+	/* R_LINE, R_INLINE: up to the '\n', 32 bytes a step. */
+	for (k = 0; k < 4; k++) {
+		__builtin_memcpy(&wd, buf + ((pos + k * 8) & (BUS_WINDOW - 1)), 8);
+		m = newline_mask(wd);
+		if (m)
+			break;
+	}
+	n = k < 4 ? k * 8 + first_newline(m) : 32;
+	if (pos + n > x->w->st.len)
+		n = x->w->st.len - pos;
+	if (d->state == R_LINE && d->type != '+' && d->type != '-') {
+		for (k = 0; k < 32; k++) {
+			char ch;
+
+			if (k >= n)
+				break;
+			ch = buf[(pos + k) & (BUS_WINDOW - 1)];
+			if (ch >= '0' && ch <= '9')
+				d->num = d->num * 10 + (ch - '0');
+			else if (ch == '-')
+				d->neg = 1;
+		}
+	}
+	x->w->st.pos = pos + n;
+	if (pos + n >= x->w->st.len || buf[(pos + n) & (BUS_WINDOW - 1)] != '\n')
+		return 0;
+	x->w->st.pos = pos + n + 1;
+	if (d->state == R_INLINE) {
+		d->state = R_TYPE;
+		x->c->op = OP_OTHER;
+		top_done(x);
+		return 0;
+	}
+	if (line_done(x) < 0) {
+		lose(x->c);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * One window of a call: payload that nothing captures is skipped by length
+ * without reading it; anything else is read BUS_WINDOW bytes at a time.
+ */
+static long window_step(u32 i, void *arg)
+{
+	struct walk *x = arg;
+	struct walk_state *st = &x->w->st;
+	struct bus_dir *d = x->d;
+	u32 left, avail;
+
+	if (st->done >= st->total || x->c->proto == PROTO_LOST)
+		return 1;
+	left = st->total - st->done;
+	if (d->state == R_BULK && d->remaining > 2 &&
+	    (d->capture == CAP_NONE || d->cap_len >= cap_limit(d))) {
+		u64 skip = d->remaining - 2 < left ? d->remaining - 2 : left;
+
+		d->remaining -= skip;
+		st->done += skip;
+		return 0;
+	}
+	avail = left > BUS_WINDOW ? BUS_WINDOW : left;
+	if (bpf_probe_read_user(x->w->buf, clamp_size(avail, BUS_WINDOW), st->ubuf + st->done))
+		return 1;
+	st->pos = 0;
+	st->len = avail;
+	bpf_loop(BUS_STEPS, resp_step, x, 0);
+	st->done += st->pos;
+	return 0;
+}
+
+static __always_inline void walk_call(struct bus_conn *c, int dir, int ret)
+{
+	struct bus_dir *d = &c->dirs[dir & 1];
+	struct walk x = { .c = c, .d = d };
+	u32 zero = 0;
+	struct io io;
+
+	find_io(&io, ret);
+	if (!io.buf || io.len < (u32)ret) {
+		/* Bytes we cannot see (a second iovec, sendfile): only payload may pass. */
+		if (d->state == R_BULK && d->remaining - 2 >= (u64)ret)
+			d->remaining -= ret;
+		else
+			lose(c);
+		return;
+	}
+	x.w = bpf_map_lookup_elem(&bus_window, &zero);
+	if (!x.w)
+		return;
+	x.w->st.now = bpf_ktime_get_boot_ns();
+	x.w->st.ubuf = io.buf;
+	x.w->st.dir = dir;
+	x.w->st.done = 0;
+	x.w->st.total = ret;
+	bpf_loop(BUS_WINDOWS, window_step, &x, 0);
+	if (x.w->st.done < x.w->st.total)
+		lose(c);
+}
+
+/* ---- connections ---- */
+
+static __always_inline struct bus_conn *conn_state(const struct sock *sk)
+{
+	if (!sk->sk_bpf_storage)
+		return NULL;
+	return bpf_sk_storage_get(&bus_conns, (struct sock *)sk, NULL, 0);
+}
+
+static __always_inline bool bus_port(u16 port)
+{
+	int i;
+
+	for (i = 0; i < BUS_MAX_PORTS; i++) {
+		if (i >= nports)
+			break;
+		if (bus_ports[i] == port)
+			return true;
+	}
+	return false;
+}
+
+/* A member's connection to a bus port, created on its first call. */
+static __always_inline struct bus_conn *conn_of(struct sock *sk, bool create)
+{
+	struct bus_conn *c = conn_state(sk);
+	u16 family;
+	u32 *agent;
+	u32 tgid;
+
+	if (c || !create)
+		return c;
+	/* The port first: it is in the socket the tracepoint gave us. */
+	if (!bus_port(bpf_ntohs(sk->__sk_common.skc_dport)))
+		return NULL;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	agent = bpf_map_lookup_elem(&agent_pids, &tgid);
+	if (!agent || *agent >= AGENTBPF_MAX_AGENTS)
+		return NULL;
+	family = sk->__sk_common.skc_family;
+	if (sk->sk_protocol != IPPROTO_TCP || (family != AF_INET && family != AF_INET6))
+		return NULL;
+	c = bpf_sk_storage_get(&bus_conns, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (c) {
+		c->agent = *agent;
+		c->pid = tgid;
+	}
+	return c;
+}
+
+/* The protocol, from the first bytes either side sends. */
+static __always_inline void detect(struct bus_conn *c, int dir, int ret)
+{
+	struct io io;
+	u64 w = 0;
+
+	find_io(&io, ret);
+	if (!io.buf || !io.len ||
+	    bpf_probe_read_user(&w, clamp_size(io.len < 8 ? io.len : 8, 8), io.buf))
+		return;
+	/* NATS: the server greets with INFO, the client starts with CONNECT. */
+	if ((w & 0xffffffffff) == W('I', 'N', 'F', 'O', ' ', 0, 0, 0) ||
+	    (w & 0xffffffffffffff) == W('C', 'O', 'N', 'N', 'E', 'C', 'T', 0)) {
+		c->proto = PROTO_NATS;
+		return;
+	}
+	/*
+	 * RESP: a client's commands are arrays. What the server sends first may
+	 * be the rest of a reply to a command sent before agentbpf started:
+	 * the client's next command decides.
+	 */
+	if (dir == DIR_OUT)
+		c->proto = (char)w == '*' ? PROTO_REDIS : PROTO_LOST;
+}
+
+static __always_inline void on_call(struct sock *sk, int dir, int ret)
+{
+	struct bus_conn *c = conn_of(sk, true);
+
+	if (!c || c->proto == PROTO_LOST)
+		return;
+	if (c->proto == PROTO_UNKNOWN)
+		detect(c, dir, ret);
+	if (c->proto == PROTO_REDIS)
+		walk_call(c, dir, ret);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(bus_send, struct sock *sk, int ret, int flags)
+{
+	if (ret > 0)
+		on_call(sk, DIR_OUT, ret);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(bus_recv, struct sock *sk, int ret, int flags)
+{
+	if (ret > 0 && !(flags & MSG_PEEK))
+		on_call(sk, DIR_IN, ret);
+	return 0;
+}

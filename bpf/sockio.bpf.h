@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the socket probe families (http, bus) share: where a recvmsg or
+ * sendmsg's bytes are in user memory, and byte tricks for scanning them.
+ */
+#ifndef AGENTBPF_SOCKIO_BPF_H
+#define AGENTBPF_SOCKIO_BPF_H
+
+#define MSG_PEEK	2
+
+/* A size the verifier can prove is at most max, however the compiler folded it. */
+static __always_inline u64 clamp_size(u64 v, u64 max)
+{
+	if (v > max)
+		v = max;
+	barrier_var(v);
+	if (v > max)
+		v = 0;
+	return v;
+}
+
+/* Where the bytes of this recvmsg/sendmsg are in user memory. */
+struct io {
+	const char *buf;	/* the first (or only) buffer */
+	u32 len;		/* readable bytes at buf */
+};
+
+#if defined(__TARGET_ARCH_x86)
+#define NR_READ 0
+#define NR_WRITE 1
+#define NR_READV 19
+#define NR_WRITEV 20
+#define NR_SENDTO 44
+#define NR_RECVFROM 45
+#define NR_SENDMSG 46
+#define NR_RECVMSG 47
+/* regs is a trusted kernel pointer: plain (CO-RE relocated) loads, no helper calls. */
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
+#define SYSCALL_ARG2(regs) ((regs)->si)
+#define SYSCALL_ARG3(regs) ((regs)->dx)
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_READ 63
+#define NR_WRITE 64
+#define NR_READV 65
+#define NR_WRITEV 66
+#define NR_SENDTO 206
+#define NR_RECVFROM 207
+#define NR_SENDMSG 211
+#define NR_RECVMSG 212
+#define SYSCALL_NR(regs) ((regs)->syscallno)
+#define SYSCALL_ARG2(regs) ((regs)->regs[1])
+#define SYSCALL_ARG3(regs) ((regs)->regs[2])
+#endif
+
+static __always_inline void find_io(struct io *io, int ret)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr = SYSCALL_NR(regs);
+	unsigned long arg = SYSCALL_ARG2(regs);
+	unsigned long cnt = SYSCALL_ARG3(regs);
+	const struct iovec *iovp;
+	struct user_msghdr msg;
+	struct iovec iov;
+
+	io->buf = NULL;
+	io->len = 0;
+	switch (nr) {
+	case NR_READ:
+	case NR_WRITE:
+	case NR_RECVFROM:
+	case NR_SENDTO:
+		io->buf = (const char *)arg;
+		io->len = ret;
+		return;
+	case NR_READV:
+	case NR_WRITEV:
+		iovp = (const struct iovec *)arg;
+		break;
+	case NR_RECVMSG:
+	case NR_SENDMSG:
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)arg))
+			return;
+		iovp = msg.msg_iov;
+		cnt = msg.msg_iovlen;
+		break;
+	default:
+		/* sendfile, splice: the bytes are not in user memory. */
+		return;
+	}
+	if (!iovp || !cnt || bpf_probe_read_user(&iov, sizeof(iov), iovp))
+		return;
+	io->buf = iov.iov_base;
+	io->len = iov.iov_len < (u64)ret ? iov.iov_len : (u32)ret;
+}
+
+/* Eight bytes at p with ASCII letters in lower case (other bytes altered). */
+static __always_inline u64 lower8(const char *p)
+{
+	u64 w;
+
+	__builtin_memcpy(&w, p, 8);
+	return w | 0x2020202020202020ull;
+}
+
+/* 0x80 in each byte of w that is '\n', 0 in the others (no false hits). */
+static __always_inline u64 newline_mask(u64 w)
+{
+	u64 x = w ^ 0x0a0a0a0a0a0a0a0aull;
+
+	return ~(((x & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | x | 0x7f7f7f7f7f7f7f7full);
+}
+
+/*
+ * Offset of the first marked byte of a non-zero newline_mask (little
+ * endian): the lowest mark is 1 << (8k + 7), and multiplying 1 << 8k by
+ * bytes 7..0 brings k to the top byte. No loop, no count-trailing-zeros.
+ */
+static __always_inline u32 first_newline(u64 m)
+{
+	return (((m & -m) >> 7) * 0x0001020304050607ull) >> 56;
+}
+
+#endif /* AGENTBPF_SOCKIO_BPF_H */

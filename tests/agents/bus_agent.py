@@ -1,0 +1,146 @@
+"""A Redis-using test agent (redis-py, Debian's /usr/bin/python3).
+
+  bus_agent.py ROLE PORT ACTION [ARGS...]
+
+ROLE only names the process for the daemon's cmdline matchers. The agent
+connects, then waits for a line on stdin (the test sends it once the daemon
+has classified the process), does ACTION and prints one JSON line with what
+the server said, then waits for another line before exiting (so the test
+can scrape while it is still alive).
+
+Actions:
+  push KEY N                LPUSH N messages one by one
+  pipeline KEY N            N LPUSHes in one redis-py pipeline (one write)
+  multi KEY N               N LPUSHes in a MULTI/EXEC transaction, then LLEN
+  pop KEY N SLEEP           BRPOP until N messages, SLEEP seconds each, then
+                            one more BRPOP that times out
+  xadd STREAM N             XADD N entries, then XLEN
+  xconsume STREAM GROUP N   XREADGROUP (COUNT 7) until N entries, XACK each batch
+  publish CHANNEL N SUBS    wait for SUBS subscribers, PUBLISH N messages
+  subscribe CHANNEL N       SUBSCRIBE, read N messages
+  cache                     SET a few keys, then GETs, MGET, EXISTS (counts printed)
+  garbage                   raw socket: bytes that are not RESP
+  cutoff KEY                raw socket: LRANGE of a big list, close mid-reply
+"""
+import json
+import socket
+import sys
+import time
+
+import redis
+
+
+def go():
+    sys.stdin.readline()
+
+
+def main():
+    _, port, action, *args = sys.argv[1:]
+    port = int(port)
+    out = {}
+    if action in ("garbage", "cutoff"):
+        s = socket.create_connection(("127.0.0.1", port))
+        go()
+        if action == "garbage":
+            s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(256)) * 4)
+            s.sendall(b"$$$***\r\n:::\r\n*9999999999\r\n")
+            time.sleep(0.3)
+        else:
+            s.sendall(b"*4\r\n$6\r\nLRANGE\r\n$%d\r\n%s\r\n$1\r\n0\r\n$2\r\n-1\r\n"
+                      % (len(args[0]), args[0].encode()))
+            s.recv(100)
+        s.close()
+        print(json.dumps(out), flush=True)
+        go()
+        return
+    r = redis.Redis(port=port)
+    r.ping()
+    go()
+    if action == "push":
+        key, n = args[0], int(args[1])
+        for i in range(n):
+            out["len"] = r.lpush(key, f"message-{i}")
+    elif action == "pipeline":
+        key, n = args[0], int(args[1])
+        p = r.pipeline(transaction=False)
+        for i in range(n):
+            p.lpush(key, f"piped-{i}")
+        out["len"] = p.execute()[-1]
+    elif action == "multi":
+        key, n = args[0], int(args[1])
+        p = r.pipeline(transaction=True)
+        for i in range(n):
+            p.lpush(key, f"multi-{i}")
+        p.execute()
+        out["len"] = r.llen(key)
+    elif action == "pop":
+        key, n, pause = args[0], int(args[1]), float(args[2])
+        got = 0
+        while got < n:
+            if r.brpop(key, timeout=10) is None:
+                break
+            got += 1
+            time.sleep(pause)
+        r.brpop(key, timeout=1)     # ends the last message's processing
+        out["popped"] = got
+    elif action == "xadd":
+        stream, n = args[0], int(args[1])
+        for i in range(n):
+            r.xadd(stream, {"i": i})
+        out["xlen"] = r.xlen(stream)
+    elif action == "xconsume":
+        stream, group, n = args[0], args[1], int(args[2])
+        try:
+            r.xgroup_create(stream, group, id="0", mkstream=True)
+        except redis.ResponseError:
+            pass
+        got = 0
+        while got < n:
+            res = r.xreadgroup(group, "c1", {stream: ">"}, count=7, block=5000)
+            if not res:
+                break
+            ids = [eid for _, entries in res for eid, _ in entries]
+            got += len(ids)
+            r.xack(stream, group, *ids)
+        out["read"] = got
+    elif action == "publish":
+        channel, n, subs = args[0], int(args[1]), int(args[2])
+        deadline = time.time() + 15
+        while r.pubsub_numsub(channel)[0][1] < subs and time.time() < deadline:
+            time.sleep(0.05)
+        out["receivers"] = [r.publish(channel, f"event-{i}") for i in range(n)]
+    elif action == "subscribe":
+        channel, n = args[0], int(args[1])
+        p = r.pubsub()
+        p.subscribe(channel)
+        got = 0
+        deadline = time.time() + 20
+        while got < n and time.time() < deadline:
+            m = p.get_message(timeout=1)
+            if m and m["type"] == "message":
+                got += 1
+        out["received"] = got
+    elif action == "cache":
+        r.set("cache:a", "1")
+        r.set("cache:b", "2")
+        hits = misses = 0
+        for k in ("cache:a", "cache:b", "cache:none", "cache:a", "cache:zzz"):
+            if r.get(k) is None:
+                misses += 1
+            else:
+                hits += 1
+        vals = r.mget("cache:a", "cache:x", "cache:b", "cache:y")
+        hits += sum(v is not None for v in vals)
+        misses += sum(v is None for v in vals)
+        e = r.exists("cache:a", "cache:q", "cache:b")
+        hits += e
+        misses += 3 - e
+        out.update(hits=hits, misses=misses)
+    else:
+        sys.exit(f"bus_agent: unknown action {action}")
+    print(json.dumps(out), flush=True)
+    go()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Message-bus metrics from the agents' own Redis traffic: a real
+redis-server started here, real redis-py agents, exact counts checked
+against what the clients did and what the server says."""
+import json
+import os
+import subprocess
+import time
+
+from harness import AGENTS, PY, Daemon, Procs, check, eq, free_port, run, wait_until
+
+AGENT = os.path.join(AGENTS, "bus_agent.py")
+
+
+class Redis:
+    """A throwaway redis-server on a free loopback port."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: self.cli("PING") == "PONG", 10, "redis-server up")
+
+    def cli(self, *args):
+        return run(["redis-cli", "-p", str(self.port), *args]).stdout.strip()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Agent:
+    """bus_agent.py under a role name; it acts when told, then reports."""
+
+    def __init__(self, ps, role, port, *action):
+        self.proc = ps.start([PY, AGENT, role, str(port), *map(str, action)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def go(self):
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def result(self, timeout=60):
+        deadline = time.time() + timeout
+        line = self.proc.stdout.readline()
+        check(line or time.time() < deadline, "bus agent printed nothing")
+        return json.loads(line)
+
+    def finish(self):
+        self.go()
+        self.proc.wait(15)
+
+
+def cfg(redis, *roles, extra=""):
+    out = f"bus_ports: [{redis.port}]\nagents:\n"
+    for role in roles:
+        out += f"  - name: {role}\n    match:\n      cmdline: \"*bus_agent.py {role} *\"\n"
+    return out + extra
+
+
+def start(d, ps, role, redis, *action):
+    """An agent, classified by the daemon before it sends anything."""
+    a = Agent(ps, role, redis.port, *action)
+    d.wait_value(1, "agent_processes", agent_type=role)
+    a.go()
+    return a
+
+
+def messages(d, frm, to, typ):
+    return d.value("message_bus_messages_total", from_agent=frm, to_agent=to, message_type=typ)
+
+
+def promtool_clean(d):
+    r = subprocess.run(["promtool", "check", "metrics"], input=d.text(), capture_output=True, text=True)
+    eq((r.returncode, r.stdout + r.stderr), (0, ""), "promtool check metrics on a scrape with bus series")
+
+
+def no_bus_drops(d):
+    for (name, labels), v in d.scrape().items():
+        if name == "agentbpf_events_dropped_total" and dict(labels)["reason"].startswith("bus"):
+            eq(v, 0, f"dropped {labels}")
+
+
+def test_list_messages_and_depth_are_exact():
+    with Redis() as r, Daemon(cfg(r, "producer", "consumer")) as d, Procs() as ps:
+        # The producer runs ahead: 200 pushes one by one, then a pipeline of 100.
+        p = start(d, ps, "producer", r, "push", "jobs", 200)
+        eq(p.result()["len"], 200, "server's list length after the pushes")
+        p.finish()
+        p = start(d, ps, "producer", r, "pipeline", "jobs", 100)
+        eq(p.result()["len"], 300, "server's list length after the pipeline")
+        d.wait_value(int(r.cli("LLEN", "jobs")), "message_bus_queue_depth",
+                     agent_type="producer", queue="jobs")
+        eq(d.value("message_bus_queue_depth", agent_type="producer", queue="jobs"), 300,
+           "depth while nobody consumes")
+        p.finish()
+        c = start(d, ps, "consumer", r, "pop", "jobs", 300, 0)
+        eq(c.result()["popped"], 300, "messages the consumer popped")
+        d.wait_value(300, "message_bus_messages_total", from_agent="producer",
+                     to_agent="consumer", message_type="list")
+        eq(int(r.cli("LLEN", "jobs")), 0, "server's list length at the end")
+        eq(d.value("message_bus_queue_depth", agent_type="consumer", queue="jobs"), 0,
+           "depth once consumed (the queue's consumer owns it)")
+        c.finish()
+        no_bus_drops(d)
+        promtool_clean(d)
+
+
+def test_processing_time_of_a_slow_consumer():
+    with Redis() as r, Daemon(cfg(r, "producer", "consumer")) as d, Procs() as ps:
+        p = start(d, ps, "producer", r, "push", "work", 5)
+        p.result()
+        c = start(d, ps, "consumer", r, "pop", "work", 5, 0.2)
+        eq(c.result()["popped"], 5, "popped")
+        d.wait_value(5, "message_bus_processing_duration_seconds_count", agent_type="consumer")
+        s = d.scrape()
+        total = s.get("message_bus_processing_duration_seconds_sum", agent_type="consumer")
+        check(abs(total / 5 - 0.2) < 0.2 * 0.05, f"mean processing {total / 5:.4f}s, slept 0.2s")
+        eq(s.get("message_bus_processing_duration_seconds_bucket", agent_type="consumer", le="0.1"), 0,
+           "nothing faster than the sleep")
+        eq(s.get("message_bus_processing_duration_seconds_bucket", agent_type="consumer", le="0.25"), 5,
+           "all five in the 0.25 s bucket")
+        eq(s.get("message_bus_processing_duration_seconds_count", agent_type="producer"), 0,
+           "a producer processes nothing")
+        p.finish()
+        c.finish()
+
+
+def test_streams_with_a_consumer_group():
+    with Redis() as r, Daemon(cfg(r, "producer", "consumer")) as d, Procs() as ps:
+        p = start(d, ps, "producer", r, "xadd", "events", 50)
+        eq(p.result()["xlen"], 50, "XLEN")
+        d.wait_value(50, "message_bus_queue_depth", agent_type="producer", queue="events")
+        c = start(d, ps, "consumer", r, "xconsume", "events", "workers", 50)
+        eq(c.result()["read"], 50, "entries the consumer read")
+        d.wait_value(50, "message_bus_messages_total", from_agent="producer",
+                     to_agent="consumer", message_type="stream")
+        # XLEN said 50; the 50 XACKs seen since bring the balance to 0.
+        eq(d.value("message_bus_queue_depth", agent_type="consumer", queue="events"), 0,
+           "depth after every entry was acknowledged")
+        p.finish()
+        c.finish()
+        no_bus_drops(d)
+
+
+def test_pubsub_two_subscribers():
+    extra = 'queues:\n  - match: "alerts*"\n    type: alert\n'
+    with Redis() as r, Daemon(cfg(r, "publisher", "sub1", "sub2", extra=extra)) as d, Procs() as ps:
+        s1 = start(d, ps, "sub1", r, "subscribe", "alerts", 40)
+        s2 = start(d, ps, "sub2", r, "subscribe", "alerts", 40)
+        p = start(d, ps, "publisher", r, "publish", "alerts", 40, 2)
+        eq(p.result()["receivers"], [2] * 40, "PUBLISH replies (receivers)")
+        eq(s1.result()["received"], 40, "sub1 received")
+        eq(s2.result()["received"], 40, "sub2 received")
+        d.wait_value(40, "message_bus_messages_total", from_agent="publisher", to_agent="sub1",
+                     message_type="alert")
+        eq(messages(d, "publisher", "sub2", "alert"), 40, "publisher -> sub2")
+        for a in (p, s1, s2):
+            a.finish()
+        no_bus_drops(d)
+
+
+def test_cache_hits_and_misses():
+    with Redis() as r, Daemon(cfg(r, "cacher") + "    cache_type: llm_cache\n") as d, Procs() as ps:
+        a = start(d, ps, "cacher", r, "cache")
+        res = a.result()
+        eq((res["hits"], res["misses"]), (7, 5), "what the client saw")
+        d.wait_value(res["hits"], "cache_hits_total", cache_type="llm_cache")
+        eq(d.value("cache_misses_total", cache_type="llm_cache"), res["misses"], "misses")
+        a.finish()
+
+
+def test_pairing_survives_transactions_garbage_and_cut_replies():
+    with Redis() as r, Daemon(cfg(r, "producer", "consumer", "noise")) as d, Procs() as ps:
+        run(["redis-cli", "-p", str(r.port), "EVAL",
+             "for i=1,5000 do redis.call('RPUSH', KEYS[1], string.rep('x', 200)) end", "1", "big"])
+        g = start(d, ps, "noise", r, "garbage")
+        g.result()
+        g.finish()
+        cut = start(d, ps, "noise", r, "cutoff", "big")
+        cut.result()
+        cut.finish()
+        # A transaction: its +QUEUED replies and EXEC's array keep the pairing.
+        m = start(d, ps, "producer", r, "multi", "tasks", 10)
+        eq(m.result()["len"], 10, "LLEN after the transaction")
+        d.wait_value(10, "message_bus_queue_depth", agent_type="producer", queue="tasks")
+        m.finish()
+        p = start(d, ps, "producer", r, "push", "tasks", 20)
+        p.result()
+        c = start(d, ps, "consumer", r, "pop", "tasks", 30, 0)
+        eq(c.result()["popped"], 30, "popped")
+        # Pushes inside MULTI are not counted as produced, but their pops are
+        # delivered messages all the same: the producer is the queue's.
+        d.wait_value(30, "message_bus_messages_total", from_agent="producer",
+                     to_agent="consumer", message_type="list")
+        eq(d.value("message_bus_queue_depth", agent_type="consumer", queue="tasks"), 0, "depth")
+        p.finish()
+        c.finish()
+        check(d.get("/healthz")[0] == 200, "daemon still healthy")
