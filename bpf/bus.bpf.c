@@ -105,6 +105,7 @@ struct bus_dir {
 	__u8 tok;		/* NATS: token of the line being read */
 	__u8 pad;
 	char cap[BUS_QUEUE_LEN];
+	__u64 word;		/* NATS: the line's operation, lower case */
 };
 
 struct bus_conn {
@@ -991,6 +992,108 @@ static long resp_step(u32 i, void *arg)
 	return 0;
 }
 
+/* ---- the NATS line walker ---- */
+
+/*
+ * One step of a NATS protocol line ("PUB subject [reply] size", "MSG
+ * subject sid [reply] size", HPUB/HMSG with a header size before the total):
+ * up to 32 bytes of the line are split into tokens; the operation and the
+ * subject are kept, the last number is the payload's size. Payloads are
+ * skipped by length like RESP bulk strings.
+ */
+static long nats_step(u32 i, void *arg)
+{
+	struct walk *x = arg;
+	struct bus_conn *c = x->c;
+	struct bus_dir *d = x->d;
+	const char *buf = x->w->buf;
+	u32 pos = x->w->st.pos, n, k;
+	bool line_end = false;
+	u64 w;
+
+	if (pos >= x->w->st.len || c->proto == PROTO_LOST)
+		return 1;
+	if (d->state == R_BULK) {
+		n = x->w->st.len - pos;
+		if (d->remaining < n)
+			n = d->remaining;
+		x->w->st.pos = pos + n;
+		d->remaining -= n;
+		if (!d->remaining)
+			d->state = R_TYPE;
+		return 0;
+	}
+	if (d->state == R_TYPE) {
+		/* A new line. */
+		d->state = R_LINE;
+		d->tok = 0;
+		d->neg = 0;
+		d->num = 0;
+		d->word = 0;
+		d->cap_len = 0;
+		d->hash = 2166136261u;
+		if (x->w->st.dir == DIR_OUT)
+			processing_done(c, x->w->st.now);
+	}
+	for (k = 0; k < 32; k++) {
+		char ch;
+
+		if (pos + k >= x->w->st.len)
+			break;
+		ch = buf[(pos + k) & (BUS_WINDOW - 1)];
+		if (ch == '\n') {
+			line_end = true;
+			k++;
+			break;
+		}
+		if (ch == '\r')
+			continue;
+		if (ch == ' ' || ch == '\t') {
+			d->neg = 0;	/* NATS: not inside a token */
+			continue;
+		}
+		if (!d->neg) {
+			d->neg = 1;
+			if (d->tok < 200)
+				d->tok++;
+			d->num = 0;
+		}
+		if (d->tok == 1) {
+			if (d->num < 8)
+				d->word |= (u64)(ch | 0x20) << (d->num * 8);
+			d->num++;
+			continue;
+		}
+		if (d->tok == 2 && d->cap_len < BUS_QUEUE_LEN) {
+			d->cap[d->cap_len & (BUS_QUEUE_LEN - 1)] = ch;
+			d->hash = fnv(d->hash, ch);
+			d->cap_len++;
+		}
+		d->num = ch >= '0' && ch <= '9' ? d->num * 10 + (ch - '0') : 0;
+	}
+	x->w->st.pos = pos + k;
+	if (!line_end)
+		return 0;
+	d->state = R_TYPE;
+	w = d->word;
+	if (w == W('p', 'u', 'b', 0, 0, 0, 0, 0) || w == W('h', 'p', 'u', 'b', 0, 0, 0, 0) ||
+	    w == W('m', 's', 'g', 0, 0, 0, 0, 0) || w == W('h', 'm', 's', 'g', 0, 0, 0, 0)) {
+		bool out = x->w->st.dir == DIR_OUT;
+		u32 queue;
+
+		if (d->tok < 3 || out != (w == W('p', 'u', 'b', 0, 0, 0, 0, 0) ||
+					  w == W('h', 'p', 'u', 'b', 0, 0, 0, 0))) {
+			lose(c);
+			return 1;
+		}
+		queue = queue_of(d->hash, d->cap, d->cap_len, BUS_NATS);
+		flow_add(c, queue, BUS_NATS, out ? BUS_PRODUCED : BUS_CONSUMED, 1, x->w->st.now);
+		d->remaining = (u64)d->num + 2;
+		d->state = R_BULK;
+	}
+	return 0;
+}
+
 /*
  * One window of a call: payload that nothing captures is skipped by length
  * without reading it; anything else is read BUS_WINDOW bytes at a time.
@@ -1018,7 +1121,10 @@ static long window_step(u32 i, void *arg)
 		return 1;
 	st->pos = 0;
 	st->len = avail;
-	bpf_loop(BUS_STEPS, resp_step, x, 0);
+	if (x->c->proto == PROTO_NATS)
+		bpf_loop(BUS_STEPS, nats_step, x, 0);
+	else
+		bpf_loop(BUS_STEPS, resp_step, x, 0);
 	st->done += st->pos;
 	return 0;
 }
@@ -1123,7 +1229,14 @@ static __always_inline void detect(struct bus_conn *c, int dir, int ret)
 	 * be the rest of a reply to a command sent before agentbpf started:
 	 * the client's next command decides.
 	 */
-	if (dir == DIR_OUT)
+	if (dir != DIR_OUT)
+		return;
+	/* A NATS client found mid-connection publishes or subscribes. */
+	if ((w & 0xffffffff) == W('P', 'U', 'B', ' ', 0, 0, 0, 0) ||
+	    (w & 0xffffffff) == W('S', 'U', 'B', ' ', 0, 0, 0, 0) ||
+	    (w & 0xffffffffff) == W('H', 'P', 'U', 'B', ' ', 0, 0, 0))
+		c->proto = PROTO_NATS;
+	else
 		c->proto = (char)w == '*' ? PROTO_REDIS : PROTO_LOST;
 }
 
@@ -1135,7 +1248,7 @@ static __always_inline void on_call(struct sock *sk, int dir, int ret)
 		return;
 	if (c->proto == PROTO_UNKNOWN)
 		detect(c, dir, ret);
-	if (c->proto == PROTO_REDIS)
+	if (c->proto == PROTO_REDIS || c->proto == PROTO_NATS)
 		walk_call(c, dir, ret);
 }
 

@@ -1,8 +1,10 @@
-"""Message-bus metrics from the agents' own Redis traffic: a real
-redis-server started here, real redis-py agents, exact counts checked
-against what the clients did and what the server says."""
+"""Message-bus metrics from the agents' own traffic: a real redis-server
+and nats-server started here, real redis-py agents and a NATS text-protocol
+agent, exact counts checked against what the clients did and what the
+server says."""
 import json
 import os
+import socket
 import subprocess
 import time
 
@@ -35,8 +37,8 @@ class Redis:
 class Agent:
     """bus_agent.py under a role name; it acts when told, then reports."""
 
-    def __init__(self, ps, role, port, *action):
-        self.proc = ps.start([PY, AGENT, role, str(port), *map(str, action)],
+    def __init__(self, ps, role, port, *action, script=AGENT):
+        self.proc = ps.start([PY, script, role, str(port), *map(str, action)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def go(self):
@@ -61,9 +63,9 @@ def cfg(redis, *roles, extra=""):
     return out + extra
 
 
-def start(d, ps, role, redis, *action):
+def start(d, ps, role, server, *action, script=AGENT):
     """An agent, classified by the daemon before it sends anything."""
-    a = Agent(ps, role, redis.port, *action)
+    a = Agent(ps, role, server.port, *action, script=script)
     d.wait_value(1, "agent_processes", agent_type=role)
     a.go()
     return a
@@ -200,3 +202,50 @@ def test_pairing_survives_transactions_garbage_and_cut_replies():
         p.finish()
         c.finish()
         check(d.get("/healthz")[0] == 200, "daemon still healthy")
+
+
+class NatsServer:
+    def __init__(self):
+        self.port = free_port()
+        self.proc = subprocess.Popen(["nats-server", "-a", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return True
+            except OSError:
+                return False
+        wait_until(up, 10, "nats-server up")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def test_nats_queue_group_deliveries_are_exact():
+    nats_agent = os.path.join(AGENTS, "nats_agent.py")
+    with NatsServer() as n, Daemon(cfg(n, "natspub", "natsw1", "natsw2").replace(
+            "bus_agent.py", "nats_agent.py")) as d, Procs() as ps:
+        subs = []
+        for role in ("natsw1", "natsw2"):
+            a = start(d, ps, role, n, "sub", "tasks.summarize", "workers", script=nats_agent)
+            eq(a.result(), {"ready": True}, f"{role} subscribed")
+            subs.append(a)
+        p = start(d, ps, "natspub", n, "pub", "tasks.summarize", 100, script=nats_agent)
+        eq(p.result()["published"], 100, "published")
+        got = []
+        for a in subs:
+            a.go()
+            got.append(a.result()["received"])
+        eq(sum(got), 100, f"deliveries to the queue group ({got})")
+        check(all(got), f"both members of the queue group got messages ({got})")
+        d.wait_value(got[0], "message_bus_messages_total", from_agent="natspub", to_agent="natsw1",
+                     message_type="nats")
+        eq(messages(d, "natspub", "natsw2", "nats"), got[1], "natspub -> natsw2")
+        for a in subs + [p]:
+            a.finish()
+        no_bus_drops(d)

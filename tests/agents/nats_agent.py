@@ -1,0 +1,99 @@
+"""A NATS test agent speaking the client text protocol itself (Debian has
+no Python NATS client; the protocol is a few lines of text).
+
+  nats_agent.py ROLE PORT pub SUBJECT N      PUB N messages once told to
+  nats_agent.py ROLE PORT sub SUBJECT QUEUE  SUB in a queue group; prints
+                                             "ready", counts MSGs until told
+                                             to report
+
+Like bus_agent.py: it connects, waits for a line on stdin, acts, prints one
+JSON line, and waits for another line before exiting.
+"""
+import json
+import select
+import socket
+import sys
+
+
+class Nats:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.buf = b""
+        info = self.line()
+        assert info.startswith(b"INFO "), info
+        self.s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"name":"agentbpf-test"}\r\n')
+        self.flush()
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            data = self.s.recv(65536)
+            if not data:
+                raise EOFError("server closed")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def flush(self):
+        """PING and wait for its PONG: everything sent before was processed."""
+        self.s.sendall(b"PING\r\n")
+        while self.line() != b"PONG":
+            pass
+
+    def messages(self):
+        """Reads what has arrived; returns the MSGs in it."""
+        n = 0
+        while b"\r\n" in self.buf:
+            line = self.line()
+            if line.startswith(b"MSG "):
+                size = int(line.split()[-1])
+                while len(self.buf) < size + 2:
+                    self.buf += self.s.recv(65536)
+                self.buf = self.buf[size + 2:]
+                n += 1
+            elif line == b"PING":
+                self.s.sendall(b"PONG\r\n")
+        return n
+
+
+def main():
+    _, port, action, subject, arg = sys.argv[1:]
+    n = Nats(int(port))
+    sys.stdin.readline()
+    out = {}
+    if action == "pub":
+        count = int(arg)
+        for i in range(count):
+            payload = f"task-{i}".encode()
+            n.s.sendall(b"PUB %s %d\r\n%s\r\n" % (subject.encode(), len(payload), payload))
+        n.flush()
+        out["published"] = count
+    else:
+        n.s.sendall(b"SUB %s %s 1\r\n" % (subject.encode(), arg.encode()))
+        n.flush()
+        print(json.dumps({"ready": True}), flush=True)
+        got = 0
+        while True:
+            r, _, _ = select.select([n.s, sys.stdin], [], [], 10)
+            if n.s in r:
+                data = n.s.recv(65536)
+                if not data:
+                    break
+                n.buf += data
+                got += n.messages()
+            if sys.stdin in r:
+                sys.stdin.readline()
+                n.s.setblocking(False)
+                try:
+                    n.buf += n.s.recv(1 << 20)
+                except BlockingIOError:
+                    pass
+                n.s.setblocking(True)
+                got += n.messages()
+                break
+        out["received"] = got
+    print(json.dumps(out), flush=True)
+    sys.stdin.readline()
+
+
+if __name__ == "__main__":
+    main()
