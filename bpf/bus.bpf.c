@@ -76,9 +76,12 @@ enum bus_op {
 	OP_MGET,	/* MGET HMGET: per element */
 	OP_EXISTS,	/* EXISTS HEXISTS: reply = keys that exist */
 	OP_MULTI,
-	OP_QUEUED,	/* a command inside MULTI: its reply is +QUEUED */
 	OP_EXEC,	/* EXEC DISCARD */
 };
+
+/* A command sent inside MULTI: its reply is +QUEUED, its result comes in EXEC's. */
+#define OP_QUEUED	0x80
+#define BUS_EXEC_RUNS	8	/* runs of commands a transaction's EXEC answers */
 
 /* A run of identical commands awaiting their replies. */
 struct bus_cmd {
@@ -103,7 +106,7 @@ struct bus_dir {
 	__u8 capture;		/* enum capture of the current bulk */
 	__u8 map_top;		/* top-level value is a RESP3 map */
 	__u8 tok;		/* NATS: token of the line being read */
-	__u8 pad;
+	__u8 base;		/* depth of a reply: 1 inside EXEC's array of replies */
 	char cap[BUS_QUEUE_LEN];
 	__u64 word;		/* NATS: the line's operation, lower case */
 };
@@ -116,9 +119,11 @@ struct bus_conn {
 	__u8 in_multi;
 	__u8 qhead;
 	__u8 qlen;
+	__u8 xhead;		/* commands queued by MULTI, answered by EXEC */
+	__u8 xlen;
 	__u8 op;		/* command being sent */
 	__u8 streams;		/* XREAD*: the next argument is the stream */
-	__u8 pad;
+	__u8 pad[3];
 	__u64 msg_ns;		/* a message was delivered; processing runs */
 	/* The command being sent. */
 	__u32 key;		/* queue id of its key, BUS_QUEUE_NONE if none yet */
@@ -139,6 +144,7 @@ struct bus_conn {
 	char r_chan_name[BUS_QUEUE_LEN];
 	struct bus_dir dirs[2];
 	struct bus_cmd q[BUS_PIPELINE];
+	struct bus_cmd xq[BUS_EXEC_RUNS];
 };
 
 /*
@@ -528,7 +534,7 @@ static __always_inline void command_done(struct bus_conn *c, struct bus_dir *d, 
 	if (op == OP_SUBSCRIBE)
 		c->subscribed = 1;
 	if (c->in_multi && op != OP_EXEC && op != OP_MULTI)
-		op = OP_QUEUED;
+		op |= OP_QUEUED;
 	if (op == OP_MULTI)
 		c->in_multi = 1;
 	if (op == OP_EXEC)
@@ -562,14 +568,136 @@ static __always_inline bool pushed_message(struct bus_conn *c)
 	       c->r_word == W('p', 'm', 'e', 's', 's', 'a', 'g', 'e');
 }
 
-/* A whole reply (or pushed message) was read. */
+/* What a reply to cmd means for the queues, the cache and the flows. */
+static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd, u64 now)
+{
+	bool agg = c->r_type == '*' || c->r_type == '~' || c->r_type == '%';
+	bool nil = c->r_nil;
+	u32 queue = cmd->queue;
+	u8 op = cmd->op, fam = family_of(op);
+
+	if (c->r_type == '-' || c->r_type == '!')
+		return;		/* an error reply changed nothing */
+	switch (op) {
+	case OP_PUSH:
+		if (c->r_type == ':') {
+			flow_add(c, queue, fam, BUS_PRODUCED, cmd->arg, now);
+			depth_update(c, queue, 0, c->r_int, now);
+		}
+		break;
+	case OP_POP:
+	case OP_BPOP:
+		if (nil) {
+			/* Nothing to take: the list is empty (or gone). */
+			depth_update(c, queue, 0, 0, now);
+		} else {
+			/* LPOP key count answers with an array of elements. */
+			u64 n = op == OP_POP && agg ? c->r_hits : 1;
+
+			flow_add(c, queue, fam, BUS_CONSUMED, n, now);
+			depth_update(c, queue, -(s64)n, 0, now);
+		}
+		break;
+	case OP_LLEN:
+	case OP_XLEN:
+		if (c->r_type == ':')
+			depth_update(c, queue, 0, c->r_int, now);
+		break;
+	case OP_XADD:
+		if (!nil) {
+			flow_add(c, queue, fam, BUS_PRODUCED, 1, now);
+			depth_update(c, queue, 1, 0, now);
+		}
+		break;
+	case OP_XREAD:
+		flow_add(c, queue, fam, BUS_CONSUMED, c->r_entries, now);
+		break;
+	case OP_XACK:
+		if (c->r_type == ':' && c->r_int > 0) {
+			flow_add(c, queue, fam, BUS_ACKED, c->r_int, now);
+			depth_update(c, queue, -c->r_int, 0, now);
+		}
+		break;
+	case OP_XPENDING:
+		/* The summary form starts with the number of pending entries. */
+		if (agg && !nil && c->r_hits)
+			depth_update(c, queue, 0, c->r_int, now);
+		break;
+	case OP_PUBLISH:
+		if (c->r_type == ':')
+			flow_add(c, queue, fam, BUS_PRODUCED, 1, now);
+		break;
+	case OP_GET:
+		if (c->r_type == '$' || c->r_type == '_' || c->r_type == '=')
+			cache_add(c, !nil, nil, now);
+		break;
+	case OP_MGET:
+		if (agg && !nil)
+			cache_add(c, c->r_hits, c->r_misses, now);
+		break;
+	case OP_EXISTS:
+		if (c->r_type == ':' && c->r_int >= 0 && c->r_int <= cmd->arg)
+			cache_add(c, c->r_int, cmd->arg - c->r_int, now);
+		break;
+	}
+}
+
+/* One reply of a run used: the run ends with its last. */
+static __always_inline bool run_used(struct bus_cmd *cmd)
+{
+	if (cmd->count > 1) {
+		cmd->count--;
+		return false;
+	}
+	return true;
+}
+
+/* A command inside MULTI was queued by the server: EXEC will answer it. */
+static __always_inline void exec_queue(struct bus_conn *c, struct bus_cmd *cmd)
+{
+	struct bus_cmd *last;
+	u8 op = cmd->op & ~OP_QUEUED;
+	u32 i;
+
+	if (c->xlen) {
+		last = &c->xq[(c->xhead + c->xlen - 1) & (BUS_EXEC_RUNS - 1)];
+		if (last->op == op && last->queue == cmd->queue && last->arg == cmd->arg &&
+		    last->count < 60000) {
+			last->count++;
+			return;
+		}
+	}
+	if (c->xlen >= BUS_EXEC_RUNS) {
+		/* Too varied a transaction: its results are not interpreted. */
+		count_drop(BUS_DROP_PIPELINE_FULL);
+		c->xlen = BUS_EXEC_RUNS + 1;	/* marks the transaction as not followed */
+		return;
+	}
+	i = (c->xhead + c->xlen) & (BUS_EXEC_RUNS - 1);
+	c->xq[i] = (struct bus_cmd){ .queue = cmd->queue, .count = 1, .op = op, .arg = cmd->arg };
+	c->xlen++;
+}
+
+/* One element of EXEC's array: the reply to the oldest queued command. */
+static __always_inline void exec_reply_done(struct bus_conn *c, u64 now)
+{
+	struct bus_cmd *cmd;
+
+	if (!c->xlen || c->xlen > BUS_EXEC_RUNS)
+		return;
+	cmd = &c->xq[c->xhead & (BUS_EXEC_RUNS - 1)];
+	apply_reply(c, cmd, now);
+	if (run_used(cmd)) {
+		c->xhead = (c->xhead + 1) & (BUS_EXEC_RUNS - 1);
+		c->xlen--;
+	}
+}
+
+/* A whole top-level reply (or pushed message) was read. */
 static __always_inline void reply_done(struct bus_conn *c, u64 now)
 {
 	struct bus_cmd *cmd;
-	bool agg = c->r_type == '*' || c->r_type == '~' || c->r_type == '>' || c->r_type == '%';
-	bool nil = c->r_nil;
 	u32 queue;
-	u8 fam;
 
 	/* A message pushed to a subscriber comes without a command. */
 	if ((c->r_type == '>' || (c->subscribed && c->r_type == '*')) && pushed_message(c)) {
@@ -584,7 +712,6 @@ static __always_inline void reply_done(struct bus_conn *c, u64 now)
 		lose(c);
 		return;
 	}
-
 	cmd = &c->q[c->qhead & (BUS_PIPELINE - 1)];
 	/* Subscription confirmations of other channels than asked leave it be. */
 	if (c->subscribed && c->r_type == '*' && cmd->op != OP_SUBSCRIBE &&
@@ -592,78 +719,26 @@ static __always_inline void reply_done(struct bus_conn *c, u64 now)
 	    (c->r_word == W('s', 'u', 'b', 's', 'c', 'r', 'i', 'b') ||
 	     c->r_word == W('u', 'n', 's', 'u', 'b', 's', 'c', 'r')))
 		return;
-	queue = cmd->queue;
-	fam = family_of(cmd->op);
-	if (c->r_type != '-' && c->r_type != '!') {
-		switch (cmd->op) {
-		case OP_PUSH:
-			if (c->r_type == ':') {
-				flow_add(c, queue, fam, BUS_PRODUCED, cmd->arg, now);
-				depth_update(c, queue, 0, c->r_int, now);
-			}
-			break;
-		case OP_POP:
-		case OP_BPOP:
-			if (nil) {
-				/* Nothing to take: the list is empty (or gone). */
-				depth_update(c, queue, 0, 0, now);
-			} else {
-				/* LPOP key count answers with an array of elements. */
-				u64 n = cmd->op == OP_POP && agg ? c->r_hits : 1;
+	if (cmd->op & OP_QUEUED) {
+		if (c->r_type == '+')
+			exec_queue(c, cmd);
+	} else if (cmd->op == OP_EXEC) {
+		/* EXEC's replies were taken one by one; DISCARD or an abort drops them. */
+		c->xlen = 0;
+	} else {
+		apply_reply(c, cmd, now);
+	}
+	if (run_used(cmd)) {
+		c->qhead = (c->qhead + 1) & (BUS_PIPELINE - 1);
+		c->qlen--;
+	}
+}
 
-				flow_add(c, queue, fam, BUS_CONSUMED, n, now);
-				depth_update(c, queue, -(s64)n, 0, now);
-			}
-			break;
-		case OP_LLEN:
-		case OP_XLEN:
-			if (c->r_type == ':')
-				depth_update(c, queue, 0, c->r_int, now);
-			break;
-		case OP_XADD:
-			if (!nil) {
-				flow_add(c, queue, fam, BUS_PRODUCED, 1, now);
-				depth_update(c, queue, 1, 0, now);
-			}
-			break;
-		case OP_XREAD:
-			flow_add(c, queue, fam, BUS_CONSUMED, c->r_entries, now);
-			break;
-		case OP_XACK:
-			if (c->r_type == ':' && c->r_int > 0) {
-				flow_add(c, queue, fam, BUS_ACKED, c->r_int, now);
-				depth_update(c, queue, -c->r_int, 0, now);
-			}
-			break;
-		case OP_XPENDING:
-			/* The summary form starts with the number of pending entries. */
-			if (agg && !nil && c->r_hits)
-				depth_update(c, queue, 0, c->r_int, now);
-			break;
-		case OP_PUBLISH:
-			if (c->r_type == ':')
-				flow_add(c, queue, fam, BUS_PRODUCED, 1, now);
-			break;
-		case OP_GET:
-			if (c->r_type == '$' || c->r_type == '_' || c->r_type == '=')
-				cache_add(c, !nil, nil, now);
-			break;
-		case OP_MGET:
-			if (agg && !nil)
-				cache_add(c, c->r_hits, c->r_misses, now);
-			break;
-		case OP_EXISTS:
-			if (c->r_type == ':' && c->r_int >= 0 && c->r_int <= cmd->arg)
-				cache_add(c, c->r_int, cmd->arg - c->r_int, now);
-			break;
-		}
-	}
-	if (cmd->count > 1) {
-		cmd->count--;
-		return;
-	}
-	c->qhead = (c->qhead + 1) & (BUS_PIPELINE - 1);
-	c->qlen--;
+/* Is the reply now starting EXEC's array of results? */
+static __always_inline bool exec_results(struct bus_conn *c)
+{
+	return c->qlen && c->q[c->qhead & (BUS_PIPELINE - 1)].op == OP_EXEC &&
+	       c->xlen && c->xlen <= BUS_EXEC_RUNS;
 }
 
 /* ---- the RESP walker ---- */
@@ -680,7 +755,7 @@ static __always_inline u8 capture_for(struct walk *x)
 	struct bus_conn *c = x->c;
 	struct bus_dir *d = x->d;
 
-	if (d->depth != 1)
+	if (d->depth != d->base + 1)
 		return CAP_NONE;
 	if (x->w->st.dir == DIR_OUT) {
 		if (d->index == 0)
@@ -694,7 +769,7 @@ static __always_inline u8 capture_for(struct walk *x)
 	return d->index == c->r_chan_at ? CAP_KEY : CAP_NONE;
 }
 
-/* An element of the top-level aggregate is complete. */
+/* An element of a command's array, or of a reply's aggregate, is complete. */
 static __always_inline void element_done(struct walk *x, bool nil, bool scalar)
 {
 	struct bus_conn *c = x->c;
@@ -747,6 +822,7 @@ static __always_inline void top_done(struct walk *x)
 		command_done(c, x->d, x->w->st.now);
 		return;
 	}
+	x->d->base = 0;
 	reply_done(c, x->w->st.now);
 }
 
@@ -763,16 +839,18 @@ static __always_inline void value_done(struct walk *x, bool nil, bool scalar)
 	for (i = 0; i <= BUS_DEPTH; i++) {
 		u32 depth = d->depth;
 
+		if (depth == d->base && x->w->st.dir == DIR_IN) {
+			x->c->r_nil = nil;
+			if (scalar && d->type == ':')
+				x->c->r_int = d->num;
+		}
 		if (depth == 0) {
-			if (x->w->st.dir == DIR_IN) {
-				x->c->r_nil = nil;
-				if (scalar && d->type == ':')
-					x->c->r_int = d->num;
-			}
 			top_done(x);
 			return;
 		}
-		if (depth == 1)
+		if (depth == d->base)
+			exec_reply_done(x->c, x->w->st.now);	/* an element of EXEC's array */
+		else if (depth == d->base + 1)
 			element_done(x, nil, scalar);
 		if (depth > BUS_DEPTH)
 			return;
@@ -807,13 +885,17 @@ static __always_inline int line_done(struct walk *x)
 		}
 		if (d->type == '%')
 			n *= 2;
-		if (depth == 0 && x->w->st.dir == DIR_IN)
+		if (depth == d->base && x->w->st.dir == DIR_IN)
 			d->map_top = d->type == '%';
 		if (depth == 0)
 			d->nargs = n;
 		/* Stream entries: XREAD's [[stream, entries]], or RESP3's {stream: entries}. */
-		if (x->w->st.dir == DIR_IN && (depth == 2 || (depth == 1 && d->map_top)))
+		if (x->w->st.dir == DIR_IN &&
+		    (depth == d->base + 2 || (depth == d->base + 1 && d->map_top)))
 			c->r_entries += n;
+		/* EXEC's array: each element is the reply to a queued command. */
+		if (depth == 0 && n > 0 && x->w->st.dir == DIR_IN && d->type == '*' && exec_results(c))
+			d->base = 1;
 		if (n == 0) {
 			value_done(x, false, false);
 			return 0;
@@ -846,6 +928,22 @@ static __always_inline int line_done(struct walk *x)
 	}
 }
 
+/* A reply begins: at depth 0, or as an element of EXEC's array. */
+static __always_inline void reply_begin(struct walk *x)
+{
+	struct bus_conn *c = x->c;
+	struct bus_dir *d = x->d;
+
+	d->index = 0;
+	d->map_top = 0;
+	c->r_type = d->type;
+	c->r_nil = 0;
+	c->r_int = 0;
+	c->r_hits = c->r_misses = c->r_entries = 0;
+	c->r_word = 0;
+	c->r_chan_at = 1;
+}
+
 /* A value begins at depth 0: a new command or reply. */
 static __always_inline void top_begin(struct walk *x)
 {
@@ -863,12 +961,7 @@ static __always_inline void top_begin(struct walk *x)
 		processing_done(c, x->w->st.now);
 		return;
 	}
-	c->r_type = d->type;
-	c->r_nil = 0;
-	c->r_int = 0;
-	c->r_hits = c->r_misses = c->r_entries = 0;
-	c->r_word = 0;
-	c->r_chan_at = 1;
+	reply_begin(x);
 }
 
 static __always_inline bool resp_type(char t)
@@ -949,6 +1042,8 @@ static long resp_step(u32 i, void *arg)
 		d->state = R_LINE;
 		if (d->depth == 0)
 			top_begin(x);
+		else if (d->base && d->depth == d->base)
+			reply_begin(x);
 		return 0;
 	}
 	}

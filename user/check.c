@@ -15,6 +15,7 @@
 #include "config.h"
 #include "lifecycle.h"
 #include "http_user.h"
+#include "bus_user.h"
 #include "proc.h"
 #include "proc.skel.h"
 #include "proc_user.h"
@@ -60,6 +61,7 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 	struct lifecycle lc = { 0 };
 	struct proc_tracker t;
 	struct http_tracker http;
+	struct bus_tracker bus;
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	char err[512], path[256];
 	struct utsname u;
@@ -156,6 +158,14 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 			} else {
 				line(OK, "load probes", "HTTP programs loaded and attached (sock_recv/send_length)");
 				http_tracker_close(&http);
+			}
+			if (bus_tracker_open(&bus, &cfg, bpf_map__fd(t.skel->maps.agent_pids), NULL,
+					     (struct trace_out){ 0 }, btf, err, sizeof(err))) {
+				line(FAIL, "load probes", "%s", err);
+				fatal = true;
+			} else {
+				line(OK, "load probes", "message-bus programs loaded and attached (sock_recv/send_length)");
+				bus_tracker_close(&bus);
 			}
 			proc_tracker_close(&t);
 		}

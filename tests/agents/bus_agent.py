@@ -11,7 +11,8 @@ can scrape while it is still alive).
 Actions:
   push KEY N                LPUSH N messages one by one
   pipeline KEY N            N LPUSHes in one redis-py pipeline (one write)
-  multi KEY N               N LPUSHes in a MULTI/EXEC transaction, then LLEN
+  multi KEY N               N LPUSHes in a MULTI/EXEC transaction (redis-py's
+                            default pipeline)
   pop KEY N SLEEP           BRPOP until N messages, SLEEP seconds each, then
                             one more BRPOP that times out
   xadd STREAM N             XADD N entries, then XLEN
@@ -19,6 +20,8 @@ Actions:
   publish CHANNEL N SUBS    wait for SUBS subscribers, PUBLISH N messages
   subscribe CHANNEL N       SUBSCRIBE, read N messages
   cache                     SET a few keys, then GETs, MGET, EXISTS (counts printed)
+  resp3 KEY N               raw socket, HELLO 3: N pushes, N pops, GETs and an
+                            MGET answered in RESP3 (maps, nulls)
   garbage                   raw socket: bytes that are not RESP
   cutoff KEY                raw socket: LRANGE of a big list, close mid-reply
 """
@@ -34,10 +37,65 @@ def go():
     sys.stdin.readline()
 
 
+class Resp3:
+    """Just enough of a RESP3 client to send commands and read whole replies."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.f = self.s.makefile("rb")
+
+    def call(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.s.sendall(out)
+        return self.read()
+
+    def read(self):
+        line = self.f.readline()[:-2]
+        t, rest = line[:1], line[1:]
+        if t in (b"+", b"-"):
+            return rest.decode()
+        if t in (b":", b"("):
+            return int(rest)
+        if t == b"_":
+            return None
+        if t in (b"$", b"=", b"!"):
+            n = int(rest)
+            return None if n < 0 else self.f.read(n + 2)[:-2]
+        if t in (b"*", b"~", b">"):
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        if t == b"%":
+            return {self.read(): self.read() for _ in range(int(rest))}
+        return line.decode()
+
+
 def main():
     _, port, action, *args = sys.argv[1:]
     port = int(port)
     out = {}
+    if action == "resp3":
+        c = Resp3(port)
+        check = c.call("HELLO", 3)
+        assert isinstance(check, dict), check
+        go()
+        key, n = args[0], int(args[1])
+        for i in range(n):
+            out["len"] = c.call("RPUSH", key, f"r3-{i}")
+        popped = 0
+        while c.call("BLPOP", key, 1) is not None:
+            popped += 1
+        out["popped"] = popped
+        c.call("SET", "r3:a", "1")
+        got = [c.call("GET", "r3:a"), c.call("GET", "r3:none")]
+        got += c.call("MGET", "r3:a", "r3:b")
+        out["hits"] = sum(v is not None for v in got)
+        out["misses"] = sum(v is None for v in got)
+        print(json.dumps(out), flush=True)
+        go()
+        return
     if action in ("garbage", "cutoff"):
         s = socket.create_connection(("127.0.0.1", port))
         go()
@@ -71,8 +129,7 @@ def main():
         p = r.pipeline(transaction=True)
         for i in range(n):
             p.lpush(key, f"multi-{i}")
-        p.execute()
-        out["len"] = r.llen(key)
+        out["len"] = p.execute()[-1]
     elif action == "pop":
         key, n, pause = args[0], int(args[1]), float(args[2])
         got = 0

@@ -4,11 +4,13 @@ agent, exact counts checked against what the clients did and what the
 server says."""
 import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
-from harness import AGENTS, PY, Daemon, Procs, check, eq, free_port, run, wait_until
+from harness import AGENTBPF, AGENTS, PY, Daemon, Procs, check, eq, free_port, run, wait_until
 
 AGENT = os.path.join(AGENTS, "bus_agent.py")
 
@@ -175,6 +177,23 @@ def test_cache_hits_and_misses():
         a.finish()
 
 
+def test_resp3_replies():
+    with Redis() as r, Daemon(cfg(r, "producer")) as d, Procs() as ps:
+        a = start(d, ps, "producer", r, "resp3", "r3q", 25)
+        res = a.result()
+        eq((res["len"], res["popped"], res["hits"], res["misses"]), (25, 25, 2, 2),
+           "what the RESP3 client saw")
+        # One agent both pushes and pops: it is the queue's producer and consumer.
+        d.wait_value(25, "message_bus_messages_total", from_agent="producer", to_agent="producer",
+                     message_type="list")
+        eq(d.value("message_bus_queue_depth", agent_type="producer", queue="r3q"), 0,
+           "depth after BLPOP answered null (RESP3 _)")
+        eq((d.value("cache_hits_total", cache_type="producer"),
+            d.value("cache_misses_total", cache_type="producer")), (2, 2), "cache counts")
+        a.finish()
+        no_bus_drops(d)
+
+
 def test_pairing_survives_transactions_garbage_and_cut_replies():
     with Redis() as r, Daemon(cfg(r, "producer", "consumer", "noise")) as d, Procs() as ps:
         run(["redis-cli", "-p", str(r.port), "EVAL",
@@ -185,17 +204,16 @@ def test_pairing_survives_transactions_garbage_and_cut_replies():
         cut = start(d, ps, "noise", r, "cutoff", "big")
         cut.result()
         cut.finish()
-        # A transaction: its +QUEUED replies and EXEC's array keep the pairing.
+        # A transaction: +QUEUED replies, then EXEC's array answers each push,
+        # the last with the list's length.
         m = start(d, ps, "producer", r, "multi", "tasks", 10)
-        eq(m.result()["len"], 10, "LLEN after the transaction")
+        eq(m.result()["len"], 10, "list length in EXEC's last result")
         d.wait_value(10, "message_bus_queue_depth", agent_type="producer", queue="tasks")
         m.finish()
         p = start(d, ps, "producer", r, "push", "tasks", 20)
         p.result()
         c = start(d, ps, "consumer", r, "pop", "tasks", 30, 0)
         eq(c.result()["popped"], 30, "popped")
-        # Pushes inside MULTI are not counted as produced, but their pops are
-        # delivered messages all the same: the producer is the queue's.
         d.wait_value(30, "message_bus_messages_total", from_agent="producer",
                      to_agent="consumer", message_type="list")
         eq(d.value("message_bus_queue_depth", agent_type="consumer", queue="tasks"), 0, "depth")
@@ -249,3 +267,38 @@ def test_nats_queue_group_deliveries_are_exact():
         for a in subs + [p]:
             a.finish()
         no_bus_drops(d)
+
+
+def test_trace_prints_bus_events():
+    with Redis() as r, Procs() as ps:
+        path = os.path.join(tempfile.mkdtemp(prefix="agentbpf-trace-bus-"), "agentbpf.yml")
+        with open(path, "w") as f:
+            f.write(cfg(r, "producer", "consumer"))
+        p = Agent(ps, "producer", r.port, "push", "traced", 3)
+        c = Agent(ps, "consumer", r.port, "pop", "traced", 3, 0)
+        tr = subprocess.Popen([AGENTBPF, "trace", "--json", "--config", path],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            check("tracing 2 agents" in tr.stderr.readline(), "trace says it is ready")
+            p.go()
+            eq(p.result()["len"], 3, "pushed")
+            c.go()
+            eq(c.result()["popped"], 3, "popped")
+            time.sleep(0.5)
+            tr.terminate()
+            out, err = tr.communicate(timeout=10)
+            ev = [json.loads(l) for l in out.splitlines() if '"bus"' in l]
+            got = [(e["agent"], e["kind"], e.get("queue"), e.get("messages", e.get("depth")))
+                   for e in ev]
+            eq(got, [("producer", "produce", "traced", 1), ("producer", "depth", "traced", 1),
+                     ("producer", "produce", "traced", 1), ("producer", "depth", "traced", 2),
+                     ("producer", "produce", "traced", 1), ("producer", "depth", "traced", 3),
+                     ("consumer", "consume", "traced", 1), ("consumer", "consume", "traced", 1),
+                     ("consumer", "consume", "traced", 1), ("consumer", "depth", "traced", 0)],
+               f"traced bus events ({err})")
+        finally:
+            if tr.poll() is None:
+                tr.kill()
+            p.finish()
+            c.finish()
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
