@@ -16,73 +16,13 @@ import argparse
 import os
 import re
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-BENCH = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(BENCH)
-AGENTBPF = os.environ.get("AGENTBPF", os.path.join(REPO, "agentbpf"))
-RESULTS = os.environ.get("RESULTS", os.path.join(BENCH, "results"))
-PY = "/usr/bin/python3"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"http bench: nothing listens on {port}")
-
-
-def scrape(url):
-    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
-        text = r.read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out
-
-
-class Daemon:
-    def __init__(self, glob, workdir, stats=True, binary=AGENTBPF):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        cfg = os.path.join(workdir, "agentbpf.yml")
-        with open(cfg, "w") as f:
-            f.write(f'agents:\n  - name: bench\n    match:\n      cmdline: "{glob}"\n')
-        extra = ["--bpf-stats"] if stats else []
-        self.stats = stats is not False  # None: a build's defaults; stats reach /metrics if it has them
-        self.proc = subprocess.Popen([binary, "--config", cfg, "--web.listen-address",
-                                      f"127.0.0.1:{self.port}", *extra], stderr=subprocess.DEVNULL)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            try:
-                scrape(self.url)
-                return
-            except OSError:
-                time.sleep(0.1)
-        sys.exit("http bench: agentbpf did not start")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(10)
+from benchlib import (BENCH, PY, RESULTS, daemon_variants, free_port, parse_compare,
+                      run_rounds, table, wait_port)
 
 
 def wrk(port, seconds, connections, path):
@@ -97,57 +37,10 @@ def wrk(port, seconds, connections, path):
     return rps, p99, total
 
 
-def bpf_per_request(before, after, requests):
-    ns = 0.0
-    for prog in ("http_recv", "http_send", "http_data_ready", "http_state", "http_destroy"):
-        key = f'agentbpf_bpf_program_run_seconds_total{{program="{prog}"}}'
-        ns += (after.get(key, 0) - before.get(key, 0)) * 1e9
-    return ns / requests if requests else 0.0
-
-
-def requests_counted(m):
-    return sum(v for k, v in m.items() if k.startswith('agent_requests_total{agent_type="bench"'))
-
-
-def run_rounds(variants, rounds, seconds, connections, port, path):
-    """variants: name -> (setup, teardown) around each measured round."""
-    res = {name: {"rps": [], "p99": [], "bpf_ns": [], "lost": []} for name in variants}
-    for r in range(rounds):
-        order = list(variants) if r % 2 == 0 else list(reversed(variants))
-        for name in order:
-            setup, teardown = variants[name]
-            ctx = setup()
-            before = scrape(ctx.url) if ctx else None
-            rps, p99, total = wrk(port(name), seconds, connections, path)
-            if ctx:
-                time.sleep(0.3)
-                after = scrape(ctx.url)
-                counted = requests_counted(after) - requests_counted(before)
-                if ctx.stats:
-                    res[name]["bpf_ns"].append(bpf_per_request(before, after, counted))
-                # wrk counts responses it read; requests still in flight when it
-                # stops were answered or aborted, so agentbpf may count more.
-                res[name]["lost"].append(max(0, total - counted))
-            res[name]["rps"].append(rps)
-            res[name]["p99"].append(p99)
-            teardown(ctx)
-            print(f"  round {r + 1} {name:>10}: {rps:10.0f} req/s  p99 {p99 * 1e3:7.2f} ms", flush=True)
-    return res
-
-
-def table(title, res, baseline):
-    base_rps = statistics.median(res[baseline]["rps"])
-    base_p99 = statistics.median(res[baseline]["p99"])
-    lines = [f"### {title}", "",
-             "| variant | req/s (median) | vs baseline | p99 ms (median) | vs baseline | BPF ns/request | requests lost |",
-             "|---|---|---|---|---|---|---|"]
-    for name, r in res.items():
-        rps, p99 = statistics.median(r["rps"]), statistics.median(r["p99"])
-        bpf = f"{statistics.median(r['bpf_ns']):.0f}" if r["bpf_ns"] else "–"
-        lost = f"{max(r['lost'])}" if r["lost"] else "–"
-        lines.append(f"| {name} | {rps:.0f} | {100 * (rps / base_rps - 1):+.1f}% | {p99 * 1e3:.2f} | "
-                     f"{100 * (p99 / base_p99 - 1):+.1f}% | {bpf} | {lost} |")
-    return "\n".join(lines) + "\n"
+def requests_counted(before, after):
+    def total(m):
+        return sum(v for k, v in m.items() if k.startswith('agent_requests_total{agent_type="bench"'))
+    return total(after) - total(before)
 
 
 def main():
@@ -158,12 +51,7 @@ def main():
     ap.add_argument("--compare", action="append", default=[], metavar="NAME=BINARY",
                     help="also measure another agentbpf build (e.g. an older commit) in the same rounds")
     a = ap.parse_args()
-    compare = []
-    for c in a.compare:
-        name, sep, binary = c.partition("=")
-        if not sep or not os.access(binary, os.X_OK):
-            sys.exit(f"http bench: --compare wants NAME=BINARY with an executable BINARY, not {c!r}")
-        compare.append((name, binary))
+    compare = parse_compare(a.compare)
     if os.geteuid() != 0:
         sys.exit("http bench: needs root to load BPF programs")
     for tool in ("wrk", "/usr/sbin/nginx"):
@@ -196,22 +84,13 @@ http {{
         none = (lambda: None, lambda ctx: None)
 
         def daemons(glob):
-            """The tracked variants: this build with and without kernel BPF stats
-            (they cost every program run two clock reads), and any --compare build."""
-            v = {"agentbpf": (lambda: Daemon(glob, work), lambda ctx: ctx.stop()),
-                 "agentbpf, no bpf stats": (lambda: Daemon(glob, work, stats=False),
-                                            lambda ctx: ctx.stop())}
-            for name, binary in compare:
-                # Its own defaults: an older build may not know today's flags.
-                v[name] = (lambda b=binary: Daemon(glob, work, stats=None, binary=b),
-                           lambda ctx: ctx.stop())
-            return v
+            return daemon_variants(glob, work, compare)
 
         tables = []
         if a.only != "uvicorn":
             print("nginx (CPU 1), wrk -t1 -c50 (CPU 0), keep-alive:", flush=True)
-            res = run_rounds({"baseline": none, **daemons("*agentbpf-httpbench-*")},
-                             a.rounds, a.seconds, 50, lambda n: nport, "/index.html")
+            res = run_rounds({"baseline": none, **daemons("*agentbpf-httpbench-*")}, a.rounds,
+                             lambda n: wrk(nport, a.seconds, 50, "/index.html"), requests_counted)
             tables.append(table("nginx, small static file", res, "baseline"))
 
         if a.only != "nginx":
@@ -231,8 +110,8 @@ http {{
             for name in tracked:
                 ports[name] = ports["agentbpf"]
             print("uvicorn + FastAPI (CPU 1), wrk -t1 -c20 (CPU 0), keep-alive:", flush=True)
-            res = run_rounds({"baseline": none, "in-process": none, **tracked}, a.rounds, a.seconds,
-                             20, lambda n: ports[n], "/ok")
+            res = run_rounds({"baseline": none, "in-process": none, **tracked}, a.rounds,
+                             lambda n: wrk(ports[n], a.seconds, 20, "/ok"), requests_counted)
             tables.append(table("uvicorn + FastAPI, trivial endpoint", res, "baseline"))
 
         report = (f"## HTTP overhead ({time.strftime('%Y-%m-%d')}, {os.uname().release}, "

@@ -980,74 +980,81 @@ static __always_inline u32 cap_limit(struct bus_dir *d)
 	return d->capture == CAP_WORD ? 16 : BUS_QUEUE_LEN;
 }
 
-/* One step of the RESP walker; returns 1 when the window is used up. */
-static long resp_step(u32 i, void *arg)
+/* Bulk payload bytes in the window: captured if wanted, else just counted. */
+static __always_inline void bulk_part(struct walk *x)
 {
-	struct walk *x = arg;
 	struct bus_dir *d = x->d;
 	const char *buf = x->w->buf;
-	u32 pos = x->w->st.pos, n, k;
+	u32 pos = x->w->st.pos, n = x->w->st.len - pos, k;
+
+	if (d->remaining < n)
+		n = d->remaining;
+	if (d->capture && d->cap_len < cap_limit(d) && d->remaining > 2) {
+		u32 want = d->remaining - 2 < n ? d->remaining - 2 : n;
+
+		if (want > cap_limit(d) - d->cap_len)
+			want = cap_limit(d) - d->cap_len;
+		for (k = 0; k < BUS_QUEUE_LEN; k++) {
+			u32 at = d->cap_len;
+			char ch;
+
+			if (k >= want || at >= BUS_QUEUE_LEN)
+				break;
+			ch = buf[(pos + k) & (BUS_WINDOW - 1)];
+			d->cap[at & (BUS_QUEUE_LEN - 1)] = ch;
+			d->hash = fnv(d->hash, ch);
+			d->cap_len = at + 1;
+		}
+	}
+	x->w->st.pos = pos + n;
+	d->remaining -= n;
+	if (!d->remaining)
+		value_done(x, false, true);
+}
+
+/* A value's type byte. Returns -1 when the stream is not RESP. */
+static __always_inline int type_part(struct walk *x)
+{
+	struct bus_dir *d = x->d;
+	u32 pos = x->w->st.pos;
+	char t = x->w->buf[pos & (BUS_WINDOW - 1)];
+
+	x->w->st.pos = pos + 1;
+	if (t == '\r' || t == '\n')
+		return 0;
+	if (!resp_type(t)) {
+		/* An inline command ("PING\r\n"): skipped, answered like any. */
+		if (x->w->st.dir == DIR_OUT && d->depth == 0) {
+			d->type = 0;
+			d->state = R_INLINE;
+			top_begin(x);
+			return 0;
+		}
+		return -1;
+	}
+	d->type = t;
+	d->num = 0;
+	d->neg = 0;
+	d->state = R_LINE;
+	if (d->depth == 0)
+		top_begin(x);
+	else if (d->base && d->depth == d->base)
+		reply_begin(x);
+	return 0;
+}
+
+/*
+ * The rest of a header or inline line, up to 32 bytes a call. Returns 1
+ * when the line ended, 0 when it goes on past the window, -1 when the
+ * stream is not RESP.
+ */
+static __always_inline int line_part(struct walk *x)
+{
+	struct bus_dir *d = x->d;
+	const char *buf = x->w->buf;
+	u32 pos = x->w->st.pos, len = x->w->st.len, n, k;
 	u64 wd, m = 0;
 
-	if (pos >= x->w->st.len || x->c->proto == PROTO_LOST)
-		return 1;
-	switch (d->state) {
-	case R_BULK:
-		n = x->w->st.len - pos;
-		if (d->remaining < n)
-			n = d->remaining;
-		if (d->capture && d->cap_len < cap_limit(d) && d->remaining > 2) {
-			u32 want = d->remaining - 2 < n ? d->remaining - 2 : n;
-
-			if (want > cap_limit(d) - d->cap_len)
-				want = cap_limit(d) - d->cap_len;
-
-			for (k = 0; k < BUS_QUEUE_LEN; k++) {
-				u32 at = d->cap_len;
-				char ch;
-
-				if (k >= want || at >= BUS_QUEUE_LEN)
-					break;
-				ch = buf[(pos + k) & (BUS_WINDOW - 1)];
-				d->cap[at & (BUS_QUEUE_LEN - 1)] = ch;
-				d->hash = fnv(d->hash, ch);
-				d->cap_len = at + 1;
-			}
-		}
-		x->w->st.pos = pos + n;
-		d->remaining -= n;
-		if (!d->remaining)
-			value_done(x, false, true);
-		return 0;
-	case R_TYPE: {
-		char t = buf[pos & (BUS_WINDOW - 1)];
-
-		x->w->st.pos = pos + 1;
-		if (t == '\r' || t == '\n')
-			return 0;
-		if (!resp_type(t)) {
-			/* An inline command ("PING\r\n"): skipped, answered like any. */
-			if (x->w->st.dir == DIR_OUT && d->depth == 0) {
-				d->type = 0;
-				d->state = R_INLINE;
-				top_begin(x);
-				return 0;
-			}
-			lose(x->c);
-			return 1;
-		}
-		d->type = t;
-		d->num = 0;
-		d->neg = 0;
-		d->state = R_LINE;
-		if (d->depth == 0)
-			top_begin(x);
-		else if (d->base && d->depth == d->base)
-			reply_begin(x);
-		return 0;
-	}
-	}
-	/* R_LINE, R_INLINE: up to the '\n', 32 bytes a step. */
 	for (k = 0; k < 4; k++) {
 		__builtin_memcpy(&wd, buf + ((pos + k * 8) & (BUS_WINDOW - 1)), 8);
 		m = newline_mask(wd);
@@ -1055,8 +1062,8 @@ static long resp_step(u32 i, void *arg)
 			break;
 	}
 	n = k < 4 ? k * 8 + first_newline(m) : 32;
-	if (pos + n > x->w->st.len)
-		n = x->w->st.len - pos;
+	if (pos + n > len)
+		n = len - pos;
 	if (d->state == R_LINE && d->type != '+' && d->type != '-') {
 		for (k = 0; k < 32; k++) {
 			char ch;
@@ -1071,19 +1078,48 @@ static long resp_step(u32 i, void *arg)
 		}
 	}
 	x->w->st.pos = pos + n;
-	if (pos + n >= x->w->st.len || buf[(pos + n) & (BUS_WINDOW - 1)] != '\n')
+	if (pos + n >= len || buf[(pos + n) & (BUS_WINDOW - 1)] != '\n')
 		return 0;
 	x->w->st.pos = pos + n + 1;
 	if (d->state == R_INLINE) {
 		d->state = R_TYPE;
 		x->c->op = OP_OTHER;
 		top_done(x);
-		return 0;
+		return 1;
 	}
-	if (line_done(x) < 0) {
+	return line_done(x) < 0 ? -1 : 1;
+}
+
+/*
+ * One step of the RESP walker: a value's type, its header line and, for a
+ * bulk string, its payload as far as the window goes. Returns 1 when the
+ * window is used up or the stream is lost.
+ */
+static long resp_step(u32 i, void *arg)
+{
+	struct walk *x = arg;
+	struct bus_dir *d = x->d;
+	int ret;
+
+	if (x->w->st.pos >= x->w->st.len || x->c->proto == PROTO_LOST)
+		return 1;
+	if (d->state == R_TYPE && type_part(x) < 0) {
 		lose(x->c);
 		return 1;
 	}
+	if (d->state == R_LINE || d->state == R_INLINE) {
+		if (x->w->st.pos >= x->w->st.len)
+			return 1;
+		ret = line_part(x);
+		if (ret < 0) {
+			lose(x->c);
+			return 1;
+		}
+		if (!ret)
+			return 0;
+	}
+	if (d->state == R_BULK && x->w->st.pos < x->w->st.len)
+		bulk_part(x);
 	return 0;
 }
 
@@ -1278,16 +1314,20 @@ static __always_inline bool bus_port(u16 port)
 /* A member's connection to a bus port, created on its first call. */
 static __always_inline struct bus_conn *conn_of(struct sock *sk, bool create)
 {
-	struct bus_conn *c = conn_state(sk);
+	struct bus_conn *c;
 	u16 family;
 	u32 *agent;
 	u32 tgid;
 
-	if (c || !create)
-		return c;
-	/* The port first: it is in the socket the tracepoint gave us. */
+	/*
+	 * The port first: a load from the socket the tracepoint gave us, so
+	 * every other socket on the host (an agent's HTTP ones too) leaves here.
+	 */
 	if (!bus_port(bpf_ntohs(sk->__sk_common.skc_dport)))
 		return NULL;
+	c = conn_state(sk);
+	if (c || !create)
+		return c;
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	agent = bpf_map_lookup_elem(&agent_pids, &tgid);
 	if (!agent || *agent >= AGENTBPF_MAX_AGENTS)

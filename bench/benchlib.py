@@ -1,0 +1,159 @@
+"""What the Python benchmarks share: a daemon per measured round, alternating
+rounds, and tables of medians against the baseline of the same run (the
+machine is noisy: nothing is compared across runs)."""
+import os
+import socket
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
+AGENTBPF = os.environ.get("AGENTBPF", os.path.join(REPO, "agentbpf"))
+RESULTS = os.environ.get("RESULTS", os.path.join(BENCH, "results"))
+PY = "/usr/bin/python3"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"bench: nothing listens on {port}")
+
+
+def scrape(url):
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+class Daemon:
+    """agentbpf with one agent, "bench", matching a cmdline glob. stats: True
+    adds --bpf-stats, False leaves them off, None runs a build's defaults."""
+
+    def __init__(self, glob, workdir, stats=True, binary=AGENTBPF, extra_config=""):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cfg = os.path.join(workdir, "agentbpf.yml")
+        with open(cfg, "w") as f:
+            f.write(f'agents:\n  - name: bench\n    match:\n      cmdline: "{glob}"\n{extra_config}')
+        extra = ["--bpf-stats"] if stats else []
+        self.stats = stats is not False
+        self.proc = subprocess.Popen([binary, "--config", cfg, "--web.listen-address",
+                                      f"127.0.0.1:{self.port}", *extra], stderr=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                scrape(self.url)
+                return
+            except OSError:
+                time.sleep(0.1)
+        sys.exit("bench: agentbpf did not start")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+
+
+def daemon_variants(glob, workdir, compare, extra_config=""):
+    """This build with and without kernel BPF stats, and any --compare builds."""
+    v = {"agentbpf": (lambda: Daemon(glob, workdir, extra_config=extra_config),
+                      lambda ctx: ctx.stop()),
+         "agentbpf, no bpf stats": (lambda: Daemon(glob, workdir, stats=False,
+                                                   extra_config=extra_config),
+                                    lambda ctx: ctx.stop())}
+    for name, binary in compare:
+        # Its own defaults: an older build may not know today's flags.
+        v[name] = (lambda b=binary: Daemon(glob, workdir, stats=None, binary=b,
+                                           extra_config=extra_config),
+                   lambda ctx: ctx.stop())
+    return v
+
+
+def parse_compare(items):
+    out = []
+    for c in items:
+        name, sep, binary = c.partition("=")
+        if not sep or not os.access(binary, os.X_OK):
+            sys.exit(f"bench: --compare wants NAME=BINARY with an executable BINARY, not {c!r}")
+        out.append((name, binary))
+    return out
+
+
+def bpf_ns(before, after):
+    """Nanoseconds spent in all of agentbpf's BPF programs between two scrapes."""
+    ns = 0.0
+    for key, v in after.items():
+        if key.startswith("agentbpf_bpf_program_run_seconds_total{"):
+            ns += (v - before.get(key, 0)) * 1e9
+    return ns
+
+
+def run_rounds(variants, rounds, measure, counted, unit="req/s"):
+    """variants: name -> (setup, teardown) around each measured round.
+    measure(name) -> (rate, p99 seconds or None, operations done);
+    counted(before, after) -> operations agentbpf counted between two scrapes, or None."""
+    res = {name: {"rps": [], "p99": [], "bpf_ns": [], "lost": []} for name in variants}
+    for r in range(rounds):
+        order = list(variants) if r % 2 == 0 else list(reversed(variants))
+        for name in order:
+            setup, teardown = variants[name]
+            ctx = setup()
+            before = scrape(ctx.url) if ctx else None
+            rate, p99, total = measure(name)
+            if ctx:
+                time.sleep(0.3)
+                after = scrape(ctx.url)
+                n = counted(before, after)
+                if ctx.stats and total:
+                    res[name]["bpf_ns"].append(bpf_ns(before, after) / total)
+                # Operations still in flight when the client stops may be counted
+                # too, so only a shortfall is a loss. None: nothing to compare.
+                if n is not None:
+                    res[name]["lost"].append(max(0, total - n))
+            res[name]["rps"].append(rate)
+            if p99 is not None:
+                res[name]["p99"].append(p99)
+            teardown(ctx)
+            p = f"  p99 {p99 * 1e3:7.2f} ms" if p99 is not None else ""
+            print(f"  round {r + 1} {name:>22}: {rate:10.0f} {unit}{p}", flush=True)
+    return res
+
+
+def table(title, res, baseline, unit="req/s", per="request"):
+    base_rps = statistics.median(res[baseline]["rps"])
+    has_p99 = bool(res[baseline]["p99"])
+    base_p99 = statistics.median(res[baseline]["p99"]) if has_p99 else None
+    head = f"| variant | {unit} (median) | vs baseline |"
+    if has_p99:
+        head += " p99 ms (median) | vs baseline |"
+    head += f" BPF ns/{per} | {per}s lost |"
+    lines = [f"### {title}", "", head, "|" + "---|" * (head.count("|") - 1)]
+    for name, r in res.items():
+        rps = statistics.median(r["rps"])
+        row = f"| {name} | {rps:.0f} | {100 * (rps / base_rps - 1):+.1f}% |"
+        if has_p99:
+            p99 = statistics.median(r["p99"])
+            row += f" {p99 * 1e3:.2f} | {100 * (p99 / base_p99 - 1):+.1f}% |"
+        bpf = f"{statistics.median(r['bpf_ns']):.0f}" if r["bpf_ns"] else "–"
+        lost = f"{max(r['lost']):.0f}" if r["lost"] else "–"
+        lines.append(row + f" {bpf} | {lost} |")
+    return "\n".join(lines) + "\n"
