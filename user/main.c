@@ -16,6 +16,7 @@
 #include "config.h"
 #include "expo.h"
 #include "http_user.h"
+#include "kube.h"
 #include "bus_user.h"
 #include "lifecycle.h"
 #include "proc.h"
@@ -43,6 +44,7 @@ struct options {
 	bool config_given;
 	bool bpf_stats;
 	bool json;
+	const char *kube_root;
 };
 
 struct app {
@@ -57,6 +59,8 @@ struct app {
 	uint64_t scrapes;
 	double last_scrape_s;
 	struct member *snap;	/* scrape-time copy of the member table */
+	struct kube_cache kube;
+	bool kube_on;		/* the node has a kubelet log tree */
 };
 
 static volatile sig_atomic_t stopping;
@@ -89,6 +93,9 @@ static void usage(FILE *f)
 		"      --bpf-stats                 enable the kernel's BPF run-time accounting for the\n"
 		"                                  agentbpf_bpf_program_* metrics (two clock reads per\n"
 		"                                  program run, host-wide while agentbpf runs)\n"
+		"      --kube.root DIR             where the kubelet's log tree is (DIR/var/log/pods,\n"
+		"                                  DIR/var/log/containers; default /): names the pods\n"
+		"                                  and containers of agent processes when it exists\n"
 		"      --json                      trace: one JSON object per line\n"
 		"  -h, --help                      this help\n"
 		"  -V, --version                   print the version\n"
@@ -106,13 +113,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "btf", required_argument, NULL, 'b' },
 		{ "bpf-stats", no_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "kube.root", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
 
-	*o = (struct options){ .command = "run", .config = DEFAULT_CONFIG, .btf = DEFAULT_BTF };
+	*o = (struct options){ .command = "run", .config = DEFAULT_CONFIG, .btf = DEFAULT_BTF,
+			       .kube_root = "/" };
 	if (argc > 1 && argv[1][0] != '-') {
 		o->command = argv[1];
 		argc--;
@@ -135,6 +144,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 's':
 			o->bpf_stats = true;
+			break;
+		case 'k':
+			o->kube_root = optarg;
 			break;
 		case 'j':
 			o->json = true;
@@ -287,6 +299,48 @@ static void forget_vanished(struct app *app, uint32_t n)
 	}
 }
 
+static int cmp_member_pid(const void *a, const void *b)
+{
+	uint32_t x = ((const struct member *)a)->pid, y = ((const struct member *)b)->pid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* agent_kubernetes_info: one series per (agent, container) with live members. */
+static void render_kube(struct app *app, struct expo *e, uint32_t n)
+{
+	const struct kube_names *k;
+	struct label l[4];
+	uint32_t i, j;
+	int *idx;
+
+	if (!app->kube_on || kube_cache_begin(&app->kube, n) || !(idx = calloc(n + 1, sizeof(*idx))))
+		return;
+	for (i = 0; i < n; i++)
+		idx[i] = app->snap[i].gone_ns ? -1 :
+			 kube_cache_get(&app->kube, app->snap[i].pid, app->snap[i].start_ns);
+	kube_cache_end(&app->kube);
+	expo_family(e, "agent_kubernetes_info", EXPO_GAUGE,
+		    "1 for each pod and container an agent's live processes run in, named from the node's cgroups and kubelet log tree (no API server).");
+	for (i = 0; i < n; i++) {
+		if (idx[i] < 0)
+			continue;
+		for (j = 0; j < i; j++) {
+			if (idx[j] == idx[i] && app->snap[j].agent == app->snap[i].agent)
+				break;
+		}
+		if (j < i)
+			continue;
+		k = &app->kube.names[idx[i]];
+		l[0] = (struct label){ "agent_type", app->cfg.agents[app->snap[i].agent].name };
+		l[1] = (struct label){ "namespace", k->namespace };
+		l[2] = (struct label){ "pod", k->pod };
+		l[3] = (struct label){ "container", k->container };
+		expo_sample(e, l, 4, 1);
+	}
+	free(idx);
+}
+
 static void render(void *ctx, struct strbuf *out, enum expo_format fmt)
 {
 	struct app *app = ctx;
@@ -303,6 +357,7 @@ static void render(void *ctx, struct strbuf *out, enum expo_format fmt)
 			app->snap[n++] = app->lc.table[i];
 	}
 	pthread_mutex_unlock(&app->lock);
+	qsort(app->snap, n, sizeof(*app->snap), cmp_member_pid);
 	for (i = 0; i < n; i++) {
 		struct agent_usage *u = &usage[app->snap[i].agent];
 
@@ -321,6 +376,7 @@ static void render(void *ctx, struct strbuf *out, enum expo_format fmt)
 	lc_render(&app->lc, &app->cfg, &e, usage, app->boot_to_unix_ns);
 	http_tracker_render(&app->http, &e);
 	bus_tracker_render(&app->bus, &e);
+	render_kube(app, &e, n);
 	render_self(app, &e);
 	app->scrapes++;
 	pthread_mutex_unlock(&app->lock);
@@ -380,6 +436,11 @@ static int run(struct app *app, bool trace)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	kube_cache_init(&app->kube, app->opt.kube_root);
+	app->kube_on = kube_node(app->opt.kube_root);
+	if (app->kube_on)
+		fprintf(stderr, "agentbpf: kubelet log tree under %s: agent_kubernetes_info names pods\n",
+			app->opt.kube_root);
 	if (proc_tracker_scan(&app->proc))
 		fprintf(stderr, "agentbpf: warning: cannot scan /proc; agents started before the daemon are missed\n");
 	if (trace) {
@@ -409,6 +470,7 @@ cleanup:
 	if (stats_fd >= 0)
 		close(stats_fd);
 	lc_free(&app->lc);
+	kube_cache_free(&app->kube);
 	free(app->snap);
 	return ret;
 }
