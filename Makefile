@@ -28,7 +28,10 @@ LIB_SRCS  := user/config.c user/expo.c user/util.c user/lifecycle.c user/procfs.
 LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 APP_SRCS  := user/main.c user/proc.c user/server.c user/selfstats.c user/check.c \
 	     user/http.c user/bus.c user/mapread.c
-APP_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
+APP_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS)) $(OUTPUT)/webassets.o
+# The live view at /: our page and script, and uPlot from npm (web/package-lock.json),
+# embedded in the binary.
+WEB_FILES := web/index.html web/app.js $(OUTPUT)/web/uplot.js $(OUTPUT)/web/uplot.css
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/%,$(UNIT_SRCS))
 
@@ -41,7 +44,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .PHONY: all deps clean test unit run install
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 all: agentbpf
 
 # Installs what building, testing and the demo need from Debian's archive.
@@ -67,6 +70,25 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h include/*.h) $(SKELS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/web/uplot.js: web/package.json web/package-lock.json | $(OUTPUT)
+	$(call msg,NPM,uplot)
+	$(Q)npm ci --prefix web --no-audit --no-fund --loglevel=error >/dev/null
+	$(Q)mkdir -p $(OUTPUT)/web && cp web/node_modules/uplot/dist/uPlot.iife.min.js $@
+
+$(OUTPUT)/web/uplot.css: $(OUTPUT)/web/uplot.js
+	$(Q)cp web/node_modules/uplot/dist/uPlot.min.css $@
+
+# web_<file name>[] and web_<file name>_len for each file, e.g. web_app_js.
+$(OUTPUT)/webassets.c: $(WEB_FILES)
+	$(call msg,GEN,$@)
+	$(Q)for f in $^; do n=web_$$(basename $$f | tr '.-' '__'); \
+		printf 'const unsigned char %s[] = {\n' $$n; xxd -i < $$f; \
+		printf '};\nconst unsigned int %s_len = sizeof(%s);\n' $$n $$n; done > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/webassets.o: $(OUTPUT)/webassets.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) -c $< -o $@
 
 agentbpf: $(APP_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)

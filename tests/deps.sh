@@ -6,11 +6,15 @@ PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd
 libyaml-dev libcmocka-dev pkg-config curl procps iproute2 util-linux
 prometheus python3 python3-fastapi python3-uvicorn python3-redis python3-httpx
 python3-prometheus-client
-redis-server nats-server nginx-light wrk"
+redis-server nats-server nginx-light wrk
+xxd chromium"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# The build vendors the live view's JS library with npm; a Node.js that
+# bundles npm (not Debian's packaging) is fine as it is.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: missing packages:$missing — run as root (sudo make deps)" >&2

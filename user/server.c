@@ -21,13 +21,21 @@ struct server {
 	void *ctx;
 };
 
-static const char landing_page[] =
-	"<!DOCTYPE html>\n<html><head><title>agentbpf</title></head><body>\n"
-	"<h1>agentbpf " AGENTBPF_VERSION "</h1>\n"
-	"<p>Per-agent metrics measured in the kernel, with no change to the agents.</p>\n"
-	"<ul><li><a href=\"/metrics\">/metrics</a> &mdash; Prometheus text format or OpenMetrics</li>\n"
-	"<li><a href=\"/healthz\">/healthz</a> &mdash; liveness</li></ul>\n"
-	"</body></html>\n";
+/* The live view (web/, embedded by the build): page, script, and uPlot from npm. */
+extern const unsigned char web_index_html[], web_app_js[], web_uplot_js[], web_uplot_css[];
+extern const unsigned int web_index_html_len, web_app_js_len, web_uplot_js_len, web_uplot_css_len;
+
+static const struct asset {
+	const char *path;
+	const char *type;
+	const unsigned char *data;
+	const unsigned int *len;
+} assets[] = {
+	{ "/", "text/html; charset=utf-8", web_index_html, &web_index_html_len },
+	{ "/app.js", "text/javascript; charset=utf-8", web_app_js, &web_app_js_len },
+	{ "/uplot.js", "text/javascript; charset=utf-8", web_uplot_js, &web_uplot_js_len },
+	{ "/uplot.css", "text/css; charset=utf-8", web_uplot_css, &web_uplot_css_len },
+};
 
 int gzip_buffer(const char *in, size_t len, struct strbuf *out)
 {
@@ -142,9 +150,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return serve_metrics(s, conn);
 	if (!strcmp(url, "/healthz"))
 		return reply(conn, MHD_HTTP_OK, "text/plain", "ok\n", 3, MHD_RESPMEM_PERSISTENT, NULL);
-	if (!strcmp(url, "/"))
-		return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", (void *)landing_page,
-			     sizeof(landing_page) - 1, MHD_RESPMEM_PERSISTENT, NULL);
+	for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++) {
+		if (!strcmp(url, assets[i].path))
+			return reply(conn, MHD_HTTP_OK, assets[i].type, (void *)assets[i].data,
+				     *assets[i].len, MHD_RESPMEM_PERSISTENT, NULL);
+	}
 	return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", (void *)not_found,
 		     sizeof(not_found) - 1, MHD_RESPMEM_PERSISTENT, NULL);
 }

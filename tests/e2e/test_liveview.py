@@ -1,0 +1,112 @@
+"""The built-in live view at /: headless Chromium loads it from the real
+daemon while a real agent serves requests, runs its script (uPlot from npm,
+embedded by the build), and the page must show exactly what the daemon
+counted; a screenshot of it is kept for a person to look at."""
+import html
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+from harness import AGENTS, PY, Daemon, Procs, check, eq, free_port, wait_until
+from httpclient import Conn, request
+
+CHROMIUM = "/usr/bin/chromium"
+SHOT = os.environ.get("AGENTBPF_LIVEVIEW_PNG", "/tmp/agentbpf-liveview.png")
+
+
+def chromium(url, *args):
+    profile = tempfile.mkdtemp(prefix="agentbpf-chromium-")
+    try:
+        r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                            "--no-first-run", "--disable-background-networking",
+                            "--disable-component-update", "--disable-sync",
+                            f"--user-data-dir={profile}", "--window-size=1280,1000",
+                            # Timers run on virtual time: several polls of /metrics
+                            # (real requests) happen within the budget.
+                            "--virtual-time-budget=9000", *args, url],
+                           capture_output=True, text=True, timeout=120)
+        return r.stdout
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def agents_table(dom):
+    body = re.search(r'<table id="agents">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
+    rows = []
+    for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S):
+        rows.append([html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)])
+    return rows
+
+
+def test_live_view_shows_the_daemons_counts_and_renders():
+    check(os.access(CHROMIUM, os.X_OK), "chromium is installed (make deps)")
+    port = free_port()
+    cfg = f'agents:\n  - name: webagent\n    match:\n      cmdline: "*httpserver_agent.py {port}*"\n'
+    with Daemon(cfg) as d, Procs() as ps:
+        ps.start([PY, os.path.join(AGENTS, "httpserver_agent.py"), str(port)])
+        d.wait_value(1, "agent_processes", agent_type="webagent")
+        wait_until(lambda: _up(port), 10, "agent listening")
+        with Conn(port) as c:
+            for i in range(30):
+                c.send(request("GET", "/ok" if i % 3 else "/status/500"))
+                c.response()
+        d.wait_value(20, "agent_requests_total", agent_type="webagent", status="success")
+        eq(d.value("agent_requests_total", agent_type="webagent", status="error"), 10, "errors counted")
+
+        for path, ctype in (("/", "text/html"), ("/app.js", "text/javascript"),
+                            ("/uplot.js", "text/javascript"), ("/uplot.css", "text/css")):
+            status, hdrs, body = d.get(path)
+            eq((status, hdrs["Content-Type"].split(";")[0]), (200, ctype), f"GET {path}")
+            check(len(body) > 500, f"{path} has content")
+
+        # More traffic while the page polls, so rates and the heatmap move.
+        stop = threading.Event()
+
+        def traffic():
+            with Conn(port) as c:
+                while not stop.is_set():
+                    c.send(request("GET", "/ok"))
+                    c.response()
+                    time.sleep(0.005)
+        t = threading.Thread(target=traffic)
+        t.start()
+        try:
+            dom = chromium(d.url + "/", "--dump-dom")
+            chromium(d.url + "/", f"--screenshot={SHOT}")
+        finally:
+            stop.set()
+            t.join()
+
+        polls = int(re.search(r'data-polls="(\d+)"', dom).group(1))
+        check(polls >= 3, f"the page polled /metrics several times ({polls})")
+        rows = agents_table(dom)
+        eq(len(rows), 1, f"one agent row ({rows})")
+        name, procs, health, total = rows[0][:4]
+        eq((name, procs, health), ("webagent", "1", "up"), "agent, processes, health")
+        # The page's total is the daemon's total at its last poll: at least the
+        # 30 sent before it loaded, at most what the daemon counts now.
+        now = sum(d.value("agent_requests_total", agent_type="webagent", status=s) or 0
+                  for s in ("success", "error", "timeout"))
+        check(30 <= int(total) <= now, f"requests shown {total}, daemon {now}")
+        check(re.search(r'<div id="rate"><div class="uplot', dom), "the rate chart was drawn by uPlot")
+        check("cannot read /metrics" not in dom, "no fetch error shown")
+
+        with open(SHOT, "rb") as f:
+            png = f.read()
+        eq(png[:8], b"\x89PNG\r\n\x1a\n", "a PNG screenshot")
+        eq(struct.unpack(">II", png[16:24]), (1280, 1000), "screenshot size")
+        check(len(png) > 20000, f"the screenshot is not blank ({len(png)} bytes)")
+
+
+def _up(port):
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
