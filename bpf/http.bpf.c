@@ -415,11 +415,19 @@ struct parse_ctx {
 	struct scratch *s;
 	struct io *io;
 	u64 sk;
-	u64 now;
+	u64 now;	/* read on first use: see now_of */
 	u32 total;	/* bytes of this call */
 	u32 off;	/* bytes of this call already framed */
 	u32 dir;
 };
+
+/* The clock, read once per call and only if something needs it (~30 ns here). */
+static __always_inline u64 now_of(struct parse_ctx *x)
+{
+	if (!x->now)
+		x->now = bpf_ktime_get_boot_ns();
+	return x->now;
+}
 
 /* Matches the request line or status line; fills method or code. */
 static __always_inline bool message_start(struct parse_ctx *x, u32 len, u8 *method, u16 *code)
@@ -622,13 +630,12 @@ static __always_inline void header_line(struct scratch *s, u32 start, u32 nl)
 }
 
 /*
- * One step of the head scan: skips up to 32 bytes a step while they hold
- * no newline (the bytes of a header line), then handles one line ending.
- * Most heads take one step per line.
+ * Skips up to 32 bytes while they hold no newline (the bytes of a header
+ * line), then handles one line ending. Returns 1 when the scan is over:
+ * the head's end or the window's.
  */
-static long scan_step(u32 i, void *arg)
+static __always_inline int scan_line(struct scratch *s)
 {
-	struct scratch *s = *(struct scratch **)arg;
 	struct head_state *h = &s->head;
 	u32 pos = h->pos, nl, start, k;
 	u64 w, m = 0;
@@ -661,6 +668,19 @@ static long scan_step(u32 i, void *arg)
 		return 1;
 	}
 	header_line(s, start, nl);
+	return 0;
+}
+
+/* One step of the head scan: a few lines, so a head takes few steps. */
+static long scan_step(u32 i, void *arg)
+{
+	struct scratch *s = *(struct scratch **)arg;
+	int j;
+
+	for (j = 0; j < 2; j++) {
+		if (scan_line(s))
+			return 1;
+	}
 	return 0;
 }
 
@@ -722,14 +742,14 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 		/* Interim response: the final one follows. 101 switches protocols. */
 		d->state = P_IDLE;
 		if (c->code == 101) {
-			response_done(x->sk, c, x->now, d->msg_bytes);
+			response_done(x->sk, c, now_of(x), d->msg_bytes);
 			c->role = ROLE_OTHER;
 		}
 		return;
 	}
 	if (nobody || (h->has_length && !h->content_length)) {
 		d->state = P_IDLE;
-		response_done(x->sk, c, x->now, d->msg_bytes);
+		response_done(x->sk, c, now_of(x), d->msg_bytes);
 	} else if (h->chunked) {
 		d->state = P_CHUNKED;
 		d->chunk_state = CH_SIZE;
@@ -751,7 +771,7 @@ static __always_inline void body_done(struct parse_ctx *x)
 
 	d->state = P_IDLE;
 	if (x->dir == DIR_RESP) {
-		response_done(x->sk, c, x->now, d->msg_bytes);
+		response_done(x->sk, c, now_of(x), d->msg_bytes);
 		return;
 	}
 	/* The request just framed is the newest in the queue. */
@@ -951,10 +971,15 @@ static long parse_step(u32 idx, void *arg)
 		} else {
 			c->code = code;
 		}
-		/* A request starts when its bytes became readable, if we saw that. */
-		d->msg_start_ns = x->now;
-		if (x->dir == DIR_REQ && c->data_ready_ns && c->data_ready_ns <= x->now)
-			d->msg_start_ns = c->data_ready_ns;
+		/*
+		 * A request starts when its bytes became readable, if we saw that.
+		 * A response's start matters only to tell whether the client had
+		 * already gone: the clock is read only then.
+		 */
+		if (x->dir == DIR_REQ)
+			d->msg_start_ns = c->data_ready_ns ? c->data_ready_ns : now_of(x);
+		else
+			d->msg_start_ns = c->peer_closed_ns ? now_of(x) : 0;
 	}
 
 	h->len = len;
@@ -1014,12 +1039,10 @@ static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret)
 		d->msg_bytes += ret;
 		if (!d->remaining) {
 			x.off = ret;
-			x.now = bpf_ktime_get_boot_ns();
 			body_done(&x);
 		}
 		return;
 	}
-	x.now = bpf_ktime_get_boot_ns();
 	x.s = bpf_map_lookup_elem(&http_scratch, &zero);
 	if (!x.s)
 		return;
@@ -1036,7 +1059,7 @@ static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret)
 	}
 	/* A body delimited by the close ends with the last write before it. */
 	if (dir == DIR_RESP && c->dirs[DIR_RESP].state == P_CLOSE)
-		c->last_send_ns = x.now;
+		c->last_send_ns = now_of(&x);
 }
 
 /*
