@@ -84,8 +84,13 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 		     (has_cap(caps, CAP_BPF) && has_cap(caps, CAP_PERFMON));
 	if (privileged) {
 		line(OK, "privileges", "%s", geteuid() == 0 ? "root" : "CAP_BPF and CAP_PERFMON");
+		/* Not fatal: some figures are missing without them. */
+		if (!has_cap(caps, CAP_SYS_PTRACE))
+			line(INFO, "privileges", "no CAP_SYS_PTRACE: other users' processes cannot be matched by exe, nor found at startup");
+		if (!has_cap(caps, CAP_DAC_READ_SEARCH))
+			line(INFO, "privileges", "no CAP_DAC_READ_SEARCH: open fds and I/O of other users' processes read as 0");
 	} else {
-		line(FAIL, "privileges", "need root, or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE");
+		line(FAIL, "privileges", "need root, or CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (and CAP_SYS_RESOURCE on kernels before 5.11)");
 		fatal = true;
 	}
 

@@ -296,7 +296,7 @@ int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct l
 	ret = proc_bpf__load(t->skel);
 	if (ret) {
 		if (ret == -EPERM || ret == -EACCES)
-			snprintf(err, errlen, "not permitted to load BPF programs (%s): run as root or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE",
+			snprintf(err, errlen, "not permitted to load BPF programs (%s): run as root or with CAP_BPF and CAP_PERFMON (and CAP_SYS_RESOURCE on kernels before 5.11)",
 				 strerror(-ret));
 		else
 			snprintf(err, errlen, "cannot load BPF programs: %s (run with AGENTBPF_DEBUG=1 for the verifier log)",
@@ -340,9 +340,37 @@ static struct scan_entry *find_entry(struct scan_entry *v, size_t n, uint32_t pi
 	return bsearch(&key, v, n, sizeof(*v), cmp_pid);
 }
 
+/*
+ * The listening sockets of pid's network namespace, read once per namespace
+ * (pods each have their own); a few namespaces are kept at a time.
+ */
+struct netns_tables {
+	uint64_t ns[8];
+	struct listen_table lt[8];
+	unsigned int next;
+};
+
+static const struct listen_table *listen_table_of(struct netns_tables *nt, uint32_t pid)
+{
+	uint64_t ns = procfs_netns(pid);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(nt->ns); i++) {
+		if (nt->ns[i] == ns && ns)
+			return &nt->lt[i];
+	}
+	i = nt->next++ % ARRAY_SIZE(nt->ns);
+	procfs_listen_free(&nt->lt[i]);
+	nt->ns[i] = 0;
+	if (procfs_listen_table(&nt->lt[i], pid))
+		return &nt->lt[i];	/* empty: no ports */
+	nt->ns[i] = ns;
+	return &nt->lt[i];
+}
+
 int proc_tracker_scan(struct proc_tracker *t)
 {
-	struct listen_table lt = { 0 };
+	struct netns_tables nt = { 0 };
 	struct scan_entry *v = NULL, *p, *anc;
 	struct proc_info *info = NULL;
 	size_t n = 0, cap = 0, i;
@@ -354,7 +382,7 @@ int proc_tracker_scan(struct proc_tracker *t)
 	if (!d)
 		return -1;
 	info = malloc(sizeof(*info));
-	if (!info || (t->want_ports && procfs_listen_table(&lt)))
+	if (!info)
 		goto cleanup;
 	while ((de = readdir(d))) {
 		struct proc_identity id;
@@ -363,7 +391,8 @@ int proc_tracker_scan(struct proc_tracker *t)
 		if (!pid || procfs_read_info(pid, info, t->want_cgroups))
 			continue;
 		if (t->want_ports)
-			info->nports = procfs_ports_of(pid, &lt, info->ports, CONFIG_MAX_PORTS);
+			info->nports = procfs_ports_of(pid, listen_table_of(&nt, pid), info->ports,
+						       CONFIG_MAX_PORTS);
 		id = (struct proc_identity){ info->cmdline, info->comm, info->exe,
 					     t->want_cgroups ? info->cgroups : NULL,
 					     info->ports, info->nports };
@@ -399,7 +428,8 @@ int proc_tracker_scan(struct proc_tracker *t)
 	ret = 0;
 cleanup:
 	closedir(d);
-	procfs_listen_free(&lt);
+	for (i = 0; i < ARRAY_SIZE(nt.lt); i++)
+		procfs_listen_free(&nt.lt[i]);
 	free(info);
 	free(v);
 	return ret;

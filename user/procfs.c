@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "procfs.h"
 #include "util.h"
@@ -156,17 +157,19 @@ static int listen_add(struct listen_table *lt, uint64_t inode, uint16_t port)
 	return 0;
 }
 
-int procfs_listen_table(struct listen_table *lt)
+int procfs_listen_table(struct listen_table *lt, uint32_t pid)
 {
-	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
-	char line[512];
+	static const char *const files[] = { "tcp", "tcp6" };
+	char line[512], path[64];
 	unsigned int i, port, state;
 	unsigned long long inode;
 	FILE *f;
 
 	memset(lt, 0, sizeof(*lt));
 	for (i = 0; i < ARRAY_SIZE(files); i++) {
-		f = fopen(files[i], "re");
+		/* The process's own network namespace: a pod's is not the daemon's. */
+		snprintf(path, sizeof(path), "/proc/%u/net/%s", pid, files[i]);
+		f = fopen(path, "re");
 		if (!f)
 			continue;
 		while (fgets(line, sizeof(line), f)) {
@@ -182,6 +185,15 @@ int procfs_listen_table(struct listen_table *lt)
 		fclose(f);
 	}
 	return 0;
+}
+
+uint64_t procfs_netns(uint32_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+	return stat(path, &st) ? 0 : st.st_ino;
 }
 
 void procfs_listen_free(struct listen_table *lt)

@@ -36,7 +36,10 @@ struct listen_table {
 	uint16_t *port;
 	int n, cap;
 };
-int procfs_listen_table(struct listen_table *lt);
+/* The listening sockets of PID's network namespace. */
+int procfs_listen_table(struct listen_table *lt, uint32_t pid);
+/* Inode of PID's network namespace, 0 if unknown. */
+uint64_t procfs_netns(uint32_t pid);
 void procfs_listen_free(struct listen_table *lt);
 /* Listening ports among PID's open sockets. */
 int procfs_ports_of(uint32_t pid, const struct listen_table *lt, uint16_t *ports, int max);

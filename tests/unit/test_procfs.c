@@ -8,6 +8,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "unit.h"
 #include "procfs.h"
@@ -157,7 +160,7 @@ static void test_ports_of_self_finds_listening_socket(void **state)
 	assert_int_equal(listen(fd, 1), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 
-	assert_int_equal(procfs_listen_table(&lt), 0);
+	assert_int_equal(procfs_listen_table(&lt, getpid()), 0);
 	n = procfs_ports_of(getpid(), &lt, ports, CONFIG_MAX_PORTS);
 	for (i = 0; i < n && ports[i] != ntohs(sa.sin_port); i++)
 		;
@@ -168,10 +171,58 @@ static void test_ports_of_self_finds_listening_socket(void **state)
 	close(fd);
 }
 
+/* A pod: a process in a network namespace of its own. */
+static void test_listen_table_of_another_network_namespace(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	struct listen_table lt;
+	uint16_t ports[CONFIG_MAX_PORTS];
+	int pipefd[2], fd, n;
+	uint16_t port = 0;
+	pid_t child;
+
+	assert_int_equal(pipe(pipefd), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		/* Binds any address: works before lo is up in the new namespace. */
+		if (unshare(CLONE_NEWNET) || (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+		    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1) ||
+		    getsockname(fd, (struct sockaddr *)&sa, &len))
+			_exit(1);
+		port = ntohs(sa.sin_port);
+		if (write(pipefd[1], &port, sizeof(port)) != sizeof(port))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &port, sizeof(port)) != sizeof(port)) {
+		waitpid(child, NULL, 0);
+		skip();		/* no CAP_SYS_ADMIN for a network namespace */
+	}
+	assert_int_not_equal(procfs_netns(child), procfs_netns(getpid()));
+	assert_int_not_equal(procfs_netns(child), 0);
+	assert_int_equal(procfs_listen_table(&lt, child), 0);
+	n = procfs_ports_of(child, &lt, ports, CONFIG_MAX_PORTS);
+	procfs_listen_free(&lt);
+	/* Read from our own namespace, the child's socket is not listening. */
+	assert_int_equal(procfs_listen_table(&lt, getpid()), 0);
+	assert_int_equal(procfs_ports_of(child, &lt, ports + 1, CONFIG_MAX_PORTS - 1), 0);
+	procfs_listen_free(&lt);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(pipefd[0]);
+	assert_int_equal(n, 1);
+	assert_int_equal(ports[0], port);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_join_args_spaces_between_arguments),
+		cmocka_unit_test(test_listen_table_of_another_network_namespace),
 		cmocka_unit_test(test_join_args_single_argument),
 		cmocka_unit_test(test_join_args_strips_all_trailing_nuls),
 		cmocka_unit_test(test_join_args_without_final_nul),
