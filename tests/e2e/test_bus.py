@@ -302,3 +302,23 @@ def test_trace_prints_bus_events():
             p.finish()
             c.finish()
             shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
+def test_queue_names_are_bounded():
+    # max_queues: 3 distinct keys; pushes to 8 keys keep 3 depths, the rest count as "other".
+    with Redis() as r, Daemon(cfg(r, "producer", "consumer", extra="max_queues: 3\n")) as d, \
+            Procs() as ps:
+        for i in range(8):
+            p = start(d, ps, "producer", r, "push", f"q{i:02d}", 2)
+            p.result()
+            p.finish()
+        c = start(d, ps, "consumer", r, "pop", "q07", 2, 0)
+        eq(c.result()["popped"], 2, "popped from a key past the limit")
+        d.wait_value(2, "message_bus_messages_total", from_agent="producer", to_agent="consumer",
+                     message_type="list")
+        s = d.scrape()
+        depths = {dict(l)["queue"] for (n, l) in s if n == "message_bus_queue_depth"}
+        eq(depths, {"q00", "q01", "q02"}, "only the first three keys have a depth of their own")
+        eq(s.get("agentbpf_bpf_map_entries", map="bus_queues"), 4, "three queues and other")
+        c.finish()
+        no_bus_drops(d)
