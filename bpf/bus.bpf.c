@@ -125,6 +125,8 @@ struct bus_conn {
 	__u8 streams;		/* XREAD*: the next argument is the stream */
 	__u8 pad[3];
 	__u64 msg_ns;		/* a message was delivered; processing runs */
+	__u32 last_hash;	/* the last queue name looked up, and its id */
+	__u32 last_queue;
 	/* The command being sent. */
 	__u32 key;		/* queue id of its key, BUS_QUEUE_NONE if none yet */
 	__u32 key_len;
@@ -225,6 +227,14 @@ struct {
 
 static struct bus_queue zero_queue;
 
+/* The clock of a call, read once and only if a value needs it. */
+static __always_inline u64 clock_of(u64 *now)
+{
+	if (!*now)
+		*now = bpf_ktime_get_boot_ns();
+	return *now;
+}
+
 static __always_inline void count_drop(u32 reason)
 {
 	u64 *cnt = bpf_map_lookup_elem(&bus_drops, &reason);
@@ -244,15 +254,12 @@ static __always_inline u32 fnv(u32 h, char ch)
 	return (h ^ (u8)ch) * 16777619u;
 }
 
-/* The queue id of a captured name, registered on first sight. */
-static __always_inline u32 queue_of(u32 hash, const char *name, u32 len, u8 family)
+/* The registered id of a queue name (or "other" once max_queues are taken). */
+static __always_inline u32 queue_id(u32 id, const char *name, u32 len, u8 family)
 {
 	struct bus_queue *q;
 	u32 zero = 0, *count;
-	u32 id = hash < 2 ? hash + 2 : hash;
 
-	if (!len)
-		return BUS_QUEUE_NONE;
 	if (bpf_map_lookup_elem(&bus_queues, &id))
 		return id;
 	count = bpf_map_lookup_elem(&bus_queue_count, &zero);
@@ -280,8 +287,27 @@ static __always_inline u32 queue_of(u32 hash, const char *name, u32 len, u8 fami
 	return id;
 }
 
+/*
+ * The queue id of a captured name, registered on first sight. A connection
+ * mostly talks about one queue: its last answer is kept.
+ */
+static __always_inline u32 queue_of(struct bus_conn *c, u32 hash, const char *name, u32 len,
+				    u8 family)
+{
+	u32 id = hash < 2 ? hash + 2 : hash;
+
+	if (!len)
+		return BUS_QUEUE_NONE;
+	if (c->last_hash == hash && c->last_queue)
+		return c->last_queue;
+	c->last_hash = hash;
+	c->last_queue = queue_id(id, name, len, family);
+	return c->last_queue;
+}
+
+
 static __always_inline void trace_event(struct bus_conn *c, u8 kind, u8 family, u32 queue,
-					s64 value, s64 value2, u64 now)
+					s64 value, s64 value2, u64 *now)
 {
 	struct bus_queue *q;
 	struct bus_event *e;
@@ -293,7 +319,7 @@ static __always_inline void trace_event(struct bus_conn *c, u8 kind, u8 family, 
 		count_drop(BUS_DROP_RINGBUF_FULL);
 		return;
 	}
-	e->ts_ns = now;
+	e->ts_ns = clock_of(now);
 	e->value = value;
 	e->value2 = value2;
 	e->pid = c->pid;
@@ -308,7 +334,7 @@ static __always_inline void trace_event(struct bus_conn *c, u8 kind, u8 family, 
 }
 
 static __always_inline void flow_add(struct bus_conn *c, u32 queue, u8 family, u8 flow, u64 n,
-				     u64 now)
+				     u64 *now)
 {
 	struct bus_flow_key k = { .agent = c->agent, .queue = queue, .family = family, .flow = flow };
 	u64 *v, zero = 0;
@@ -326,14 +352,14 @@ static __always_inline void flow_add(struct bus_conn *c, u32 queue, u8 family, u
 	}
 	*v += n;
 	if (flow == BUS_CONSUMED)
-		c->msg_ns = now;
+		c->msg_ns = clock_of(now);
 	trace_event(c, flow == BUS_PRODUCED ? BUS_EV_PRODUCE :
 		    flow == BUS_CONSUMED ? BUS_EV_CONSUME : BUS_EV_ACK, family, queue, n, 0, now);
 }
 
 /* delta != 0: move the depth; else set it to value (an exact reading). */
 static __always_inline void depth_update(struct bus_conn *c, u32 queue, s64 delta, s64 value,
-					 u64 now)
+					 u64 *now)
 {
 	struct bus_queue *q = bpf_map_lookup_elem(&bus_queues, &queue);
 
@@ -346,12 +372,12 @@ static __always_inline void depth_update(struct bus_conn *c, u32 queue, s64 delt
 		return;
 	}
 	q->depth = value < 0 ? 0 : value;
-	q->depth_ns = now;
+	q->depth_set = 1;
 	q->observer = c->agent;
 	trace_event(c, BUS_EV_DEPTH, q->family, queue, q->depth, 0, now);
 }
 
-static __always_inline void cache_add(struct bus_conn *c, u64 hits, u64 misses, u64 now)
+static __always_inline void cache_add(struct bus_conn *c, u64 hits, u64 misses, u64 *now)
 {
 	struct bus_agent_stats *st = bpf_map_lookup_elem(&bus_agents, &c->agent);
 
@@ -363,7 +389,7 @@ static __always_inline void cache_add(struct bus_conn *c, u64 hits, u64 misses, 
 }
 
 /* A consumer that got a message talks to the bus again: it is done with it. */
-static __always_inline void processing_done(struct bus_conn *c, u64 now)
+static __always_inline void processing_done(struct bus_conn *c, u64 *now)
 {
 	struct bus_agent_stats *st;
 	u64 dur;
@@ -371,7 +397,7 @@ static __always_inline void processing_done(struct bus_conn *c, u64 now)
 
 	if (!c->msg_ns)
 		return;
-	dur = now > c->msg_ns ? now - c->msg_ns : 0;
+	dur = clock_of(now) > c->msg_ns ? *now - c->msg_ns : 0;
 	c->msg_ns = 0;
 	st = bpf_map_lookup_elem(&bus_agents, &c->agent);
 	if (!st)
@@ -507,7 +533,7 @@ static __always_inline bool has_queue(u8 op)
 }
 
 /* A command was sent in full: it waits for its reply behind the others. */
-static __always_inline void command_done(struct bus_conn *c, struct bus_dir *d, u64 now)
+static __always_inline void command_done(struct bus_conn *c, struct bus_dir *d, u64 *now)
 {
 	struct bus_cmd *last;
 	u8 op = c->op, arg = 0;
@@ -530,7 +556,7 @@ static __always_inline void command_done(struct bus_conn *c, struct bus_dir *d, 
 		break;
 	}
 	if (has_queue(op))
-		queue = queue_of(c->key, c->key_name, c->key_len, family_of(op));
+		queue = queue_of(c, c->key, c->key_name, c->key_len, family_of(op));
 	if (op == OP_SUBSCRIBE)
 		c->subscribed = 1;
 	if (c->in_multi && op != OP_EXEC && op != OP_MULTI)
@@ -569,7 +595,7 @@ static __always_inline bool pushed_message(struct bus_conn *c)
 }
 
 /* What a reply to cmd means for the queues, the cache and the flows. */
-static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd, u64 now)
+static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd, u64 *now)
 {
 	bool agg = c->r_type == '*' || c->r_type == '~' || c->r_type == '%';
 	bool nil = c->r_nil;
@@ -679,7 +705,7 @@ static __always_inline void exec_queue(struct bus_conn *c, struct bus_cmd *cmd)
 }
 
 /* One element of EXEC's array: the reply to the oldest queued command. */
-static __always_inline void exec_reply_done(struct bus_conn *c, u64 now)
+static __always_inline void exec_reply_done(struct bus_conn *c, u64 *now)
 {
 	struct bus_cmd *cmd;
 
@@ -694,14 +720,14 @@ static __always_inline void exec_reply_done(struct bus_conn *c, u64 now)
 }
 
 /* A whole top-level reply (or pushed message) was read. */
-static __always_inline void reply_done(struct bus_conn *c, u64 now)
+static __always_inline void reply_done(struct bus_conn *c, u64 *now)
 {
 	struct bus_cmd *cmd;
 	u32 queue;
 
 	/* A message pushed to a subscriber comes without a command. */
 	if ((c->r_type == '>' || (c->subscribed && c->r_type == '*')) && pushed_message(c)) {
-		queue = queue_of(c->r_chan, c->r_chan_name, c->r_chan_len, BUS_PUBSUB);
+		queue = queue_of(c, c->r_chan, c->r_chan_name, c->r_chan_len, BUS_PUBSUB);
 		flow_add(c, queue, BUS_PUBSUB, BUS_CONSUMED, 1, now);
 		return;
 	}
@@ -819,11 +845,11 @@ static __always_inline void top_done(struct walk *x)
 	struct bus_conn *c = x->c;
 
 	if (x->w->st.dir == DIR_OUT) {
-		command_done(c, x->d, x->w->st.now);
+		command_done(c, x->d, &x->w->st.now);
 		return;
 	}
 	x->d->base = 0;
-	reply_done(c, x->w->st.now);
+	reply_done(c, &x->w->st.now);
 }
 
 /*
@@ -849,7 +875,7 @@ static __always_inline void value_done(struct walk *x, bool nil, bool scalar)
 			return;
 		}
 		if (depth == d->base)
-			exec_reply_done(x->c, x->w->st.now);	/* an element of EXEC's array */
+			exec_reply_done(x->c, &x->w->st.now);	/* an element of EXEC's array */
 		else if (depth == d->base + 1)
 			element_done(x, nil, scalar);
 		if (depth > BUS_DEPTH)
@@ -958,7 +984,7 @@ static __always_inline void top_begin(struct walk *x)
 		c->key = BUS_QUEUE_NONE;
 		c->key_len = 0;
 		/* The consumer's next command: it is done with the last message. */
-		processing_done(c, x->w->st.now);
+		processing_done(c, &x->w->st.now);
 		return;
 	}
 	reply_begin(x);
@@ -1164,7 +1190,7 @@ static long nats_step(u32 i, void *arg)
 		d->cap_len = 0;
 		d->hash = 2166136261u;
 		if (x->w->st.dir == DIR_OUT)
-			processing_done(c, x->w->st.now);
+			processing_done(c, &x->w->st.now);
 	}
 	for (k = 0; k < 32; k++) {
 		char ch;
@@ -1217,8 +1243,8 @@ static long nats_step(u32 i, void *arg)
 			lose(c);
 			return 1;
 		}
-		queue = queue_of(d->hash, d->cap, d->cap_len, BUS_NATS);
-		flow_add(c, queue, BUS_NATS, out ? BUS_PRODUCED : BUS_CONSUMED, 1, x->w->st.now);
+		queue = queue_of(c, d->hash, d->cap, d->cap_len, BUS_NATS);
+		flow_add(c, queue, BUS_NATS, out ? BUS_PRODUCED : BUS_CONSUMED, 1, &x->w->st.now);
 		d->remaining = (u64)d->num + 2;
 		d->state = R_BULK;
 	}
@@ -1279,7 +1305,7 @@ static __always_inline void walk_call(struct bus_conn *c, int dir, int ret)
 	x.w = bpf_map_lookup_elem(&bus_window, &zero);
 	if (!x.w)
 		return;
-	x.w->st.now = bpf_ktime_get_boot_ns();
+	x.w->st.now = 0;	/* read when something needs it: see clock_of */
 	x.w->st.ubuf = io.buf;
 	x.w->st.dir = dir;
 	x.w->st.done = 0;

@@ -49,10 +49,10 @@ struct bus_flow_key {
 struct bus_queue {
 	char name[BUS_QUEUE_LEN];
 	__s64 depth;		/* last exact value, moved by the pops/adds/acks since */
-	__u64 depth_ns;		/* when depth was last set from a reply; 0: never */
 	__u32 observer;		/* agent whose reply last set depth */
 	__u8 family;
-	__u8 pad[3];
+	__u8 depth_set;		/* depth was set from a reply at least once */
+	__u8 pad[2];
 };
 
 /* Per-CPU, per agent. */

@@ -171,10 +171,9 @@ static void read_queues(struct bus_tracker *t)
 		qi->name[BUS_QUEUE_LEN] = '\0';
 		qi->family = q->family < BUS_FAMILY_MAX ? q->family : BUS_LIST;
 		qi->depth = q->depth;
-		qi->depth_ns = q->depth_ns;
 		qi->conf = qi->id == BUS_QUEUE_OTHER ? NULL : config_queue(t->cfg, qi->name);
 		qi->producer = qi->consumer = -1;
-		qi->observer = q->depth_ns && q->observer < (uint32_t)t->cfg->nagents ? (int)q->observer : -1;
+		qi->observer = q->depth_set && q->observer < (uint32_t)t->cfg->nagents ? (int)q->observer : -1;
 	}
 	t->nqinfo = t->queues.n;
 	qsort(t->qinfo, t->nqinfo, sizeof(*t->qinfo), cmp_queue);

@@ -18,7 +18,6 @@ struct bus_queue_info {
 	char name[BUS_QUEUE_LEN + 1];
 	uint8_t family;
 	int64_t depth;
-	uint64_t depth_ns;
 	const struct queue_conf *conf;
 	int producer;		/* agent with the most messages produced, -1 none */
 	int consumer;		/* agent that consumed the most from it, -1 none */
