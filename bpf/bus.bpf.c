@@ -23,9 +23,6 @@
 #include "bus.h"
 #include "sockio.bpf.h"
 
-#define AF_INET		2
-#define AF_INET6	10
-#define IPPROTO_TCP	6
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -1317,13 +1314,6 @@ static __always_inline void walk_call(struct bus_conn *c, int dir, int ret)
 
 /* ---- connections ---- */
 
-static __always_inline struct bus_conn *conn_state(const struct sock *sk)
-{
-	if (!sk->sk_bpf_storage)
-		return NULL;
-	return bpf_sk_storage_get(&bus_conns, (struct sock *)sk, NULL, 0);
-}
-
 static __always_inline bool bus_port(u16 port)
 {
 	int i;
@@ -1341,9 +1331,8 @@ static __always_inline bool bus_port(u16 port)
 static __always_inline struct bus_conn *conn_of(struct sock *sk, bool create)
 {
 	struct bus_conn *c;
-	u16 family;
-	u32 *agent;
 	u32 tgid;
+	int agent;
 
 	/*
 	 * The port first: a load from the socket the tracepoint gave us, so
@@ -1351,19 +1340,15 @@ static __always_inline struct bus_conn *conn_of(struct sock *sk, bool create)
 	 */
 	if (!bus_port(bpf_ntohs(sk->__sk_common.skc_dport)))
 		return NULL;
-	c = conn_state(sk);
+	c = sk_state(&bus_conns, sk);
 	if (c || !create)
 		return c;
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	agent = bpf_map_lookup_elem(&agent_pids, &tgid);
-	if (!agent || *agent >= AGENTBPF_MAX_AGENTS)
-		return NULL;
-	family = sk->__sk_common.skc_family;
-	if (sk->sk_protocol != IPPROTO_TCP || (family != AF_INET && family != AF_INET6))
+	agent = member_tcp(sk, &tgid);
+	if (agent < 0)
 		return NULL;
 	c = bpf_sk_storage_get(&bus_conns, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (c) {
-		c->agent = *agent;
+		c->agent = agent;
 		c->pid = tgid;
 	}
 	return c;

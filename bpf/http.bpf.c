@@ -22,9 +22,6 @@
 #include "http.h"
 #include "sockio.bpf.h"
 
-#define AF_INET		2
-#define AF_INET6	10
-#define IPPROTO_TCP	6
 #define TCP_CLOSE_WAIT	8
 
 char LICENSE[] SEC("license") = "GPL";
@@ -1062,44 +1059,27 @@ static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret)
 		c->last_send_ns = now_of(&x);
 }
 
-/*
- * The connection's state, if it has any. Most sockets on a host have no
- * BPF storage at all: a plain load of the pointer spares them the helper
- * call (sk_data_ready runs for every socket that receives data).
- */
-static __always_inline struct http_conn *conn_state(const struct sock *sk)
-{
-	if (!sk->sk_bpf_storage)
-		return NULL;
-	return bpf_sk_storage_get(&http_conns, (struct sock *)sk, NULL, 0);
-}
-
 /* The connection of a member process, created on its first TCP read. */
 static __always_inline struct http_conn *conn_of(struct sock *sk, bool create)
 {
 	struct http_conn *c;
-	u16 family;
-	u32 *agent;
 	u32 tgid;
+	int agent;
 
 	/*
 	 * A socket with state is a member's connection: no pid lookup on the
 	 * agent's own calls. Other processes' sockets have no storage, so the
 	 * lookup below is what every other TCP call on the host pays.
 	 */
-	c = conn_state(sk);
+	c = sk_state(&http_conns, sk);
 	if (c || !create)
 		return c;
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	agent = bpf_map_lookup_elem(&agent_pids, &tgid);
-	if (!agent || *agent >= AGENTBPF_MAX_AGENTS)
-		return NULL;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || (family != AF_INET && family != AF_INET6))
+	agent = member_tcp(sk, &tgid);
+	if (agent < 0)
 		return NULL;
 	c = bpf_sk_storage_get(&http_conns, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (c) {
-		c->agent = *agent;
+		c->agent = agent;
 		c->pid = tgid;
 	}
 	return c;
@@ -1137,7 +1117,7 @@ int BPF_PROG(http_data_ready, const struct sock *sk)
 {
 	struct http_conn *c;
 
-	c = conn_state(sk);
+	c = sk_state(&http_conns, sk);
 	if (!c || c->role != ROLE_SERVER || c->data_ready_ns)
 		return 0;
 	if (c->dirs[DIR_REQ].state == P_IDLE)
@@ -1191,7 +1171,7 @@ int BPF_PROG(http_state, const struct sock *sk, int oldstate, int newstate)
 
 	if (newstate != TCP_CLOSE_WAIT)
 		return 0;
-	c = conn_state(sk);
+	c = sk_state(&http_conns, sk);
 	if (c && !c->peer_closed_ns)
 		c->peer_closed_ns = bpf_ktime_get_boot_ns();
 	return 0;
@@ -1203,7 +1183,7 @@ int BPF_PROG(http_destroy, struct sock *sk)
 	u64 key = (u64)sk, now = bpf_ktime_get_boot_ns();
 	struct http_conn *c;
 
-	c = conn_state(sk);
+	c = sk_state(&http_conns, sk);
 	if (!c)
 		return 0;
 	if (c->role == ROLE_SERVER) {

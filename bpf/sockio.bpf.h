@@ -1,12 +1,48 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the socket probe families (http, bus) share: where a recvmsg or
- * sendmsg's bytes are in user memory, and byte tricks for scanning them.
+ * What the socket probe families (http, bus) share: whose connection a
+ * socket is, where a recvmsg or sendmsg's bytes are in user memory, and
+ * byte tricks for scanning them. Include after proc.h (agent_pids).
  */
 #ifndef AGENTBPF_SOCKIO_BPF_H
 #define AGENTBPF_SOCKIO_BPF_H
 
 #define MSG_PEEK	2
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+
+/*
+ * The state a family keeps in a socket's storage, if it has any. Most
+ * sockets on a host have no BPF storage at all: a plain load of the pointer
+ * spares them the helper call.
+ */
+static __always_inline void *sk_state(void *map, const struct sock *sk)
+{
+	if (!sk->sk_bpf_storage)
+		return NULL;
+	return bpf_sk_storage_get(map, (struct sock *)sk, NULL, 0);
+}
+
+/*
+ * The agent of the calling task when it is a member and sk is a TCP socket
+ * (v4 or v6), else -1: what a family checks before giving a connection
+ * state. *tgid is the caller's process.
+ */
+static __always_inline int member_tcp(const struct sock *sk, u32 *tgid)
+{
+	u32 *agent;
+	u16 family;
+
+	*tgid = bpf_get_current_pid_tgid() >> 32;
+	agent = bpf_map_lookup_elem(&agent_pids, tgid);
+	if (!agent || *agent >= AGENTBPF_MAX_AGENTS)
+		return -1;
+	family = sk->__sk_common.skc_family;
+	if (sk->sk_protocol != IPPROTO_TCP || (family != AF_INET && family != AF_INET6))
+		return -1;
+	return *agent;
+}
 
 /* A size the verifier can prove is at most max, however the compiler folded it. */
 static __always_inline u64 clamp_size(u64 v, u64 max)
