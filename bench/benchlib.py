@@ -98,20 +98,22 @@ def parse_compare(items):
     return out
 
 
-def bpf_ns(before, after):
-    """Nanoseconds spent in all of agentbpf's BPF programs between two scrapes."""
-    ns = 0.0
+def bpf_programs(before, after):
+    """program -> (runs, nanoseconds) of agentbpf's BPF programs between two scrapes."""
+    out = {}
     for key, v in after.items():
         if key.startswith("agentbpf_bpf_program_run_seconds_total{"):
-            ns += (v - before.get(key, 0)) * 1e9
-    return ns
+            prog = key.split('"')[1]
+            runs = key.replace("run_seconds_total", "runs_total")
+            out[prog] = (after.get(runs, 0) - before.get(runs, 0), (v - before.get(key, 0)) * 1e9)
+    return out
 
 
 def run_rounds(variants, rounds, measure, counted, unit="req/s"):
     """variants: name -> (setup, teardown) around each measured round.
     measure(name) -> (rate, p99 seconds or None, operations done);
     counted(before, after) -> operations agentbpf counted between two scrapes, or None."""
-    res = {name: {"rps": [], "p99": [], "bpf_ns": [], "lost": []} for name in variants}
+    res = {name: {"rps": [], "p99": [], "bpf_ns": [], "lost": [], "progs": []} for name in variants}
     for r in range(rounds):
         order = list(variants) if r % 2 == 0 else list(reversed(variants))
         for name in order:
@@ -124,7 +126,9 @@ def run_rounds(variants, rounds, measure, counted, unit="req/s"):
                 after = scrape(ctx.url)
                 n = counted(before, after)
                 if ctx.stats and total:
-                    res[name]["bpf_ns"].append(bpf_ns(before, after) / total)
+                    progs = bpf_programs(before, after)
+                    res[name]["bpf_ns"].append(sum(ns for _, ns in progs.values()) / total)
+                    res[name]["progs"].append({p: (r / total, ns / total) for p, (r, ns) in progs.items()})
                 # Operations still in flight when the client stops may be counted
                 # too, so only a shortfall is a loss. None: nothing to compare.
                 if n is not None:
@@ -156,4 +160,15 @@ def table(title, res, baseline, unit="req/s", per="request"):
         bpf = f"{statistics.median(r['bpf_ns']):.0f}" if r["bpf_ns"] else "–"
         lost = f"{max(r['lost']):.0f}" if r["lost"] else "–"
         lines.append(row + f" {bpf} | {lost} |")
+    # Where the BPF time goes, per program (medians over the rounds).
+    for name, r in res.items():
+        if not r["progs"]:
+            continue
+        lines += ["", f"BPF time per {per}, {name}:", "",
+                  f"| program | runs/{per} | ns/run | ns/{per} |", "|---|---|---|---|"]
+        for prog in sorted(r["progs"][0]):
+            runs = statistics.median(p.get(prog, (0, 0))[0] for p in r["progs"])
+            ns = statistics.median(p.get(prog, (0, 0))[1] for p in r["progs"])
+            if runs >= 0.01:
+                lines.append(f"| {prog} | {runs:.2f} | {ns / runs:.0f} | {ns:.0f} |")
     return "\n".join(lines) + "\n"

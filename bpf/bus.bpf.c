@@ -18,7 +18,6 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
-#include <bpf/bpf_endian.h>
 #include "proc.h"
 #include "bus.h"
 #include "sockio.bpf.h"
@@ -28,6 +27,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Remote ports (host order) of bus connections; set by the loader. */
 const volatile __u16 bus_ports[BUS_MAX_PORTS] = {};
+_Static_assert(BUS_MAX_PORTS == SOCKIO_MAX_PORTS, "remote_port_in() reads SOCKIO_MAX_PORTS ports");
 const volatile __u32 nports = 0;
 const volatile __u32 max_queues = 200;
 /* Processing-time bounds in ns, ascending. */
@@ -1314,19 +1314,6 @@ static __always_inline void walk_call(struct bus_conn *c, int dir, int ret)
 
 /* ---- connections ---- */
 
-static __always_inline bool bus_port(u16 port)
-{
-	int i;
-
-	for (i = 0; i < BUS_MAX_PORTS; i++) {
-		if (i >= nports)
-			break;
-		if (bus_ports[i] == port)
-			return true;
-	}
-	return false;
-}
-
 /* A member's connection to a bus port, created on its first call. */
 static __always_inline struct bus_conn *conn_of(struct sock *sk, bool create)
 {
@@ -1338,7 +1325,7 @@ static __always_inline struct bus_conn *conn_of(struct sock *sk, bool create)
 	 * The port first: a load from the socket the tracepoint gave us, so
 	 * every other socket on the host (an agent's HTTP ones too) leaves here.
 	 */
-	if (!bus_port(bpf_ntohs(sk->__sk_common.skc_dport)))
+	if (!remote_port_in(sk, bus_ports, nports))
 		return NULL;
 	c = sk_state(&bus_conns, sk);
 	if (c || !create)

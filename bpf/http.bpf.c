@@ -36,6 +36,10 @@ const volatile bool label_route = false;
 const volatile __u32 max_routes = 100;
 /* `agentbpf trace`: one ring buffer event per finished request. */
 const volatile bool trace_requests = false;
+/* Remote ports of connections that are not HTTP (the message-bus ports). */
+const volatile __u16 other_ports[HTTP_OTHER_PORTS] = {};
+_Static_assert(HTTP_OTHER_PORTS == SOCKIO_MAX_PORTS, "remote_port_in() reads SOCKIO_MAX_PORTS ports");
+const volatile __u32 nother_ports = 0;
 
 enum role { ROLE_UNKNOWN, ROLE_SERVER, ROLE_OTHER };
 enum dir { DIR_REQ, DIR_RESP };
@@ -1074,6 +1078,9 @@ static __always_inline struct http_conn *conn_of(struct sock *sk, bool create)
 	c = sk_state(&http_conns, sk);
 	if (c || !create)
 		return c;
+	/* An agent's Redis or NATS connections are the bus family's. */
+	if (remote_port_in(sk, other_ports, nother_ports))
+		return NULL;
 	agent = member_tcp(sk, &tgid);
 	if (agent < 0)
 		return NULL;

@@ -7,6 +7,8 @@
 #ifndef AGENTBPF_SOCKIO_BPF_H
 #define AGENTBPF_SOCKIO_BPF_H
 
+#include <bpf/bpf_endian.h>
+
 #define MSG_PEEK	2
 #define AF_INET		2
 #define AF_INET6	10
@@ -22,6 +24,24 @@ static __always_inline void *sk_state(void *map, const struct sock *sk)
 	if (!sk->sk_bpf_storage)
 		return NULL;
 	return bpf_sk_storage_get(map, (struct sock *)sk, NULL, 0);
+}
+
+#define SOCKIO_MAX_PORTS	8
+
+/* Is the socket's remote port (host order) one of the first n of ports? */
+static __always_inline bool remote_port_in(const struct sock *sk, const volatile __u16 *ports,
+					   u32 n)
+{
+	u16 port = bpf_ntohs(sk->__sk_common.skc_dport);
+	int i;
+
+	for (i = 0; i < SOCKIO_MAX_PORTS; i++) {
+		if (i >= n)
+			break;
+		if (ports[i] == port)
+			return true;
+	}
+	return false;
 }
 
 /*

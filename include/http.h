@@ -20,6 +20,7 @@
 #define HTTP_SCRATCH		1024	/* bytes of one read parsed at a time */
 #define HTTP_PATH_LEN		64
 #define HTTP_ROUTE_LEN		64
+#define HTTP_OTHER_PORTS	8	/* remote ports left to other families (the bus's) */
 
 /* Route ids with a meaning of their own; others are hashes of the route. */
 #define HTTP_ROUTE_NONE		0	/* route label not asked for */

@@ -109,6 +109,9 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg, int agen
 	t->skel->rodata->label_code = cfg->label_code;
 	t->skel->rodata->label_route = cfg->label_route;
 	t->skel->rodata->max_routes = cfg->max_routes;
+	for (i = 0; i < cfg->nbus_ports && i < HTTP_OTHER_PORTS; i++)
+		t->skel->rodata->other_ports[i] = cfg->bus_ports[i];
+	t->skel->rodata->nother_ports = i;
 	/* sk_data_ready exists since Linux 6.4; without it a request starts at its read. */
 	if (!kernel_has_sk_data_ready())
 		bpf_program__set_autoload(t->skel->progs.http_data_ready, false);
