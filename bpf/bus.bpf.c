@@ -1369,8 +1369,10 @@ static __always_inline void detect(struct bus_conn *c, int dir, int ret)
 	    (w & 0xffffffff) == W('S', 'U', 'B', ' ', 0, 0, 0, 0) ||
 	    (w & 0xffffffffff) == W('H', 'P', 'U', 'B', ' ', 0, 0, 0))
 		c->proto = PROTO_NATS;
+	else if ((char)w == '*')
+		c->proto = PROTO_REDIS;
 	else
-		c->proto = (char)w == '*' ? PROTO_REDIS : PROTO_LOST;
+		lose(c);	/* TLS or anything else on a bus port: counted, not followed */
 }
 
 static __always_inline void on_call(struct sock *sk, int dir, int ret)

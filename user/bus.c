@@ -290,6 +290,38 @@ static void account_consumed(struct bus_tracker *t)
 	}
 }
 
+/*
+ * The agent a queue's depth is shown for: the configured consumer, else the
+ * first consumer seen, kept from then on (competing consumers must not make
+ * the series flap between them); until a consumer shows up, the producer or
+ * the agent that asked the length.
+ */
+static int queue_owner(struct bus_tracker *t, const struct bus_queue_info *q)
+{
+	struct bus_owner *grown;
+	uint32_t i;
+	int owner;
+
+	if (q->conf && q->conf->to >= 0)
+		return q->conf->to;
+	for (i = 0; i < t->nowners; i++) {
+		if (t->owners[i].queue == q->id)
+			return t->owners[i].agent;
+	}
+	if (q->consumer < 0)
+		return q->producer >= 0 ? q->producer : q->observer;
+	owner = q->consumer;
+	if (t->nowners == t->owners_cap) {
+		grown = realloc(t->owners, (t->owners_cap ? t->owners_cap * 2 : 16) * sizeof(*grown));
+		if (!grown)
+			return owner;
+		t->owners = grown;
+		t->owners_cap = t->owners_cap ? t->owners_cap * 2 : 16;
+	}
+	t->owners[t->nowners++] = (struct bus_owner){ q->id, owner };
+	return owner;
+}
+
 static const char *agent_name(const struct config *cfg, int i)
 {
 	return i >= 0 && i < cfg->nagents ? cfg->agents[i].name : "unknown";
@@ -351,15 +383,15 @@ void bus_tracker_render(struct bus_tracker *t, struct expo *e)
 	}
 
 	expo_family(e, "message_bus_queue_depth", EXPO_GAUGE,
-		    "Messages waiting in a Redis list or stream: the last length a reply told (LPUSH/RPUSH/LLEN/XLEN/XPENDING), moved by the pops, XADDs and XACKs seen since; a stream never measured so is the produced-acknowledged balance. agent_type is the queue's consumer (configured or seen), else its producer, else the agent that asked its length.");
+		    "Messages waiting in a Redis list or stream: the last length a reply told (LPUSH/RPUSH/LLEN/XLEN/XPENDING), moved by the pops, XADDs and XACKs seen since; a stream never measured so is the produced-acknowledged balance. agent_type is the queue's configured consumer (queues: to:), else the first consumer seen (it then stays), else its producer.");
 	for (i = 0; i < t->nqinfo; i++) {
 		const struct bus_queue_info *q = &t->qinfo[i];
-		int owner = q->conf && q->conf->to >= 0 ? q->conf->to :
-			    q->consumer >= 0 ? q->consumer :
-			    q->producer >= 0 ? q->producer : q->observer;
+		int owner;
 
-		if (q->id == BUS_QUEUE_OTHER || (q->family != BUS_LIST && q->family != BUS_STREAM) ||
-		    owner < 0)
+		if (q->id == BUS_QUEUE_OTHER || (q->family != BUS_LIST && q->family != BUS_STREAM))
+			continue;
+		owner = queue_owner(t, q);
+		if (owner < 0)
 			continue;
 		l[0] = (struct label){ "agent_type", agent_name(cfg, owner) };
 		l[1] = (struct label){ "queue", q->name };
@@ -429,6 +461,9 @@ void bus_tracker_close(struct bus_tracker *t)
 	free(t->qinfo);
 	free(t->seen);
 	free(t->series);
+	free(t->owners);
+	t->owners = NULL;
+	t->nowners = t->owners_cap = 0;
 	t->qinfo = NULL;
 	t->seen = NULL;
 	t->series = NULL;

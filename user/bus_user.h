@@ -38,6 +38,12 @@ struct bus_series {
 	uint64_t count;
 };
 
+/* The agent_type a queue's depth was first shown with: a series keeps its labels. */
+struct bus_owner {
+	uint32_t queue;
+	int agent;
+};
+
 struct bus_tracker {
 	struct bus_bpf *skel;
 	const struct config *cfg;
@@ -50,6 +56,8 @@ struct bus_tracker {
 	uint32_t nseen, seen_cap;
 	struct bus_series *series;
 	uint32_t nseries, series_cap;
+	struct bus_owner *owners;
+	uint32_t nowners, owners_cap;
 };
 
 int bus_tracker_open(struct bus_tracker *t, const struct config *cfg, int agent_pids_fd,

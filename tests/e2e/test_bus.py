@@ -107,7 +107,7 @@ def test_list_messages_and_depth_are_exact():
                      to_agent="consumer", message_type="list")
         eq(int(r.cli("LLEN", "jobs")), 0, "server's list length at the end")
         eq(d.value("message_bus_queue_depth", agent_type="consumer", queue="jobs"), 0,
-           "depth once consumed (the queue's consumer owns it)")
+           "depth once consumed, under the consumer now that one was seen")
         c.finish()
         no_bus_drops(d)
         promtool_clean(d)
@@ -322,3 +322,38 @@ def test_queue_names_are_bounded():
         eq(s.get("agentbpf_bpf_map_entries", map="bus_queues"), 4, "three queues and other")
         c.finish()
         no_bus_drops(d)
+
+
+def test_queue_owner_from_config():
+    extra = 'queues:\n  - match: "work:*"\n    to: consumer\n    type: task\n'
+    with Redis() as r, Daemon(cfg(r, "producer", "consumer", extra=extra)) as d, Procs() as ps:
+        p = start(d, ps, "producer", r, "push", "work:a", 5)
+        p.result()
+        d.wait_value(5, "message_bus_queue_depth", agent_type="consumer", queue="work:a")
+        c = start(d, ps, "consumer", r, "pop", "work:a", 5, 0)
+        eq(c.result()["popped"], 5, "popped")
+        d.wait_value(5, "message_bus_messages_total", from_agent="producer", to_agent="consumer",
+                     message_type="task")
+        eq(d.value("message_bus_queue_depth", agent_type="consumer", queue="work:a"), 0, "depth")
+        p.finish()
+        c.finish()
+
+
+def test_queue_depth_stays_with_its_first_consumer():
+    with Redis() as r, Daemon(cfg(r, "producer", "consumer", "consumer2")) as d, Procs() as ps:
+        p = start(d, ps, "producer", r, "push", "shared", 30)
+        p.result()
+        # 5 pops, then the one that ends the last message's processing takes a 6th.
+        c1 = start(d, ps, "consumer", r, "pop", "shared", 5, 0)
+        c1.result()
+        d.wait_value(24, "message_bus_queue_depth", agent_type="consumer", queue="shared")
+        # A second consumer that takes more than the first does not move the series.
+        c2 = start(d, ps, "consumer2", r, "pop", "shared", 24, 0)
+        eq(c2.result()["popped"], 24, "second consumer popped the rest")
+        d.wait_value(24, "message_bus_messages_total", from_agent="producer", to_agent="consumer2",
+                     message_type="list")
+        eq(d.value("message_bus_queue_depth", agent_type="consumer", queue="shared"), 0, "depth")
+        eq(d.value("message_bus_queue_depth", agent_type="consumer2", queue="shared"), None,
+           "no second series")
+        for a in (p, c1, c2):
+            a.finish()
