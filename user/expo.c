@@ -130,7 +130,8 @@ void expo_family(struct expo *e, const char *name, enum expo_type type, const ch
 	const char *prefix = "";
 	size_t famlen;
 
-	if (e->ns && *e->ns && strncmp(name, "agentbpf_", 9))
+	/* The exporter's own families keep their names (agentbpf_*, process_*). */
+	if (e->ns && *e->ns && strncmp(name, "agentbpf_", 9) && strncmp(name, "process_", 8))
 		prefix = e->ns;
 	snprintf(e->family, sizeof(e->family), "%s%s%s", prefix, *prefix ? "_" : "", name);
 	e->type = type;

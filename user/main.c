@@ -222,6 +222,7 @@ static void render_self(struct app *app, struct expo *e)
 	int i;
 
 	selfstats_render_build_info(e);
+	selfstats_render_process(e, app->boot_to_unix_ns);
 
 	expo_family(e, "agentbpf_scrape_duration_seconds", EXPO_GAUGE,
 		    "Time the previous scrape of /metrics took to render.");

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "procfs.h"
 #include "selfstats.h"
 
 int selfstats_enable_bpf_stats(void)
@@ -59,4 +63,32 @@ void selfstats_render_build_info(struct expo *e)
 	expo_family(e, "agentbpf_build_info", EXPO_INFO,
 		    "A metric with a constant 1 value labeled by the agentbpf version, the libbpf it was built with and the running kernel.");
 	expo_sample(e, l, 3, 1);
+}
+
+void selfstats_render_process(struct expo *e, uint64_t boot_to_unix_ns)
+{
+	struct agent_usage u = { 0 };
+	struct proc_info *info = malloc(sizeof(*info));
+	struct rlimit rl;
+
+	if (!info)
+		return;
+	if (procfs_read_info(getpid(), info, false) || procfs_add_usage(getpid(), 0, &u))
+		goto cleanup;
+	expo_family(e, "process_cpu_seconds_total", EXPO_COUNTER,
+		    "Total user and system CPU time spent in seconds.");
+	expo_sample(e, NULL, 0, (u.utime_ns + u.stime_ns) / 1e9);
+	expo_family(e, "process_resident_memory_bytes", EXPO_GAUGE, "Resident memory size in bytes.");
+	expo_sample(e, NULL, 0, u.rss_bytes);
+	expo_family(e, "process_open_fds", EXPO_GAUGE, "Number of open file descriptors.");
+	expo_sample(e, NULL, 0, u.fds);
+	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+		expo_family(e, "process_max_fds", EXPO_GAUGE, "Maximum number of open file descriptors.");
+		expo_sample(e, NULL, 0, rl.rlim_cur == RLIM_INFINITY ? -1 : (double)rl.rlim_cur);
+	}
+	expo_family(e, "process_start_time_seconds", EXPO_GAUGE,
+		    "Start time of the process since unix epoch in seconds.");
+	expo_sample(e, NULL, 0, (boot_to_unix_ns + info->start_ns) / 1e9);
+cleanup:
+	free(info);
 }

@@ -39,6 +39,12 @@ LIFECYCLE = {
     "agentbpf_events_dropped_total": ("counter", {"reason"}),
     "agentbpf_bpf_program_runs_total": ("counter", {"program"}),
     "agentbpf_bpf_program_run_seconds_total": ("counter", {"program"}),
+    # The daemon's own, named as client libraries name them (never prefixed).
+    "process_cpu_seconds_total": ("counter", set()),
+    "process_resident_memory_bytes": ("gauge", set()),
+    "process_open_fds": ("gauge", set()),
+    "process_max_fds": ("gauge", set()),
+    "process_start_time_seconds": ("gauge", set()),
 }
 
 
