@@ -35,10 +35,16 @@ const volatile __u64 bounds_ns[BUS_MAX_BUCKETS] = {};
 const volatile __u32 nbounds = 0;
 const volatile bool trace_bus = false;
 
+/* Eight bytes as one little-endian word, to compare with lower8() and the like. */
+#define W(a, b, c, d, e, f, g, h) \
+	((u64)(a) | (u64)(b) << 8 | (u64)(c) << 16 | (u64)(d) << 24 | \
+	 (u64)(e) << 32 | (u64)(f) << 40 | (u64)(g) << 48 | (u64)(h) << 56)
+
 #define BUS_DEPTH	8	/* nesting of RESP aggregates followed */
 #define BUS_PIPELINE	32	/* runs of commands awaiting replies */
 #define BUS_WINDOW	512	/* bytes of a call parsed at a time */
-#define BUS_WINDOWS	64	/* windows per call: 32 KiB of non-payload bytes */
+#define BUS_WINDOWS	1024	/* windows per buffer: 512 KiB of non-payload bytes */
+#define BUS_IOVECS	64	/* buffers of a vectored call */
 #define BUS_STEPS	1024	/* parser steps per window */
 
 enum bus_proto { PROTO_UNKNOWN, PROTO_REDIS, PROTO_NATS, PROTO_LOST };
@@ -71,9 +77,11 @@ enum bus_op {
 	OP_UNSUBSCRIBE,
 	OP_GET,		/* GET HGET GETDEL GETEX: value = hit, nil = miss */
 	OP_MGET,	/* MGET HMGET: per element */
-	OP_EXISTS,	/* EXISTS HEXISTS: reply = keys that exist */
+	OP_EXISTS,	/* EXISTS: reply = keys that exist */
+	OP_HEXISTS,	/* HEXISTS: 1 or 0 */
 	OP_MULTI,
 	OP_EXEC,	/* EXEC DISCARD */
+	OP_RESET,	/* RESET: no transaction, no subscriptions, RESP2 */
 };
 
 /* A command sent inside MULTI: its reply is +QUEUED, its result comes in EXEC's. */
@@ -85,7 +93,9 @@ struct bus_cmd {
 	__u32 queue;
 	__u16 count;	/* replies still expected */
 	__u8 op;
-	__u8 arg;	/* values pushed, or keys asked (EXISTS/MGET) */
+	__u8 all;	/* UNSUBSCRIBE of everything: confirmations until a count of 0 */
+	__u16 arg;	/* values pushed, or keys asked (EXISTS) */
+	__u16 pad;
 };
 
 struct bus_dir {
@@ -124,6 +134,8 @@ struct bus_conn {
 	__u64 msg_ns;		/* a message was delivered; processing runs */
 	__u32 last_hash;	/* the last queue name looked up, and its id */
 	__u32 last_queue;
+	__u32 last_len;
+	__u32 pad3;
 	/* The command being sent. */
 	__u32 key;		/* queue id of its key, BUS_QUEUE_NONE if none yet */
 	__u32 key_len;
@@ -139,7 +151,12 @@ struct bus_conn {
 	__u8 r_nil;
 	__u8 r_chan_at;		/* element index of the channel */
 	__u8 r_chan_len;
-	__u8 pad2[4];
+	__u8 r_word_len;
+	__u8 resp3;		/* the server sent RESP3 pushes: arrays are never pushes */
+	__u8 pad2[2];
+	__s64 r_last_int;	/* the last integer element (a confirmation's count) */
+	__u32 overflow;		/* replies of commands past the queue, to count off */
+	__u32 pad4;
 	char r_chan_name[BUS_QUEUE_LEN];
 	struct bus_dir dirs[2];
 	struct bus_cmd q[BUS_PIPELINE];
@@ -152,7 +169,11 @@ struct bus_conn {
  */
 struct walk_state {
 	__u64 now;
-	const char *ubuf;	/* the call's bytes in user memory */
+	const char *ubuf;	/* the buffer's bytes in user memory */
+	const struct iovec *iov;	/* the call's buffers, for vectored calls */
+	const char *buf0;	/* the only buffer of other calls */
+	__u32 iovcnt;
+	__u32 left;		/* bytes of the call in buffers not walked yet */
 	__u32 dir;
 	__u32 pos;		/* next byte of the window */
 	__u32 len;		/* bytes in the window */
@@ -251,37 +272,79 @@ static __always_inline u32 fnv(u32 h, char ch)
 	return (h ^ (u8)ch) * 16777619u;
 }
 
-/* The registered id of a queue name (or "other" once max_queues are taken). */
-static __always_inline u32 queue_id(u32 id, const char *name, u32 len, u8 family)
+/* The "other" queue: names past max_queues, and NATS reply inboxes. */
+static __always_inline u32 other_queue(void)
 {
+	u32 id = BUS_QUEUE_OTHER;
 	struct bus_queue *q;
-	u32 zero = 0, *count;
 
 	if (bpf_map_lookup_elem(&bus_queues, &id))
 		return id;
+	/* Its slot is kept beyond max_queues (the map holds max_queues + 1). */
+	bpf_map_update_elem(&bus_queues, &id, &zero_queue, BPF_NOEXIST);
+	q = bpf_map_lookup_elem(&bus_queues, &id);
+	if (q) {
+		__builtin_memcpy(q->name, "other", 5);
+		q->name_len = 5;
+	}
+	return id;
+}
+
+static __always_inline bool same_name(const struct bus_queue *q, const char *name, u32 len)
+{
+	u32 k;
+
+	if (q->name_len != len)
+		return false;
+	for (k = 0; k < BUS_QUEUE_LEN; k++) {
+		if (k >= len)
+			break;
+		if (q->name[k] != name[k])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The registered id of a queue name, or "other" once max_queues are taken.
+ * Ids are hashes: a name is checked against the one stored, and a
+ * colliding name (chance or malice) probes a few other ids, so no agent can
+ * write into another's queue.
+ */
+static __always_inline u32 queue_id(u32 hash, const char *name, u32 len, u8 family)
+{
+	u32 zero = 0, *count, id = hash, i;
+	struct bus_queue *q;
+
 	count = bpf_map_lookup_elem(&bus_queue_count, &zero);
 	if (!count)
 		return BUS_QUEUE_OTHER;
-	if (*count >= max_queues) {
-		id = BUS_QUEUE_OTHER;
-		if (bpf_map_lookup_elem(&bus_queues, &id))
-			return id;
-		/* "other" takes the slot kept for it. */
-	}
-	if (bpf_map_update_elem(&bus_queues, &id, &zero_queue, BPF_NOEXIST))
-		return bpf_map_lookup_elem(&bus_queues, &id) ? id : BUS_QUEUE_OTHER;
-	q = bpf_map_lookup_elem(&bus_queues, &id);
-	if (!q)
-		return BUS_QUEUE_OTHER;
-	q->family = family;
-	if (id == BUS_QUEUE_OTHER) {
-		__builtin_memcpy(q->name, "other", 6);
-	} else {
-		bpf_probe_read_kernel(q->name, sizeof(q->name) - 1, name);
-		q->name[clamp_size(len, BUS_QUEUE_LEN - 1)] = '\0';
+	for (i = 0; i < 4; i++) {
+		if (id < 2)
+			id += 2;
+		q = bpf_map_lookup_elem(&bus_queues, &id);
+		if (q) {
+			if (same_name(q, name, len)) {
+				q->families |= 1 << family;
+				return id;
+			}
+			id = id * 2654435761u + 1;
+			continue;
+		}
+		if (*count >= max_queues)
+			break;
+		if (bpf_map_update_elem(&bus_queues, &id, &zero_queue, BPF_NOEXIST))
+			continue;	/* taken meanwhile: look again */
+		q = bpf_map_lookup_elem(&bus_queues, &id);
+		if (!q)
+			break;
+		bpf_probe_read_kernel(q->name, sizeof(q->name), name);
+		q->name_len = len;
+		q->families = 1 << family;
 		__sync_fetch_and_add(count, 1);
+		return id;
 	}
-	return id;
+	return other_queue();
 }
 
 /*
@@ -291,17 +354,21 @@ static __always_inline u32 queue_id(u32 id, const char *name, u32 len, u8 family
 static __always_inline u32 queue_of(struct bus_conn *c, u32 hash, const char *name, u32 len,
 				    u8 family)
 {
-	u32 id = hash < 2 ? hash + 2 : hash;
-
 	if (!len)
 		return BUS_QUEUE_NONE;
-	if (c->last_hash == hash && c->last_queue)
+	if (len > BUS_QUEUE_LEN)
+		len = BUS_QUEUE_LEN;
+	if (c->last_hash == hash && c->last_len == len && c->last_queue)
 		return c->last_queue;
+	/* NATS request/reply inboxes are one subject per request: not queues. */
+	if (len > 7 && (lower8(name) & 0x00ffffffffffffffull) ==
+	    (W('_', 'i', 'n', 'b', 'o', 'x', '.', 0) | 0x20))
+		return other_queue();
 	c->last_hash = hash;
-	c->last_queue = queue_id(id, name, len, family);
+	c->last_len = len;
+	c->last_queue = queue_id(hash, name, len, family);
 	return c->last_queue;
 }
-
 
 static __always_inline void trace_event(struct bus_conn *c, u8 kind, u8 family, u32 queue,
 					s64 value, s64 value2, u64 *now)
@@ -371,7 +438,8 @@ static __always_inline void depth_update(struct bus_conn *c, u32 queue, s64 delt
 	q->depth = value < 0 ? 0 : value;
 	q->depth_set = 1;
 	q->observer = c->agent;
-	trace_event(c, BUS_EV_DEPTH, q->family, queue, q->depth, 0, now);
+	trace_event(c, BUS_EV_DEPTH, q->families & (1 << BUS_STREAM) ? BUS_STREAM : BUS_LIST, queue,
+		    q->depth, 0, now);
 }
 
 static __always_inline void cache_add(struct bus_conn *c, u64 hits, u64 misses, u64 *now)
@@ -413,9 +481,6 @@ static __always_inline void processing_done(struct bus_conn *c, u64 *now)
 
 /* ---- commands and replies ---- */
 
-#define W(a, b, c, d, e, f, g, h) \
-	((u64)(a) | (u64)(b) << 8 | (u64)(c) << 16 | (u64)(d) << 24 | \
-	 (u64)(e) << 32 | (u64)(f) << 40 | (u64)(g) << 48 | (u64)(h) << 56)
 
 /* The first 8 bytes of a captured word in lower case, cut to its length. */
 static __always_inline u64 word_of(struct bus_dir *d)
@@ -496,8 +561,11 @@ static __always_inline u8 op_of(u64 w, char ninth, u32 len)
 	case W('h', 'm', 'g', 'e', 't', 0, 0, 0):
 		return OP_MGET;
 	case W('e', 'x', 'i', 's', 't', 's', 0, 0):
-	case W('h', 'e', 'x', 'i', 's', 't', 's', 0):
 		return OP_EXISTS;
+	case W('h', 'e', 'x', 'i', 's', 't', 's', 0):
+		return OP_HEXISTS;
+	case W('r', 'e', 's', 'e', 't', 0, 0, 0):
+		return OP_RESET;
 	case W('m', 'u', 'l', 't', 'i', 0, 0, 0):
 		return OP_MULTI;
 	case W('e', 'x', 'e', 'c', 0, 0, 0, 0):
@@ -533,23 +601,29 @@ static __always_inline bool has_queue(u8 op)
 static __always_inline void command_done(struct bus_conn *c, struct bus_dir *d, u64 *now)
 {
 	struct bus_cmd *last;
-	u8 op = c->op, arg = 0;
+	u8 op = c->op, all = 0;
 	u32 queue = BUS_QUEUE_NONE, i;
-	u16 replies = 1;
+	u16 replies = 1, arg = 0;
 
 	switch (op) {
 	case OP_PUSH:
-		arg = d->nargs > 2 ? (d->nargs - 2 > 255 ? 255 : d->nargs - 2) : 0;
+		arg = d->nargs > 2 ? (d->nargs - 2 > 65535 ? 65535 : d->nargs - 2) : 0;
 		break;
 	case OP_EXISTS:
-	case OP_MGET:
-		/* HEXISTS/HMGET name the hash first: one field per argument after it. */
-		arg = d->nargs > 1 ? (d->nargs - 1 > 255 ? 255 : d->nargs - 1) : 0;
+		arg = d->nargs > 1 ? (d->nargs - 1 > 65535 ? 65535 : d->nargs - 1) : 0;
+		break;
+	case OP_HEXISTS:
+		arg = 1;
 		break;
 	case OP_SUBSCRIBE:
 	case OP_UNSUBSCRIBE:
-		/* One confirmation per channel (at least one without arguments). */
+		/* One confirmation per channel; without channels, one per subscription. */
 		replies = d->nargs > 2 ? d->nargs - 1 : 1;
+		all = op == OP_UNSUBSCRIBE && d->nargs <= 1;
+		break;
+	case OP_RESET:
+		c->in_multi = 0;
+		c->xlen = 0;
 		break;
 	}
 	if (has_queue(op))
@@ -563,32 +637,53 @@ static __always_inline void command_done(struct bus_conn *c, struct bus_dir *d, 
 	if (op == OP_EXEC)
 		c->in_multi = 0;
 
-	if (c->qlen) {
+	if (c->qlen && !c->overflow) {
 		i = (c->qhead + c->qlen - 1) & (BUS_PIPELINE - 1);
 		last = &c->q[i];
-		if (last->op == op && last->queue == queue && last->arg == arg &&
+		if (last->op == op && last->queue == queue && last->arg == arg && last->all == all &&
 		    last->count < 60000) {
 			last->count += replies;
 			return;
 		}
 	}
-	if (c->qlen >= BUS_PIPELINE) {
-		/* Replies can no longer be paired with their commands. */
+	if (c->qlen >= BUS_PIPELINE || c->overflow) {
+		/*
+		 * More kinds of commands in flight than followed: their replies are
+		 * counted off after the queue's, unread, and pairing goes on.
+		 */
 		count_drop(BUS_DROP_PIPELINE_FULL);
-		c->proto = PROTO_LOST;
+		c->overflow += replies;
 		return;
 	}
 	i = (c->qhead + c->qlen) & (BUS_PIPELINE - 1);
-	c->q[i] = (struct bus_cmd){ .queue = queue, .count = replies, .op = op, .arg = arg };
+	c->q[i] = (struct bus_cmd){ .queue = queue, .count = replies, .op = op, .all = all,
+				    .arg = arg };
 	c->qlen++;
 }
 
 /* A pushed pub/sub message: "message"/"smessage" (channel at 1) or "pmessage" (at 2). */
 static __always_inline bool pushed_message(struct bus_conn *c)
 {
-	return c->r_word == W('m', 'e', 's', 's', 'a', 'g', 'e', 0) ||
-	       c->r_word == W('s', 'm', 'e', 's', 's', 'a', 'g', 'e') ||
-	       c->r_word == W('p', 'm', 'e', 's', 's', 'a', 'g', 'e');
+	return (c->r_word_len == 7 && c->r_word == W('m', 'e', 's', 's', 'a', 'g', 'e', 0)) ||
+	       (c->r_word_len == 8 && (c->r_word == W('s', 'm', 'e', 's', 's', 'a', 'g', 'e') ||
+				       c->r_word == W('p', 'm', 'e', 's', 's', 'a', 'g', 'e')));
+}
+
+/* A subscription confirmation: 1 for (p|s)subscribe, 2 for (p|s)unsubscribe, else 0. */
+static __always_inline int confirmation(struct bus_conn *c)
+{
+	u64 w = c->r_word;
+	u32 len = c->r_word_len;
+
+	if ((len == 9 && w == W('s', 'u', 'b', 's', 'c', 'r', 'i', 'b')) ||
+	    (len == 10 && (w == W('p', 's', 'u', 'b', 's', 'c', 'r', 'i') ||
+			   w == W('s', 's', 'u', 'b', 's', 'c', 'r', 'i'))))
+		return 1;
+	if ((len == 11 && w == W('u', 'n', 's', 'u', 'b', 's', 'c', 'r')) ||
+	    (len == 12 && (w == W('p', 'u', 'n', 's', 'u', 'b', 's', 'c') ||
+			   w == W('s', 'u', 'n', 's', 'u', 'b', 's', 'c'))))
+		return 2;
+	return 0;
 }
 
 /* What a reply to cmd means for the queues, the cache and the flows. */
@@ -604,7 +699,9 @@ static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd,
 	switch (op) {
 	case OP_PUSH:
 		if (c->r_type == ':') {
-			flow_add(c, queue, fam, BUS_PRODUCED, cmd->arg, now);
+			/* LPUSHX/RPUSHX on a missing list answer 0: nothing pushed. */
+			if (c->r_int > 0)
+				flow_add(c, queue, fam, BUS_PRODUCED, cmd->arg, now);
 			depth_update(c, queue, 0, c->r_int, now);
 		}
 		break;
@@ -617,8 +714,10 @@ static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd,
 			/* LPOP key count answers with an array of elements. */
 			u64 n = op == OP_POP && agg ? c->r_hits : 1;
 
-			flow_add(c, queue, fam, BUS_CONSUMED, n, now);
-			depth_update(c, queue, -(s64)n, 0, now);
+			if (n) {	/* LPOP key 0 takes nothing */
+				flow_add(c, queue, fam, BUS_CONSUMED, n, now);
+				depth_update(c, queue, -(s64)n, 0, now);
+			}
 		}
 		break;
 	case OP_LLEN:
@@ -659,8 +758,13 @@ static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd,
 			cache_add(c, c->r_hits, c->r_misses, now);
 		break;
 	case OP_EXISTS:
+	case OP_HEXISTS:
 		if (c->r_type == ':' && c->r_int >= 0 && c->r_int <= cmd->arg)
 			cache_add(c, c->r_int, cmd->arg - c->r_int, now);
+		break;
+	case OP_RESET:
+		c->subscribed = 0;
+		c->resp3 = 0;
 		break;
 	}
 }
@@ -722,26 +826,44 @@ static __always_inline void reply_done(struct bus_conn *c, u64 *now)
 	struct bus_cmd *cmd;
 	u32 queue;
 
-	/* A message pushed to a subscriber comes without a command. */
-	if ((c->r_type == '>' || (c->subscribed && c->r_type == '*')) && pushed_message(c)) {
+	/*
+	 * Pushes: RESP3's are typed '>'; RESP2 has them only on a subscribed
+	 * connection, as arrays (where nothing else comes but PING's "pong").
+	 */
+	bool push = c->r_type == '>' || (c->subscribed && !c->resp3 && c->r_type == '*');
+	int conf = push ? confirmation(c) : 0;
+
+	if (c->r_type == '>')
+		c->resp3 = 1;
+	if (push && pushed_message(c)) {
+		/* A message pushed to a subscriber comes without a command. */
 		queue = queue_of(c, c->r_chan, c->r_chan_name, c->r_chan_len, BUS_PUBSUB);
 		flow_add(c, queue, BUS_PUBSUB, BUS_CONSUMED, 1, now);
 		return;
 	}
-	if (c->r_type == '>')
-		return;		/* other RESP3 pushes (invalidations...) */
+	if (conf == 2 && c->r_last_int == 0)
+		c->subscribed = 0;	/* no subscription left */
+	if (push && !conf)
+		return;		/* other pushes (client-side caching invalidations...) */
 	if (!c->qlen) {
+		if (c->overflow) {
+			c->overflow--;	/* the reply of a command not followed */
+			return;
+		}
+		if (conf)
+			return;		/* a confirmation for more channels than asked */
 		/* A reply nobody asked for: the pairing is gone. */
 		lose(c);
 		return;
 	}
 	cmd = &c->q[c->qhead & (BUS_PIPELINE - 1)];
-	/* Subscription confirmations of other channels than asked leave it be. */
-	if (c->subscribed && c->r_type == '*' && cmd->op != OP_SUBSCRIBE &&
-	    cmd->op != OP_UNSUBSCRIBE &&
-	    (c->r_word == W('s', 'u', 'b', 's', 'c', 'r', 'i', 'b') ||
-	     c->r_word == W('u', 'n', 's', 'u', 'b', 's', 'c', 'r')))
-		return;
+	if (conf) {
+		/* Confirmations answer (un)subscribe commands only, and only theirs. */
+		if ((conf == 1 && cmd->op != OP_SUBSCRIBE) || (conf == 2 && cmd->op != OP_UNSUBSCRIBE))
+			return;
+		if (cmd->all && c->r_last_int != 0)
+			return;		/* more to come: one per subscription, the last says 0 */
+	}
 	if (cmd->op & OP_QUEUED) {
 		if (c->r_type == '+')
 			exec_queue(c, cmd);
@@ -816,9 +938,12 @@ static __always_inline void element_done(struct walk *x, bool nil, bool scalar)
 		d->index++;
 		return;
 	}
+	if (scalar && d->type == ':')
+		c->r_last_int = d->num;
 	if (d->index == 0) {
 		w = cap == CAP_WORD ? word_of(d) : 0;
 		c->r_word = w;
+		c->r_word_len = cap == CAP_WORD ? d->cap_len : 0;
 		c->r_chan_at = w == W('p', 'm', 'e', 's', 's', 'a', 'g', 'e') ? 2 : 1;
 		if (scalar && d->type == ':')
 			c->r_int = d->num;
@@ -842,6 +967,9 @@ static __always_inline void top_done(struct walk *x)
 	struct bus_conn *c = x->c;
 
 	if (x->w->st.dir == DIR_OUT) {
+		/* Redis does not answer an empty or null array (inline commands have no type). */
+		if (!x->d->nargs && x->d->type)
+			return;
 		command_done(c, x->d, &x->w->st.now);
 		return;
 	}
@@ -914,7 +1042,7 @@ static __always_inline int line_done(struct walk *x)
 			d->nargs = n;
 		/* Stream entries: XREAD's [[stream, entries]], or RESP3's {stream: entries}. */
 		if (x->w->st.dir == DIR_IN &&
-		    (depth == d->base + 2 || (depth == d->base + 1 && d->map_top)))
+		    (d->map_top ? depth == d->base + 1 : depth == d->base + 2))
 			c->r_entries += n;
 		/* EXEC's array: each element is the reply to a queued command. */
 		if (depth == 0 && n > 0 && x->w->st.dir == DIR_IN && d->type == '*' && exec_results(c))
@@ -964,6 +1092,8 @@ static __always_inline void reply_begin(struct walk *x)
 	c->r_int = 0;
 	c->r_hits = c->r_misses = c->r_entries = 0;
 	c->r_word = 0;
+	c->r_word_len = 0;
+	c->r_last_int = -1;
 	c->r_chan_at = 1;
 }
 
@@ -1049,6 +1179,7 @@ static __always_inline int type_part(struct walk *x)
 		/* An inline command ("PING\r\n"): skipped, answered like any. */
 		if (x->w->st.dir == DIR_OUT && d->depth == 0) {
 			d->type = 0;
+			d->num = t != ' ' && t != '\t';	/* counts the line's non-blank bytes */
 			d->state = R_INLINE;
 			top_begin(x);
 			return 0;
@@ -1099,6 +1230,16 @@ static __always_inline int line_part(struct walk *x)
 			else if (ch == '-')
 				d->neg = 1;
 		}
+	} else if (d->state == R_INLINE && !d->num) {
+		for (k = 0; k < 32; k++) {
+			char ch;
+
+			if (k >= n)
+				break;
+			ch = buf[(pos + k) & (BUS_WINDOW - 1)];
+			if (ch != ' ' && ch != '\t' && ch != '\r')
+				d->num = 1;
+		}
 	}
 	x->w->st.pos = pos + n;
 	if (pos + n >= len || buf[(pos + n) & (BUS_WINDOW - 1)] != '\n')
@@ -1107,7 +1248,9 @@ static __always_inline int line_part(struct walk *x)
 	if (d->state == R_INLINE) {
 		d->state = R_TYPE;
 		x->c->op = OP_OTHER;
-		top_done(x);
+		/* Redis ignores blank inline lines: no reply to wait for. */
+		if (d->num)
+			top_done(x);
 		return 1;
 	}
 	return line_done(x) < 0 ? -1 : 1;
@@ -1186,8 +1329,6 @@ static long nats_step(u32 i, void *arg)
 		d->word = 0;
 		d->cap_len = 0;
 		d->hash = 2166136261u;
-		if (x->w->st.dir == DIR_OUT)
-			processing_done(c, &x->w->st.now);
 	}
 	for (k = 0; k < 32; k++) {
 		char ch;
@@ -1240,6 +1381,9 @@ static long nats_step(u32 i, void *arg)
 			lose(c);
 			return 1;
 		}
+		/* A consumer's next publish (its answer) ends its processing. */
+		if (out)
+			processing_done(c, &x->w->st.now);
 		queue = queue_of(c, d->hash, d->cap, d->cap_len, BUS_NATS);
 		flow_add(c, queue, BUS_NATS, out ? BUS_PRODUCED : BUS_CONSUMED, 1, &x->w->st.now);
 		d->remaining = (u64)d->num + 2;
@@ -1250,7 +1394,7 @@ static long nats_step(u32 i, void *arg)
 
 /*
  * One window of a call: payload that nothing captures is skipped by length
- * without reading it; anything else is read BUS_WINDOW bytes at a time.
+ * without reading it, then the next BUS_WINDOW bytes are read and walked.
  */
 static long window_step(u32 i, void *arg)
 {
@@ -1268,11 +1412,15 @@ static long window_step(u32 i, void *arg)
 
 		d->remaining -= skip;
 		st->done += skip;
-		return 0;
+		left -= skip;
+		if (!left)
+			return 1;
 	}
 	avail = left > BUS_WINDOW ? BUS_WINDOW : left;
-	if (bpf_probe_read_user(x->w->buf, clamp_size(avail, BUS_WINDOW), st->ubuf + st->done))
+	if (bpf_probe_read_user(x->w->buf, clamp_size(avail, BUS_WINDOW), st->ubuf + st->done)) {
+		lose(x->c);
 		return 1;
+	}
 	st->pos = 0;
 	st->len = avail;
 	if (x->c->proto == PROTO_NATS)
@@ -1280,6 +1428,36 @@ static long window_step(u32 i, void *arg)
 	else
 		bpf_loop(BUS_STEPS, resp_step, x, 0);
 	st->done += st->pos;
+	return 0;
+}
+
+/*
+ * One buffer of the call, in order: the only one of a read/write/send/recv,
+ * or the k-th of a readv/writev/recvmsg/sendmsg.
+ */
+static long buffer_step(u32 k, void *arg)
+{
+	struct walk *x = arg;
+	struct walk_state *st = &x->w->st;
+	struct iovec iov = { .iov_base = (void *)st->buf0, .iov_len = st->left };
+	u32 len;
+
+	if (st->left == 0 || k >= st->iovcnt || x->c->proto == PROTO_LOST)
+		return 1;
+	if (st->iov && bpf_probe_read_user(&iov, sizeof(iov), st->iov + k)) {
+		lose(x->c);
+		return 1;
+	}
+	len = iov.iov_len < st->left ? iov.iov_len : st->left;
+	st->left -= len;
+	st->ubuf = iov.iov_base;
+	st->done = 0;
+	st->total = len;
+	bpf_loop(BUS_WINDOWS, window_step, x, 0);
+	if (x->c->proto != PROTO_LOST && st->done < st->total) {
+		lose(x->c);	/* more than BUS_WINDOWS windows */
+		return 1;
+	}
 	return 0;
 }
 
@@ -1291,9 +1469,9 @@ static __always_inline void walk_call(struct bus_conn *c, int dir, int ret)
 	struct io io;
 
 	find_io(&io, ret);
-	if (!io.buf || io.len < (u32)ret) {
-		/* Bytes we cannot see (a second iovec, sendfile): only payload may pass. */
-		if (d->state == R_BULK && d->remaining - 2 >= (u64)ret)
+	if (!io.buf) {
+		/* Bytes we cannot see (sendfile, splice): only payload may pass. */
+		if (d->state == R_BULK && d->remaining >= (u64)ret + 2)
 			d->remaining -= ret;
 		else
 			lose(c);
@@ -1303,13 +1481,15 @@ static __always_inline void walk_call(struct bus_conn *c, int dir, int ret)
 	if (!x.w)
 		return;
 	x.w->st.now = 0;	/* read when something needs it: see clock_of */
-	x.w->st.ubuf = io.buf;
 	x.w->st.dir = dir;
-	x.w->st.done = 0;
-	x.w->st.total = ret;
-	bpf_loop(BUS_WINDOWS, window_step, &x, 0);
-	if (x.w->st.done < x.w->st.total)
-		lose(c);
+	x.w->st.left = ret;
+	/* Several buffers: asyncio's writelines is a sendmsg of many. */
+	x.w->st.iov = io.iovcnt > 1 ? io.iov : NULL;
+	x.w->st.iovcnt = io.iovcnt > 1 ? io.iovcnt : 1;
+	x.w->st.buf0 = io.buf;
+	bpf_loop(BUS_IOVECS, buffer_step, &x, 0);
+	if (c->proto != PROTO_LOST && x.w->st.left)
+		lose(c);	/* more buffers than followed */
 }
 
 /* ---- connections ---- */
@@ -1364,10 +1544,16 @@ static __always_inline void detect(struct bus_conn *c, int dir, int ret)
 	 */
 	if (dir != DIR_OUT)
 		return;
-	/* A NATS client found mid-connection publishes or subscribes. */
+	/*
+	 * A NATS client found mid-connection publishes, subscribes or answers
+	 * the server's PING (Redis clients never send PONG). A lone PING could
+	 * be either: the next call decides.
+	 */
 	if ((w & 0xffffffff) == W('P', 'U', 'B', ' ', 0, 0, 0, 0) ||
 	    (w & 0xffffffff) == W('S', 'U', 'B', ' ', 0, 0, 0, 0) ||
-	    (w & 0xffffffffff) == W('H', 'P', 'U', 'B', ' ', 0, 0, 0))
+	    (w & 0xffffffffff) == W('H', 'P', 'U', 'B', ' ', 0, 0, 0) ||
+	    (w & 0xffffffffffff) == W('U', 'N', 'S', 'U', 'B', ' ', 0, 0) ||
+	    (w & 0xffffffffffff) == W('P', 'O', 'N', 'G', '\r', '\n', 0, 0))
 		c->proto = PROTO_NATS;
 	else if ((char)w == '*')
 		c->proto = PROTO_REDIS;

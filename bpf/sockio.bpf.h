@@ -79,6 +79,8 @@ static __always_inline u64 clamp_size(u64 v, u64 max)
 struct io {
 	const char *buf;	/* the first (or only) buffer */
 	u32 len;		/* readable bytes at buf */
+	u32 iovcnt;		/* readv/writev/recvmsg/sendmsg: buffers at iov */
+	const struct iovec *iov;
 };
 
 #if defined(__TARGET_ARCH_x86)
@@ -120,6 +122,8 @@ static __always_inline void find_io(struct io *io, int ret)
 
 	io->buf = NULL;
 	io->len = 0;
+	io->iovcnt = 0;
+	io->iov = NULL;
 	switch (nr) {
 	case NR_READ:
 	case NR_WRITE:
@@ -145,6 +149,8 @@ static __always_inline void find_io(struct io *io, int ret)
 	}
 	if (!iovp || !cnt || bpf_probe_read_user(&iov, sizeof(iov), iovp))
 		return;
+	io->iov = iovp;
+	io->iovcnt = cnt;
 	io->buf = iov.iov_base;
 	io->len = iov.iov_len < (u64)ret ? iov.iov_len : (u32)ret;
 }

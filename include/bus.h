@@ -47,12 +47,13 @@ struct bus_flow_key {
 };
 
 struct bus_queue {
-	char name[BUS_QUEUE_LEN];
+	char name[BUS_QUEUE_LEN];	/* name_len bytes, not NUL-terminated when full */
 	__s64 depth;		/* last exact value, moved by the pops/adds/acks since */
 	__u32 observer;		/* agent whose reply last set depth */
-	__u8 family;
+	__u8 families;		/* 1 << enum bus_family for each family that used the name */
 	__u8 depth_set;		/* depth was set from a reply at least once */
-	__u8 pad[2];
+	__u8 name_len;
+	__u8 pad;
 };
 
 /* Per-CPU, per agent. */

@@ -98,7 +98,8 @@ int bus_tracker_open(struct bus_tracker *t, const struct config *cfg, int agent_
 	/* Every queue plus "other"; flows: each agent may produce, consume and ack on each. */
 	bpf_map__set_max_entries(t->skel->maps.bus_queues, cfg->max_queues + 1);
 	{
-		uint64_t flows = (uint64_t)(cfg->max_queues + 1) * BUS_FLOW_MAX * agents;
+		/* A name may serve two families (a list and a channel): room for both. */
+		uint64_t flows = (uint64_t)(cfg->max_queues + 1) * BUS_FLOW_MAX * agents * 2;
 
 		bpf_map__set_max_entries(t->skel->maps.bus_flows, flows > 65536 ? 65536 : flows);
 	}
@@ -149,6 +150,27 @@ static struct bus_queue_info *queue_info(struct bus_tracker *t, uint32_t id)
 	return t->nqinfo ? bsearch(&key, t->qinfo, t->nqinfo, sizeof(key), cmp_queue) : NULL;
 }
 
+/*
+ * A key as a label value: bytes that would vanish or merge in a label
+ * (NUL and other control bytes) are written as \xNN, so two keys stay two.
+ */
+static void queue_label(char *out, const char *name, unsigned int len)
+{
+	unsigned int i;
+
+	if (len > BUS_QUEUE_LEN)
+		len = BUS_QUEUE_LEN;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = name[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			out += sprintf(out, "\\x%02x", ch);
+		else
+			*out++ = ch;
+	}
+	*out = '\0';
+}
+
 /* The registered queues, with their names and config. */
 static void read_queues(struct bus_tracker *t)
 {
@@ -167,9 +189,8 @@ static void read_queues(struct bus_tracker *t)
 		struct bus_queue_info *qi = &t->qinfo[i];
 
 		qi->id = *(uint32_t *)map_read_key(&t->queues, sizeof(uint32_t), i);
-		memcpy(qi->name, q->name, BUS_QUEUE_LEN);
-		qi->name[BUS_QUEUE_LEN] = '\0';
-		qi->family = q->family < BUS_FAMILY_MAX ? q->family : BUS_LIST;
+		queue_label(qi->name, q->name, q->name_len);
+		qi->families = q->families;
 		qi->depth = q->depth;
 		qi->conf = qi->id == BUS_QUEUE_OTHER ? NULL : config_queue(t->cfg, qi->name);
 		qi->producer = qi->consumer = -1;
@@ -388,7 +409,7 @@ void bus_tracker_render(struct bus_tracker *t, struct expo *e)
 		const struct bus_queue_info *q = &t->qinfo[i];
 		int owner;
 
-		if (q->id == BUS_QUEUE_OTHER || (q->family != BUS_LIST && q->family != BUS_STREAM))
+		if (q->id == BUS_QUEUE_OTHER || !(q->families & (1 << BUS_LIST | 1 << BUS_STREAM)))
 			continue;
 		owner = queue_owner(t, q);
 		if (owner < 0)

@@ -15,8 +15,8 @@ struct ring_buffer;
 /* A queue the kernel registered: its name and what the config says of it. */
 struct bus_queue_info {
 	uint32_t id;
-	char name[BUS_QUEUE_LEN + 1];
-	uint8_t family;
+	char name[BUS_QUEUE_LEN * 4 + 1];	/* control bytes written as \xNN */
+	uint8_t families;		/* 1 << enum bus_family */
 	int64_t depth;
 	const struct queue_conf *conf;
 	int producer;		/* agent with the most messages produced, -1 none */

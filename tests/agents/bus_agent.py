@@ -22,6 +22,8 @@ Actions:
   cache                     SET a few keys, then GETs, MGET, EXISTS (counts printed)
   resp3 KEY N               raw socket, HELLO 3: N pushes, N pops, GETs and an
                             MGET answered in RESP3 (maps, nulls)
+  scenario NAME             raw-socket protocol corners (see SCENARIOS), each
+                            on one connection, replies read in full
   garbage                   raw socket: bytes that are not RESP
   cutoff KEY                raw socket: LRANGE of a big list, close mid-reply
 """
@@ -37,20 +39,29 @@ def go():
     sys.stdin.readline()
 
 
+def encode(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
 class Resp3:
-    """Just enough of a RESP3 client to send commands and read whole replies."""
+    """Just enough of a RESP2/RESP3 client to send commands and read whole replies."""
 
     def __init__(self, port):
         self.s = socket.create_connection(("127.0.0.1", port))
         self.f = self.s.makefile("rb")
 
     def call(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.s.sendall(out)
+        self.s.sendall(encode(*args))
         return self.read()
+
+    def pipeline(self, cmds):
+        """All commands in one write, then every reply."""
+        self.s.sendall(b"".join(encode(*c) for c in cmds))
+        return [self.read() for _ in cmds]
 
     def read(self):
         line = self.f.readline()[:-2]
@@ -72,10 +83,74 @@ class Resp3:
         return line.decode()
 
 
+def scenario(name, port):
+    """Returns what the client saw; the test checks the daemon agrees."""
+    c = Resp3(port)
+    if name == "resp3-pubsub-then-commands":
+        # RESP3: confirmations are pushes; commands go on on the same connection.
+        c.call("HELLO", 3)
+        c.s.sendall(encode("SUBSCRIBE", "ch1"))
+        assert c.read()[0] == b"subscribe"
+        replies = c.pipeline([("RPUSH", "r3q", "a"), ("RPUSH", "r3q", "b"), ("RPUSH", "r3q", "c"),
+                              ("LPOP", "r3q"), ("LLEN", "r3q")])
+        c.s.sendall(encode("UNSUBSCRIBE"))
+        assert c.read()[0] == b"unsubscribe"
+        return {"llen": replies[-1]}
+    if name == "unsubscribe-all-then-commands":
+        c.s.sendall(encode("SUBSCRIBE", "a", "b"))
+        c.read(), c.read()
+        c.s.sendall(encode("UNSUBSCRIBE"))
+        c.read(), c.read()
+        # Back to a normal connection: list data that looks like a pushed message.
+        c.call("RPUSH", "uq", "message", "fakechan", "y")
+        got = c.call("LPOP", "uq", 3)
+        return {"popped": len(got)}
+    if name == "reset-after-multi":
+        c.call("MULTI")
+        c.call("RPUSH", "rq", "x")
+        c.call("RESET")
+        return {"pushed": c.call("RPUSH", "rq", "y", "z"), "popped": len(c.call("LPOP", "rq", 5))}
+    if name == "large-replies":
+        c.call("DEL", "big")
+        # 40 pushes of 600-byte values in one write, an MGET of 40 1000-byte values.
+        c.pipeline([("RPUSH", "big", "v" * 600) for _ in range(40)])
+        c.pipeline([("SET", f"bigk{i}", "w" * 1000) for i in range(40)])
+        got = c.call("MGET", *[f"bigk{i}" for i in range(40)])
+        return {"len": c.call("LLEN", "big"), "hits": sum(v is not None for v in got)}
+    if name == "many-kinds-in-flight":
+        # 17 x (SET, GET): 34 runs of commands in one pipeline, more than followed.
+        c.pipeline([x for i in range(17) for x in (("SET", f"k{i}", i), ("GET", f"k{i}"))])
+        return {"len": c.call("RPUSH", "kq", 1, 2, 3), "popped": len(c.call("LPOP", "kq", 3))}
+    if name == "commands-and-counts":
+        c.call("HSET", "h", "f", 1)
+        got = [c.call("HEXISTS", "h", "f"), c.call("HEXISTS", "h", "nope"), c.call("LPOP", "lz", 0)]
+        c.call("RPUSH", "lz", 1, 2, 3)
+        got.append(c.call("LPOP", "lz", 0))
+        got.append(c.call("LLEN", "lz"))
+        return {"replies": [g if not isinstance(g, list) else len(g) for g in got]}
+    if name == "sendmsg-buffers":
+        head = b"*3\r\n$5\r\nRPUSH\r\n$2\r\nsq\r\n$7000\r\n"
+        c.s.sendmsg([head, b"x" * 7000, b"\r\n"])
+        n = c.read()
+        return {"len": n, "popped": len(c.call("LPOP", "sq", 5))}
+    if name == "collision":
+        # "rvtasks" and "blxmacw" have the same 32-bit FNV-1a hash.
+        c.call("RPUSH", "rvtasks", 1, 2, 3, 4, 5)
+        c2 = Resp3(port)
+        c2.call("RPUSH", "blxmacw", 1)
+        return {"popped": len(c2.call("LPOP", "blxmacw", 1)), "llen": c2.call("LLEN", "blxmacw")}
+    raise SystemExit(f"bus_agent: unknown scenario {name}")
+
+
 def main():
     _, port, action, *args = sys.argv[1:]
     port = int(port)
     out = {}
+    if action == "scenario":
+        go()
+        print(json.dumps(scenario(args[0], port)), flush=True)
+        go()
+        return
     if action == "resp3":
         c = Resp3(port)
         check = c.call("HELLO", 3)

@@ -357,3 +357,48 @@ def test_queue_depth_stays_with_its_first_consumer():
            "no second series")
         for a in (p, c1, c2):
             a.finish()
+
+
+SCENARIOS = ["resp3-pubsub-then-commands", "unsubscribe-all-then-commands", "reset-after-multi",
+             "large-replies", "many-kinds-in-flight", "commands-and-counts", "sendmsg-buffers",
+             "collision"]
+
+
+def test_protocol_corners_keep_the_pairing():
+    """Raw RESP2/RESP3 clients: RESP3 confirmations as pushes, UNSUBSCRIBE of
+    everything, RESET inside MULTI, replies and pipelines far larger than a
+    read window, more kinds of commands in flight than followed, HEXISTS,
+    LPOP with a count of 0, a sendmsg of several buffers, and two key names
+    with the same 32-bit hash in the kernel."""
+    with Redis() as r, Daemon(cfg(r, "corner")) as d, Procs() as ps:
+        seen = {}
+        for name in SCENARIOS:
+            a = start(d, ps, "corner", r, "scenario", name)
+            seen[name] = a.result()
+            a.finish()
+        eq(seen["resp3-pubsub-then-commands"], {"llen": 2}, "RESP3 client")
+        eq(seen["unsubscribe-all-then-commands"], {"popped": 3}, "unsubscribed client")
+        eq(seen["reset-after-multi"], {"pushed": 2, "popped": 2}, "RESET client")
+        eq(seen["large-replies"], {"len": 40, "hits": 40}, "large replies")
+        eq(seen["many-kinds-in-flight"], {"len": 3, "popped": 3}, "overflowing pipeline")
+        eq(seen["commands-and-counts"], {"replies": [1, 0, None, 0, 3]}, "HEXISTS, LPOP 0")
+        eq(seen["sendmsg-buffers"], {"len": 1, "popped": 1}, "sendmsg client")
+        eq(seen["collision"], {"popped": 1, "llen": 0}, "collision client")
+
+        # Every delivery on its own queue: 1 + 3 + 2 + 3 + 1 + 1.
+        d.wait_value(11, "message_bus_messages_total", from_agent="corner", to_agent="corner",
+                     message_type="list")
+        s = d.scrape()
+        depth = lambda q: s.get("message_bus_queue_depth", agent_type="corner", queue=q)
+        eq({q: depth(q) for q in ("r3q", "uq", "rq", "big", "kq", "lz", "sq", "rvtasks", "blxmacw")},
+           {"r3q": 2, "uq": 0, "rq": 0, "big": 40, "kq": 0, "lz": 3, "sq": 0, "rvtasks": 5,
+            "blxmacw": 0}, "queue depths")
+        eq([k for k in s if k[0] == "message_bus_messages_total" and
+            dict(k[1])["message_type"] == "pubsub"], [], "list data that looks like a push is not one")
+        eq(depth("fakechan"), None, "no queue made up from list data")
+        # 40 MGET values, the 16 GETs followed of the overflowing pipeline, HEXISTS h f.
+        eq((s.get("cache_hits_total", cache_type="corner"), s.get("cache_misses_total", cache_type="corner")),
+           (57, 1), "cache hits and misses")
+        eq(s.get("agentbpf_events_dropped_total", reason="bus_pipeline_full"), 2,
+           "the two commands past the queue are counted as not followed")
+        eq(s.get("agentbpf_events_dropped_total", reason="bus_protocol_lost"), 0, "no connection lost")
