@@ -198,6 +198,9 @@ class Procs:
     def start(self, argv, **kw):
         kw.setdefault("stdout", subprocess.DEVNULL)
         kw.setdefault("stderr", subprocess.DEVNULL)
+        # A session of its own: its children (nginx's workers, a shell's
+        # commands) are killed with it and not left behind.
+        kw.setdefault("start_new_session", True)
         p = subprocess.Popen(argv, **kw)
         self.procs.append(p)
         return p
@@ -207,6 +210,10 @@ class Procs:
 
     def __exit__(self, *exc):
         for p in self.procs:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
             if p.poll() is None:
                 p.kill()
-                p.wait()
+            p.wait()
