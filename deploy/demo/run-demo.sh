@@ -170,7 +170,7 @@ if [ -z "${NO_PROMETHEUS:-}" ]; then
 	wait_http "$PROM_URL/-/ready" Prometheus || { cat "$TMP/prometheus.log" >&2; exit 1; }
 fi
 
-echo "demo: agentbpf serves http://$HOST:$PORT/metrics (landing page http://$HOST:$PORT/)"
+echo "demo: agentbpf serves http://$HOST:$PORT/metrics (live view http://$HOST:$PORT/)"
 echo "demo: agents: planner :$PLANNER_PORT (uvicorn), researcher :$RESEARCHER_PORT (http.server), summarizer," \
 	"flaky-worker, batch-job${CG:+, memory-hog}; redis-server :$REDIS_PORT"
 if [ -n "$PROM_URL" ]; then

@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -80,7 +79,59 @@ class Scrape(dict):
         return {k[1]: v for k, v in self.items() if k[0] == name}
 
 
-class Daemon:
+class Service:
+    """A long-running process of a test (self.proc) with a log file (self.log)
+    in a directory of its own (self.dir): stopped with SIGTERM (SIGKILL after
+    15 s), its directory removed, also when the test fails."""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def wait_port(port, timeout=15):
+    """Waits until something accepts connections on a loopback port."""
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+    wait_until(up, timeout, f"a server on port {port}")
+
+
+def memory_cgroup(name, limit=64 << 20):
+    """A memory-limited cgroup without swap: v2 if it has the memory controller, else v1."""
+    v2 = "/sys/fs/cgroup"
+    if os.path.exists(f"{v2}/cgroup.controllers") and "memory" in open(f"{v2}/cgroup.controllers").read():
+        path = f"{v2}/{name}"
+        os.mkdir(path)
+        open(f"{path}/memory.max", "w").write(str(limit))
+        if os.path.exists(f"{path}/memory.swap.max"):
+            open(f"{path}/memory.swap.max", "w").write("0")
+        return path
+    path = f"/sys/fs/cgroup/memory/{name}"
+    os.mkdir(path)
+    open(f"{path}/memory.limit_in_bytes", "w").write(str(limit))
+    if os.path.exists(f"{path}/memory.memsw.limit_in_bytes"):
+        open(f"{path}/memory.memsw.limit_in_bytes", "w").write(str(limit))
+    return path
+
+
+class Daemon(Service):
     """The real agentbpf with a real config, on a free loopback port."""
 
     def __init__(self, config_yaml, extra_args=(), listen=None):
@@ -149,22 +200,6 @@ class Daemon:
         time.sleep(0.3)
         eq(self.value(name, **labels), expected, f"{name}{labels} after settling")
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def remove_cgroup(path):

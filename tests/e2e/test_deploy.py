@@ -1,7 +1,6 @@
 """The shipped files are known to work: the example configs load, the
 Prometheus config is valid, and make install puts things where it says."""
 import os
-import subprocess
 import tempfile
 
 from harness import AGENTBPF, ROOT, check, eq, run

@@ -11,21 +11,12 @@ import tempfile
 import threading
 import time
 
-from harness import (AGENTBPF, AGENTS, PY, Daemon, Procs, check, eq, free_port, run,
+from harness import (AGENTBPF, AGENTS, PY, Daemon, Procs, check, eq, free_port, wait_port,
                      wait_until)
 from httpclient import Conn, request
 
 STATUSES = ("success", "error", "timeout")
 
-
-def wait_port(port, timeout=15):
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-    wait_until(up, timeout, f"server on port {port}")
 
 
 def start_uvicorn(ps, port, d=None):

@@ -62,7 +62,7 @@ def test_cgroup_matcher_for_long_and_short_lived_processes():
                 run(["/bin/sh", "-c", script])
                 # The sh itself is in the cgroup too, but it exec'd before joining it.
                 d.wait_value(50, "agent_process_exits_total", agent_type="boxed", reason="completed")
-                outside = run(["/bin/true"])
+                run(["/bin/true"])
                 time.sleep(0.5)
                 eq(d.value("agent_process_exits_total", agent_type="boxed", reason="completed"), 50,
                    "processes outside the cgroup are not members")

@@ -3,10 +3,9 @@ health, inheritance, agents found at startup, an exit storm and a real OOM
 kill in a memory-limited cgroup."""
 import os
 import signal
-import subprocess
 import time
 
-from harness import (AGENTS, PY, Daemon, Procs, TestFailure, check, eq, named_binary, remove_cgroup,
+from harness import (AGENTS, PY, Daemon, Procs, check, eq, memory_cgroup, named_binary, remove_cgroup,
                      run, wait_until)
 
 AGENT = os.path.join(AGENTS, "lifecycle_agent.py")
@@ -205,27 +204,9 @@ def test_exit_storm_every_exit_counted():
         print(f"    {2 * n} processes in {elapsed:.1f}s")
 
 
-def _oom_cgroup():
-    """A memory-limited cgroup, v2 if memory is there, else v1."""
-    name = f"agentbpf-oom-{os.getpid()}"
-    v2 = "/sys/fs/cgroup"
-    if os.path.exists(f"{v2}/cgroup.controllers") and "memory" in open(f"{v2}/cgroup.controllers").read():
-        path = f"{v2}/{name}"
-        os.mkdir(path)
-        open(f"{path}/memory.max", "w").write(str(64 << 20))
-        if os.path.exists(f"{path}/memory.swap.max"):
-            open(f"{path}/memory.swap.max", "w").write("0")
-        return path
-    path = f"/sys/fs/cgroup/memory/{name}"
-    os.mkdir(path)
-    open(f"{path}/memory.limit_in_bytes", "w").write(str(64 << 20))
-    if os.path.exists(f"{path}/memory.memsw.limit_in_bytes"):
-        open(f"{path}/memory.memsw.limit_in_bytes", "w").write(str(64 << 20))
-    return path
-
 
 def test_real_oom_kill_in_memory_limited_cgroup():
-    cg = _oom_cgroup()
+    cg = memory_cgroup(f"agentbpf-oom-{os.getpid()}")
     try:
         with Daemon(config(("hungry", {"cmdline": "*--tag hungry*"}))) as d:
             # Join the cgroup first, then exec the agent inside it.

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 
-from harness import AGENTS, PY, Daemon, Procs, check, eq, free_port, wait_until
+from harness import AGENTS, PY, Daemon, Procs, check, eq, free_port, wait_port
 from httpclient import Conn, request
 
 CHROMIUM = "/usr/bin/chromium"
@@ -50,7 +50,7 @@ def test_live_view_shows_the_daemons_counts_and_renders():
     with Daemon(cfg) as d, Procs() as ps:
         ps.start([PY, os.path.join(AGENTS, "httpserver_agent.py"), str(port)])
         d.wait_value(1, "agent_processes", agent_type="webagent")
-        wait_until(lambda: _up(port), 10, "agent listening")
+        wait_port(port)
         with Conn(port) as c:
             for i in range(30):
                 c.send(request("GET", "/ok" if i % 3 else "/status/500"))
@@ -102,11 +102,3 @@ def test_live_view_shows_the_daemons_counts_and_renders():
         eq(struct.unpack(">II", png[16:24]), (1280, 1000), "screenshot size")
         check(len(png) > 20000, f"the screenshot is not blank ({len(png)} bytes)")
 
-
-def _up(port):
-    import socket
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False

@@ -27,8 +27,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from harness import (AGENTBPF, PY, ROOT, Procs, Scrape, TestFailure, check, eq,  # noqa: E402
-                     free_port, parse_metrics, remove_cgroup, run, wait_until)
+from harness import (AGENTBPF, PY, ROOT, Procs, Scrape, Service, TestFailure, check, eq,  # noqa: E402
+                     free_port, parse_metrics, remove_cgroup, run, wait_port, wait_until)
 
 UNIT = os.path.join(ROOT, "deploy", "systemd", "agentbpf.service")
 K8S = os.path.join(ROOT, "deploy", "kubernetes")
@@ -230,7 +230,7 @@ def ns_prefix(netns):
     return ["unshare", "-m", "--propagation", "private"] + (["-n", "-u", "-i"] if netns else [])
 
 
-class Sandboxed:
+class Sandboxed(Service):
     """The daemon started through the runner; stopped and cleaned up on exit."""
 
     def __init__(self, spec, netns=False):
@@ -300,34 +300,7 @@ class Sandboxed:
                 out[fields[4]] = fields[5].split(",")
         return out
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-def wait_port(port):
-    import socket
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-    wait_until(up, 15, f"agent on port {port}")
 
 
 class Agents:

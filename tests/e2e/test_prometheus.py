@@ -17,8 +17,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from harness import (AGENTS, PY, ROOT, Daemon, Procs, TestFailure, check, eq, free_port, named_binary,
-                     remove_cgroup, run, wait_until)
+from harness import (AGENTS, PY, ROOT, Daemon, Procs, Service, TestFailure, check, eq, free_port,
+                     memory_cgroup, named_binary, remove_cgroup, run, wait_until)
 
 CONFIG = os.path.join(ROOT, "prometheus_config.yml")
 RULES_DIR = os.path.join(ROOT, "deploy", "prometheus")
@@ -80,7 +80,7 @@ class PromAPI:
         return data["result"]
 
 
-class Prometheus(PromAPI):
+class Prometheus(PromAPI, Service):
     """Debian's Prometheus with a copy of prometheus_config.yml: 1 s scrape and
     rule intervals, this test's daemon as target, a temporary TSDB, a free port."""
 
@@ -123,22 +123,6 @@ class Prometheus(PromAPI):
         wait_until(lambda: set(groups) <= {g["name"] for g in self.api("rules")["groups"]}, 15,
                    f"rule groups {groups} loaded")
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 # ------------------------------------------------------------------ promtool
@@ -426,22 +410,6 @@ def http_get(port, path, timeout=30):
         return e.code
 
 
-def oom_cgroup(name):
-    v2 = "/sys/fs/cgroup"
-    if os.path.exists(f"{v2}/cgroup.controllers") and "memory" in open(f"{v2}/cgroup.controllers").read():
-        path = f"{v2}/{name}"
-        os.mkdir(path)
-        open(f"{path}/memory.max", "w").write(str(64 << 20))
-        if os.path.exists(f"{path}/memory.swap.max"):
-            open(f"{path}/memory.swap.max", "w").write("0")
-        return path
-    path = f"/sys/fs/cgroup/memory/{name}"
-    os.mkdir(path)
-    open(f"{path}/memory.limit_in_bytes", "w").write(str(64 << 20))
-    if os.path.exists(f"{path}/memory.memsw.limit_in_bytes"):
-        open(f"{path}/memory.memsw.limit_in_bytes", "w").write(str(64 << 20))
-    return path
-
 
 def test_every_alert_fires_on_a_real_condition():
     tag = f"promalert{os.getpid()}"
@@ -461,7 +429,7 @@ def test_every_alert_fires_on_a_real_condition():
     redis_proc = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
                                    "--save", "", "--appendonly", "no"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    cg = oom_cgroup(f"agentbpf-promtest-{os.getpid()}")
+    cg = memory_cgroup(f"agentbpf-promtest-{os.getpid()}")
     agents = [
         ("crashy", {"cmdline": f"*--tag {tag}-crashy*"}),
         ("hungry", {"cmdline": f"*--tag {tag}-hungry*"}),

@@ -7,8 +7,7 @@ import re
 import subprocess
 import urllib.request
 
-from harness import (AGENTS, PY, Daemon, Procs, check, eq, free_port, parse_metrics, run,
-                     wait_until)
+from harness import AGENTS, PY, Daemon, Procs, check, eq, parse_metrics
 
 CFG = """namespace: insa
 agents:
