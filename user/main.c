@@ -82,7 +82,7 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  run            serve /metrics (default)\n"
 		"  check          report what this kernel and config support; exit 1 if agentbpf cannot run\n"
-		"  trace          print one line per agent process event and HTTP request\n"
+		"  trace          print one line per agent process event, HTTP request and bus event\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE               agents and settings (default " DEFAULT_CONFIG ")\n"
