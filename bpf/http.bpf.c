@@ -1075,12 +1075,12 @@ static __always_inline struct http_conn *conn_of(struct sock *sk, bool create)
 	 * agent's own calls. Other processes' sockets have no storage, so the
 	 * lookup below is what every other TCP call on the host pays.
 	 */
+	/* An agent's Redis or NATS connections are the bus family's: no lookup. */
+	if (remote_port_in(sk, other_ports, nother_ports))
+		return NULL;
 	c = sk_state(&http_conns, sk);
 	if (c || !create)
 		return c;
-	/* An agent's Redis or NATS connections are the bus family's. */
-	if (remote_port_in(sk, other_ports, nother_ports))
-		return NULL;
 	agent = member_tcp(sk, &tgid);
 	if (agent < 0)
 		return NULL;
@@ -1124,6 +1124,9 @@ int BPF_PROG(http_data_ready, const struct sock *sk)
 {
 	struct http_conn *c;
 
+	/* Sockets without any BPF storage leave first, the agents' bus connections next. */
+	if (!sk->sk_bpf_storage || remote_port_in(sk, other_ports, nother_ports))
+		return 0;
 	c = sk_state(&http_conns, sk);
 	if (!c || c->role != ROLE_SERVER || c->data_ready_ns)
 		return 0;
