@@ -1144,20 +1144,22 @@ static __always_inline void bulk_part(struct walk *x)
 		n = d->remaining;
 	if (d->capture && d->cap_len < cap_limit(d) && d->remaining > 2) {
 		u32 want = d->remaining - 2 < n ? d->remaining - 2 : n;
+		u32 at = d->cap_len, h = d->hash;
 
-		if (want > cap_limit(d) - d->cap_len)
-			want = cap_limit(d) - d->cap_len;
+		if (want > cap_limit(d) - at)
+			want = cap_limit(d) - at;
+		/* Locals in the loop, one store after: this runs for every captured byte. */
 		for (k = 0; k < BUS_QUEUE_LEN; k++) {
-			u32 at = d->cap_len;
 			char ch;
 
-			if (k >= want || at >= BUS_QUEUE_LEN)
+			if (k >= want)
 				break;
 			ch = buf[(pos + k) & (BUS_WINDOW - 1)];
-			d->cap[at & (BUS_QUEUE_LEN - 1)] = ch;
-			d->hash = fnv(d->hash, ch);
-			d->cap_len = at + 1;
+			d->cap[(at + k) & (BUS_QUEUE_LEN - 1)] = ch;
+			h = fnv(h, ch);
 		}
+		d->cap_len = at + k;
+		d->hash = h;
 	}
 	x->w->st.pos = pos + n;
 	d->remaining -= n;
@@ -1219,6 +1221,8 @@ static __always_inline int line_part(struct walk *x)
 	if (pos + n > len)
 		n = len - pos;
 	if (d->state == R_LINE && d->type != '+' && d->type != '-') {
+		s64 num = d->num;
+
 		for (k = 0; k < 32; k++) {
 			char ch;
 
@@ -1226,10 +1230,11 @@ static __always_inline int line_part(struct walk *x)
 				break;
 			ch = buf[(pos + k) & (BUS_WINDOW - 1)];
 			if (ch >= '0' && ch <= '9')
-				d->num = d->num * 10 + (ch - '0');
+				num = num * 10 + (ch - '0');
 			else if (ch == '-')
 				d->neg = 1;
 		}
+		d->num = num;
 	} else if (d->state == R_INLINE && !d->num) {
 		for (k = 0; k < 32; k++) {
 			char ch;
