@@ -448,17 +448,8 @@ void bus_tracker_render(struct bus_tracker *t, struct expo *e)
 
 void bus_tracker_drops(struct bus_tracker *t, uint64_t out[BUS_DROP_MAX])
 {
-	int fd = t->skel ? bpf_map__fd(t->skel->maps.bus_drops) : -1, c;
-	uint64_t vals[t->ncpu];
-	uint32_t k;
-
-	memset(out, 0, sizeof(uint64_t) * BUS_DROP_MAX);
-	for (k = 0; t->skel && k < BUS_DROP_MAX; k++) {
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (c = 0; c < t->ncpu; c++)
-			out[k] += vals[c];
-	}
+	map_sum_percpu_u64(t->skel ? bpf_map__fd(t->skel->maps.bus_drops) : -1, BUS_DROP_MAX,
+			   t->ncpu, out);
 }
 
 void bus_tracker_render_maps(struct bus_tracker *t, struct expo *e, bool capacity)

@@ -29,9 +29,6 @@ static const char *const drop_names[HTTP_DROP_MAX] = {
 
 static const double size_bounds[HTTP_SIZE_BUCKETS] = HTTP_SIZE_BOUNDS;
 
-/* Label sets read from the kernel per batch lookup. */
-#define HTTP_READ_BATCH	128
-
 const char *http_drop_name(enum http_drop_reason r)
 {
 	return r < HTTP_DROP_MAX ? drop_names[r] : "unknown";
@@ -259,75 +256,75 @@ static int cmp_series(const void *pa, const void *pb)
 	return 0;
 }
 
+/* Label sets read so far, one series each (CPUs summed). */
+struct series_read {
+	struct http_tracker *t;
+	struct http_series *v;
+	uint32_t n, cap;
+	bool oom;
+};
+
+static void add_batch(void *ctx, const struct map_read *r)
+{
+	struct series_read *sr = ctx;
+	struct http_tracker *t = sr->t;
+	size_t vsize = sizeof(struct http_stats);
+	struct http_series *grown;
+	uint32_t i;
+	int c;
+
+	if (sr->oom)
+		return;
+	if (sr->n + r->n > sr->cap) {
+		grown = realloc(sr->v, (sr->n + r->n) * 2 * sizeof(*grown));
+		if (!grown) {
+			sr->oom = true;
+			return;
+		}
+		sr->v = grown;
+		sr->cap = (sr->n + r->n) * 2;
+	}
+	for (i = 0; i < r->n; i++) {
+		const struct http_key *k = map_read_key(r, sizeof(*k), i);
+		struct http_series *s = &sr->v[sr->n];
+
+		if (k->agent >= (uint32_t)t->cfg->nagents)
+			continue;
+		memset(s, 0, sizeof(*s));
+		s->agent = k->agent;
+		s->code = k->code;
+		s->method = k->method < HTTP_M_MAX ? k->method : HTTP_M_OTHER;
+		s->route = k->route ? route_name(t, k->agent, k->route) : NULL;
+		for (c = 0; c < t->ncpu; c++)
+			add_cpu_stats(s, k->status, map_read_val(r, vsize, t->ncpu, i, c));
+		sr->n++;
+	}
+}
+
 /*
- * Reads every label set with batch lookups (a few syscalls per scrape),
- * sums the CPUs, and merges label sets that route patterns fold together.
- * Returns the number of series in *out, sorted by agent.
+ * Reads every label set with batch lookups (a few syscalls per scrape), a
+ * batch at a time (memory follows the label sets in use), sums the CPUs,
+ * and merges label sets that route patterns fold together. Returns the
+ * number of series in *out, sorted by agent.
  */
 static int read_series(struct http_tracker *t, struct http_series **out)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	size_t vsize = sizeof(struct http_stats);
-	int fd = bpf_map__fd(t->skel->maps.http_stats);
-	struct http_series *v = NULL, *grown;
-	struct http_key in, next;
-	uint32_t n, i, total = 0, cap = 0, w;
-	bool first = true;
-	int c, ret;
+	struct series_read sr = { .t = t };
+	uint32_t i, w;
 
-	*out = NULL;
-	/* Batches of a fixed size: memory follows the label sets in use. */
-	if (!t->vals) {
-		t->cap = HTTP_READ_BATCH;
-		t->keys = calloc(t->cap, sizeof(struct http_key));
-		t->vals = calloc((size_t)t->cap * t->ncpu, vsize);
-		if (!t->keys || !t->vals)
-			return 0;
-	}
-	for (;;) {
-		n = t->cap;
-		ret = bpf_map_lookup_batch(fd, first ? NULL : &in, &next, t->keys, t->vals, &n, &opts);
-		if (ret && errno != ENOENT)
-			break;
-		if (total + n > cap) {
-			cap = (total + n) * 2;
-			grown = realloc(v, cap * sizeof(*v));
-			if (!grown)
-				break;
-			v = grown;
-		}
-		for (i = 0; i < n; i++) {
-			const struct http_key *k = (const struct http_key *)t->keys + i;
-			struct http_series *s = &v[total];
-
-			if (k->agent >= (uint32_t)t->cfg->nagents)
-				continue;
-			memset(s, 0, sizeof(*s));
-			s->agent = k->agent;
-			s->code = k->code;
-			s->method = k->method < HTTP_M_MAX ? k->method : HTTP_M_OTHER;
-			s->route = k->route ? route_name(t, k->agent, k->route) : NULL;
-			for (c = 0; c < t->ncpu; c++)
-				add_cpu_stats(s, k->status, (const struct http_stats *)
-					      ((char *)t->vals + ((size_t)i * t->ncpu + c) * vsize));
-			total++;
-		}
-		if (ret || !n)	/* ENOENT: that was the last batch */
-			break;
-		in = next;
-		first = false;
-	}
-	t->stats_entries = total;
-	if (!v)
+	map_read_each(bpf_map__fd(t->skel->maps.http_stats), sizeof(struct http_key),
+		      sizeof(struct http_stats), t->ncpu, &t->batch, add_batch, &sr);
+	t->stats_entries = sr.n;
+	*out = sr.v;
+	if (!sr.v)
 		return 0;
-	qsort(v, total, sizeof(*v), cmp_series);
-	for (i = 0, w = 0; i < total; i++) {
-		if (w && !cmp_series(&v[w - 1], &v[i]))
-			series_add(&v[w - 1], &v[i]);
+	qsort(sr.v, sr.n, sizeof(*sr.v), cmp_series);
+	for (i = 0, w = 0; i < sr.n; i++) {
+		if (w && !cmp_series(&sr.v[w - 1], &sr.v[i]))
+			series_add(&sr.v[w - 1], &sr.v[i]);
 		else
-			v[w++] = v[i];
+			sr.v[w++] = sr.v[i];
 	}
-	*out = v;
 	return w;
 }
 
@@ -464,17 +461,8 @@ cleanup:
 
 void http_tracker_drops(struct http_tracker *t, uint64_t out[HTTP_DROP_MAX])
 {
-	int fd = t->skel ? bpf_map__fd(t->skel->maps.http_drops) : -1, c;
-	uint64_t vals[t->ncpu];
-	uint32_t k;
-
-	memset(out, 0, sizeof(uint64_t) * HTTP_DROP_MAX);
-	for (k = 0; t->skel && k < HTTP_DROP_MAX; k++) {
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (c = 0; c < t->ncpu; c++)
-			out[k] += vals[c];
-	}
+	map_sum_percpu_u64(t->skel ? bpf_map__fd(t->skel->maps.http_drops) : -1, HTTP_DROP_MAX,
+			   t->ncpu, out);
 }
 
 void http_tracker_render_maps(struct http_tracker *t, struct expo *e, bool capacity)
@@ -501,9 +489,7 @@ void http_tracker_close(struct http_tracker *t)
 {
 	http_bpf__destroy(t->skel);
 	t->skel = NULL;
-	free(t->keys);
-	free(t->vals);
+	map_read_free(&t->batch);
 	free(t->routes);
-	t->keys = t->vals = NULL;
 	t->routes = NULL;
 }

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "expo.h"
 #include "http.h"
+#include "mapread.h"
 #include "trace.h"
 
 struct http_bpf;
@@ -18,8 +19,7 @@ struct http_tracker {
 	const struct config *cfg;
 	struct trace_out trace;
 	int ncpu;
-	void *keys, *vals;	/* batch lookup buffers */
-	uint32_t cap;		/* entries they hold */
+	struct map_read batch;	/* batch lookup buffers, kept between scrapes */
 	struct route_name *routes;	/* (agent, route id) -> route, filled as ids appear */
 	uint32_t routes_mask;
 	uint32_t stats_entries;		/* label sets in http_stats at the last scrape */

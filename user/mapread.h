@@ -19,7 +19,19 @@ struct map_read {
  * read before the failure.
  */
 int map_read_all(int fd, size_t ksize, size_t vsize, int nval, struct map_read *r);
+
+/* One batch of entries: r->n of them in r's buffers. */
+typedef void (*map_batch_fn)(void *ctx, const struct map_read *r);
+/*
+ * The same, one batch at a time through r's buffers, reused: for maps whose
+ * values are large (per-CPU histograms), memory stays at one batch.
+ */
+int map_read_each(int fd, size_t ksize, size_t vsize, int nval, struct map_read *r,
+		  map_batch_fn fn, void *ctx);
 void map_read_free(struct map_read *r);
+
+/* out[k] = the sum over the CPUs of key k of a per-CPU array of u64, k < nkeys. */
+void map_sum_percpu_u64(int fd, uint32_t nkeys, int ncpu, uint64_t *out);
 
 static inline void *map_read_key(const struct map_read *r, size_t ksize, uint32_t i)
 {
