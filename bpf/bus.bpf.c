@@ -245,20 +245,9 @@ struct {
 
 static struct bus_queue zero_queue;
 
-/* The clock of a call, read once and only if a value needs it. */
-static __always_inline u64 clock_of(u64 *now)
-{
-	if (!*now)
-		*now = bpf_ktime_get_boot_ns();
-	return *now;
-}
-
 static __always_inline void count_drop(u32 reason)
 {
-	u64 *cnt = bpf_map_lookup_elem(&bus_drops, &reason);
-
-	if (cnt)
-		__sync_fetch_and_add(cnt, 1);
+	count_in(&bus_drops, reason);
 }
 
 static __always_inline void lose(struct bus_conn *c)

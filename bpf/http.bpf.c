@@ -248,10 +248,7 @@ static struct carry zero_carry;
 
 static __always_inline void count_drop(u32 reason)
 {
-	u64 *cnt = bpf_map_lookup_elem(&http_drops, &reason);
-
-	if (cnt)
-		__sync_fetch_and_add(cnt, 1);
+	count_in(&http_drops, reason);
 }
 
 static __always_inline u8 status_of(u16 code)
@@ -416,18 +413,15 @@ struct parse_ctx {
 	struct scratch *s;
 	struct io *io;
 	u64 sk;
-	u64 now;	/* read on first use: see now_of */
+	u64 now;	/* read on first use: see clock_of */
 	u32 total;	/* bytes of this call */
 	u32 off;	/* bytes of this call already framed */
 	u32 dir;
 };
 
-/* The clock, read once per call and only if something needs it (~30 ns here). */
 static __always_inline u64 now_of(struct parse_ctx *x)
 {
-	if (!x->now)
-		x->now = bpf_ktime_get_boot_ns();
-	return x->now;
+	return clock_of(&x->now);
 }
 
 /* Matches the request line or status line; fills method or code. */

@@ -26,6 +26,23 @@ static __always_inline void *sk_state(void *map, const struct sock *sk)
 	return bpf_sk_storage_get(map, (struct sock *)sk, NULL, 0);
 }
 
+/* The clock of a call (~30 ns here), read once and only if a value needs it. */
+static __always_inline u64 clock_of(u64 *now)
+{
+	if (!*now)
+		*now = bpf_ktime_get_boot_ns();
+	return *now;
+}
+
+/* One more in a family's per-CPU array of drop counters. */
+static __always_inline void count_in(void *map, u32 reason)
+{
+	u64 *cnt = bpf_map_lookup_elem(map, &reason);
+
+	if (cnt)
+		__sync_fetch_and_add(cnt, 1);
+}
+
 #define SOCKIO_MAX_PORTS	8
 
 /* Is the socket's remote port (host order) one of the first n of ports? */

@@ -113,10 +113,15 @@ def wait_port(port, timeout=15):
     wait_until(up, timeout, f"a server on port {port}")
 
 
+def v2_has_memory(v2="/sys/fs/cgroup"):
+    """Is /sys/fs/cgroup a v2 hierarchy with the memory controller (else: v1's)?"""
+    return os.path.exists(f"{v2}/cgroup.controllers") and "memory" in open(f"{v2}/cgroup.controllers").read()
+
+
 def memory_cgroup(name, limit=64 << 20):
     """A memory-limited cgroup without swap: v2 if it has the memory controller, else v1."""
     v2 = "/sys/fs/cgroup"
-    if os.path.exists(f"{v2}/cgroup.controllers") and "memory" in open(f"{v2}/cgroup.controllers").read():
+    if v2_has_memory(v2):
         path = f"{v2}/{name}"
         os.mkdir(path)
         open(f"{path}/memory.max", "w").write(str(limit))

@@ -28,7 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from harness import (AGENTBPF, PY, ROOT, Procs, Scrape, Service, TestFailure, check, eq,  # noqa: E402
-                     free_port, parse_metrics, remove_cgroup, run, wait_port, wait_until)
+                     free_port, parse_metrics, remove_cgroup, run, v2_has_memory, wait_port,
+                     wait_until)
 
 UNIT = os.path.join(ROOT, "deploy", "systemd", "agentbpf.service")
 K8S = os.path.join(ROOT, "deploy", "kubernetes")
@@ -920,7 +921,7 @@ def limited_cgroup(limits):
     mem = int(parse_quantity(limits["memory"]))
     cpu = parse_quantity(limits["cpu"])
     v2 = "/sys/fs/cgroup"
-    if os.path.exists(f"{v2}/cgroup.controllers") and "memory" in open(f"{v2}/cgroup.controllers").read():
+    if v2_has_memory(v2):
         path = f"{v2}/{name}"
         os.mkdir(path)
         open(f"{path}/memory.max", "w").write(str(mem))
