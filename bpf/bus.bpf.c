@@ -1201,7 +1201,7 @@ static __always_inline int line_part(struct walk *x)
 	u64 wd, m = 0;
 
 	for (k = 0; k < 4; k++) {
-		__builtin_memcpy(&wd, buf + ((pos + k * 8) & (BUS_WINDOW - 1)), 8);
+		wd = load8(buf + ((pos + k * 8) & (BUS_WINDOW - 1)));
 		m = newline_mask(wd);
 		if (m)
 			break;
