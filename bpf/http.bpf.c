@@ -240,6 +240,14 @@ struct {
 	__uint(max_entries, 1 << 20);
 } http_events SEC(".maps");
 
+/* The bus family's programs (enum http_next), filled by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, HTTP_NEXT_MAX);
+	__type(key, u32);
+	__type(value, u32);
+} sock_next SEC(".maps");
+
 static const u64 size_bounds[HTTP_SIZE_BUCKETS] = HTTP_SIZE_BOUNDS;
 
 /* Initial values for new map entries; too big for the BPF stack. */
@@ -269,22 +277,39 @@ static __always_inline u32 size_bucket(u64 v)
 	return HTTP_SIZE_BUCKETS;
 }
 
+/*
+ * One more request in flight, or one fewer. Tracepoints run with preemption
+ * off, so on one CPU only an interrupt can cut into a program: the agent's
+ * own calls (task context) add without a locked instruction, which costs
+ * more than the rest of a short request's accounting here; the connection's
+ * end, which may come in a softirq on top of them, counts apart, atomically.
+ */
+static __always_inline void active_add(u32 agent, bool started, bool in_close)
+{
+	struct http_active *act = bpf_map_lookup_elem(&http_active, &agent);
+
+	if (!act)
+		return;
+	if (in_close)
+		__sync_fetch_and_add(&act->closed, 1);
+	else if (started)
+		act->started++;
+	else
+		act->finished++;
+}
+
 /* A request ended: count it in its series and its histograms. */
 static __always_inline void record(u64 sk, struct http_conn *c, struct http_req *r,
-				   u8 status, u16 code, u64 end_ns, u64 resp_bytes)
+				   u8 status, u16 code, u64 end_ns, u64 resp_bytes, bool in_close)
 {
 	struct http_key key = { .agent = c->agent, .status = status };
 	struct http_stats *st;
-	struct http_active *act;
 	struct http_event *e;
 	u64 dur = end_ns > r->start_ns ? end_ns - r->start_ns : 0;
 	u32 i, b = nbounds;
 	char *path;
 
-	i = c->agent;
-	act = bpf_map_lookup_elem(&http_active, &i);
-	if (act)
-		__sync_fetch_and_add(&act->finished, 1);
+	active_add(c->agent, false, in_close);
 
 	if (label_code)
 		key.code = code;
@@ -376,7 +401,8 @@ static __always_inline void queue_pop(struct http_conn *c)
 }
 
 /* The response in progress ends: it answers the oldest request. */
-static __always_inline void response_done(u64 sk, struct http_conn *c, u64 now, u64 bytes)
+static __always_inline void response_done(u64 sk, struct http_conn *c, u64 now, u64 bytes,
+					  bool in_close)
 {
 	struct http_req *r = queue_front(c);
 	u8 status;
@@ -387,7 +413,7 @@ static __always_inline void response_done(u64 sk, struct http_conn *c, u64 now, 
 	/* The client had gone before the server began to answer. */
 	if (c->peer_closed_ns && c->peer_closed_ns <= c->resp_start_ns)
 		status = HTTP_TIMEOUT;
-	record(sk, c, r, status, c->code, now, bytes);
+	record(sk, c, r, status, c->code, now, bytes, in_close);
 	queue_pop(c);
 }
 
@@ -403,7 +429,7 @@ static __always_inline void abort_requests(u64 sk, struct http_conn *c, u64 now)
 		r = queue_front(c);
 		if (!r)
 			break;
-		record(sk, c, r, status, 0, end, 0);
+		record(sk, c, r, status, 0, end, 0, true);
 		queue_pop(c);
 	}
 }
@@ -432,7 +458,7 @@ static __always_inline bool message_start(struct parse_ctx *x, u32 len, u8 *meth
 
 	if (len < 8)
 		return false;
-	__builtin_memcpy(&w, b, 8);
+	w = load8(b);
 	if (x->dir == DIR_RESP) {
 		u16 v = 0;
 		int i;
@@ -638,7 +664,7 @@ static __always_inline int scan_line(struct scratch *s)
 	if (pos >= h->len)
 		return 1;
 	for (k = 0; k < 4; k++) {
-		__builtin_memcpy(&w, s->buf + ((pos + k * 8) & SCRATCH_MASK), 8);
+		w = load8(s->buf + ((pos + k * 8) & SCRATCH_MASK));
 		m = newline_mask(w);
 		if (m)
 			break;
@@ -692,7 +718,6 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 	struct http_conn *c = x->c;
 	struct http_dir *d = &c->dirs[x->dir & 1];
 	struct http_req *r;
-	struct http_active *act;
 	struct http_req *front;
 	u32 agent = c->agent;
 	bool nobody;
@@ -710,9 +735,7 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 			r->route = d->route;
 			r->route_new = d->route_new;
 			c->qlen++;
-			act = bpf_map_lookup_elem(&http_active, &agent);
-			if (act)
-				__sync_fetch_and_add(&act->started, 1);
+			active_add(agent, true, false);
 		}
 		c->seq++;
 		if (h->chunked) {
@@ -737,14 +760,14 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 		/* Interim response: the final one follows. 101 switches protocols. */
 		d->state = P_IDLE;
 		if (c->code == 101) {
-			response_done(x->sk, c, now_of(x), d->msg_bytes);
+			response_done(x->sk, c, now_of(x), d->msg_bytes, false);
 			c->role = ROLE_OTHER;
 		}
 		return;
 	}
 	if (nobody || (h->has_length && !h->content_length)) {
 		d->state = P_IDLE;
-		response_done(x->sk, c, now_of(x), d->msg_bytes);
+		response_done(x->sk, c, now_of(x), d->msg_bytes, false);
 	} else if (h->chunked) {
 		d->state = P_CHUNKED;
 		d->chunk_state = CH_SIZE;
@@ -766,7 +789,7 @@ static __always_inline void body_done(struct parse_ctx *x)
 
 	d->state = P_IDLE;
 	if (x->dir == DIR_RESP) {
-		response_done(x->sk, c, now_of(x), d->msg_bytes);
+		response_done(x->sk, c, now_of(x), d->msg_bytes, false);
 		return;
 	}
 	/* The request just framed is the newest in the queue. */
@@ -1069,9 +1092,6 @@ static __always_inline struct http_conn *conn_of(struct sock *sk, bool create)
 	 * agent's own calls. Other processes' sockets have no storage, so the
 	 * lookup below is what every other TCP call on the host pays.
 	 */
-	/* An agent's Redis or NATS connections are the bus family's: no lookup. */
-	if (remote_port_in(sk, other_ports, nother_ports))
-		return NULL;
 	c = sk_state(&http_conns, sk);
 	if (c || !create)
 		return c;
@@ -1093,6 +1113,12 @@ int BPF_PROG(http_recv, struct sock *sk, int ret, int flags)
 
 	if ((flags & MSG_PEEK) || ret < 0)
 		return 0;
+	/* An agent's Redis or NATS connection: the bus family's, by a tail call. */
+	if (remote_port_in(sk, other_ports, nother_ports)) {
+		if (ret > 0)
+			bpf_tail_call(ctx, &sock_next, HTTP_NEXT_RECV);
+		return 0;
+	}
 	c = conn_of(sk, ret > 0);
 	if (!c || c->role == ROLE_OTHER)
 		return 0;
@@ -1159,6 +1185,10 @@ int BPF_PROG(http_send, struct sock *sk, int ret, int flags)
 
 	if (ret <= 0)
 		return 0;
+	if (remote_port_in(sk, other_ports, nother_ports)) {
+		bpf_tail_call(ctx, &sock_next, HTTP_NEXT_SEND);
+		return 0;
+	}
 	c = conn_of(sk, true);
 	if (!c || c->role == ROLE_OTHER)
 		return 0;
@@ -1193,7 +1223,7 @@ int BPF_PROG(http_destroy, struct sock *sk)
 	if (c->role == ROLE_SERVER) {
 		/* A body delimited by the close ended with the last write. */
 		if (c->dirs[DIR_RESP].state == P_CLOSE)
-			response_done(key, c, c->last_send_ns, c->dirs[DIR_RESP].msg_bytes);
+			response_done(key, c, c->last_send_ns, c->dirs[DIR_RESP].msg_bytes, true);
 		abort_requests(key, c, now);
 	}
 	bpf_sk_storage_delete(&http_conns, sk);

@@ -22,6 +22,18 @@
 #define HTTP_ROUTE_LEN		64
 #define HTTP_OTHER_PORTS	8	/* remote ports left to other families (the bus's) */
 
+/*
+ * Slots of the HTTP object's sock_next program array: the message-bus
+ * family's programs for the same two tracepoints. The HTTP programs are the
+ * ones attached and hand connections to the bus ports over by a tail call,
+ * so a socket call on the host runs one program, not one per family.
+ */
+enum http_next {
+	HTTP_NEXT_RECV,
+	HTTP_NEXT_SEND,
+	HTTP_NEXT_MAX,
+};
+
 /* Route ids with a meaning of their own; others are hashes of the route. */
 #define HTTP_ROUTE_NONE		0	/* route label not asked for */
 #define HTTP_ROUTE_OTHER	1	/* the agent already has max_routes routes */
@@ -85,7 +97,8 @@ struct http_stats {
 /* Requests started and finished per agent; in flight = started - finished. */
 struct http_active {
 	__u64 started;
-	__u64 finished;
+	__u64 finished;		/* by the agent's own send/recv calls (task context) */
+	__u64 closed;		/* by the connection's end (may be a softirq) */
 };
 
 /* Why a request could not be followed; indexes the http_drops map. */

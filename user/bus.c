@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "bus.skel.h"
+#include "http.h"
 #include "bus_user.h"
 #include "util.h"
 
@@ -69,9 +70,26 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* The bus programs into the HTTP family's dispatch slots. */
+static int join_http_dispatch(struct bus_tracker *t, int next_fd)
+{
+	__u32 slot, fd;
+	int ret;
+
+	slot = HTTP_NEXT_RECV;
+	fd = bpf_program__fd(t->skel->progs.bus_recv);
+	ret = bpf_map_update_elem(next_fd, &slot, &fd, BPF_ANY);
+	if (ret)
+		return -errno;
+	slot = HTTP_NEXT_SEND;
+	fd = bpf_program__fd(t->skel->progs.bus_send);
+	ret = bpf_map_update_elem(next_fd, &slot, &fd, BPF_ANY);
+	return ret ? -errno : 0;
+}
+
 int bus_tracker_open(struct bus_tracker *t, const struct config *cfg, int agent_pids_fd,
-		     struct ring_buffer *rb, struct trace_out trace, const char *btf_path,
-		     char *err, size_t errlen)
+		     int next_fd, struct ring_buffer *rb, struct trace_out trace,
+		     const char *btf_path, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
 	uint32_t agents = cfg->nagents ? cfg->nagents : 1;
@@ -110,11 +128,23 @@ int bus_tracker_open(struct bus_tracker *t, const struct config *cfg, int agent_
 			 strerror(-ret));
 		goto fail;
 	}
+	if (next_fd >= 0) {
+		bpf_program__set_autoattach(t->skel->progs.bus_recv, false);
+		bpf_program__set_autoattach(t->skel->progs.bus_send, false);
+	}
 	ret = bus_bpf__load(t->skel);
 	if (ret) {
 		snprintf(err, errlen, "cannot load the message-bus BPF programs: %s (run with AGENTBPF_DEBUG=1 for the verifier log)",
 			 strerror(-ret));
 		goto fail;
+	}
+	if (next_fd >= 0) {
+		ret = join_http_dispatch(t, next_fd);
+		if (ret) {
+			snprintf(err, errlen, "cannot hand the message-bus programs to the HTTP programs' dispatch map: %s",
+				 strerror(-ret));
+			goto fail;
+		}
 	}
 	ret = bus_bpf__attach(t->skel);
 	if (ret) {

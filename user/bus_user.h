@@ -60,9 +60,14 @@ struct bus_tracker {
 	uint32_t nowners, owners_cap;
 };
 
+/*
+ * Loads the message-bus programs. With next_fd (the HTTP family's sock_next
+ * program array, see enum http_next) they run by tail call from the HTTP
+ * programs; with -1 they are attached to the tracepoints themselves.
+ */
 int bus_tracker_open(struct bus_tracker *t, const struct config *cfg, int agent_pids_fd,
-		     struct ring_buffer *rb, struct trace_out trace, const char *btf_path,
-		     char *err, size_t errlen);
+		     int next_fd, struct ring_buffer *rb, struct trace_out trace,
+		     const char *btf_path, char *err, size_t errlen);
 void bus_tracker_render(struct bus_tracker *t, struct expo *e);
 void bus_tracker_drops(struct bus_tracker *t, uint64_t out[BUS_DROP_MAX]);
 void bus_tracker_render_maps(struct bus_tracker *t, struct expo *e, bool capacity);

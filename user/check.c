@@ -162,16 +162,20 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 				fatal = true;
 			} else {
 				line(OK, "load probes", "HTTP programs loaded and attached (sock_recv/send_length)");
-				http_tracker_close(&http);
 			}
-			if (bus_tracker_open(&bus, &cfg, bpf_map__fd(t.skel->maps.agent_pids), NULL,
-					     (struct trace_out){ 0 }, btf, err, sizeof(err))) {
+			/* As the daemon does: run from the HTTP programs when they loaded. */
+			if (bus_tracker_open(&bus, &cfg, bpf_map__fd(t.skel->maps.agent_pids),
+					     http_tracker_next_fd(&http), NULL, (struct trace_out){ 0 },
+					     btf, err, sizeof(err))) {
 				line(FAIL, "load probes", "%s", err);
 				fatal = true;
 			} else {
-				line(OK, "load probes", "message-bus programs loaded and attached (sock_recv/send_length)");
+				line(OK, "load probes", http_tracker_next_fd(&http) >= 0 ?
+				     "message-bus programs loaded, run by the HTTP programs for the bus ports" :
+				     "message-bus programs loaded and attached (sock_recv/send_length)");
 				bus_tracker_close(&bus);
 			}
+			http_tracker_close(&http);
 			proc_tracker_close(&t);
 		}
 		lc_free(&lc);

@@ -39,6 +39,11 @@ struct bpf_object *http_tracker_object(struct http_tracker *t)
 	return t->skel ? t->skel->obj : NULL;
 }
 
+int http_tracker_next_fd(struct http_tracker *t)
+{
+	return t->skel ? bpf_map__fd(t->skel->maps.sock_next) : -1;
+}
+
 static int on_request(void *ctx, void *data, size_t len)
 {
 	struct http_tracker *t = ctx;
@@ -342,7 +347,7 @@ static void read_active(struct http_tracker *t, uint64_t *active)
 			continue;
 		for (c = 0; c < t->ncpu; c++) {
 			started += vals[c].started;
-			finished += vals[c].finished;
+			finished += vals[c].finished + vals[c].closed;
 		}
 		active[a] = started > finished ? started - finished : 0;
 	}

@@ -39,6 +39,8 @@ void http_tracker_drops(struct http_tracker *t, uint64_t out[HTTP_DROP_MAX]);
 void http_tracker_render_maps(struct http_tracker *t, struct expo *e, bool capacity);
 const char *http_drop_name(enum http_drop_reason r);
 struct bpf_object *http_tracker_object(struct http_tracker *t);
+/* The sock_next program array (enum http_next), or -1 when HTTP is off. */
+int http_tracker_next_fd(struct http_tracker *t);
 void http_tracker_close(struct http_tracker *t);
 
 #endif

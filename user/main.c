@@ -424,7 +424,7 @@ static int run(struct app *app, bool trace)
 		/* Lifecycle metrics need only the scheduler tracepoints: go on without HTTP. */
 		fprintf(stderr, "agentbpf: warning: %s; HTTP request metrics are off\n", err);
 	if (bus_tracker_open(&app->bus, &app->cfg, bpf_map__fd(app->proc.skel->maps.agent_pids),
-			     app->proc.rb, app->proc.trace,
+			     http_tracker_next_fd(&app->http), app->proc.rb, app->proc.trace,
 			     strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL, err, sizeof(err)))
 		fprintf(stderr, "agentbpf: warning: %s; message-bus metrics are off\n", err);
 	if (app->opt.bpf_stats && !trace) {
