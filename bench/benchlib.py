@@ -142,10 +142,16 @@ def run_rounds(variants, rounds, measure, counted, unit="req/s"):
     return res
 
 
+def paired(values, base):
+    """Median of the round-by-round ratios to the baseline, as a percentage.
+    The machine's speed drifts over a run; a round's variants run back to
+    back, so their ratio is steadier than a ratio of the runs' medians."""
+    return 100 * (statistics.median(v / b for v, b in zip(values, base)) - 1)
+
+
 def table(title, res, baseline, unit="req/s", per="request"):
-    base_rps = statistics.median(res[baseline]["rps"])
-    has_p99 = bool(res[baseline]["p99"])
-    base_p99 = statistics.median(res[baseline]["p99"]) if has_p99 else None
+    base = res[baseline]
+    has_p99 = bool(base["p99"])
     head = f"| variant | {unit} (median) | vs baseline |"
     if has_p99:
         head += " p99 ms (median) | vs baseline |"
@@ -153,10 +159,10 @@ def table(title, res, baseline, unit="req/s", per="request"):
     lines = [f"### {title}", "", head, "|" + "---|" * (head.count("|") - 1)]
     for name, r in res.items():
         rps = statistics.median(r["rps"])
-        row = f"| {name} | {rps:.0f} | {100 * (rps / base_rps - 1):+.1f}% |"
+        row = f"| {name} | {rps:.0f} | {paired(r['rps'], base['rps']):+.1f}% |"
         if has_p99:
             p99 = statistics.median(r["p99"])
-            row += f" {p99 * 1e3:.2f} | {100 * (p99 / base_p99 - 1):+.1f}% |"
+            row += f" {p99 * 1e3:.2f} | {paired(r['p99'], base['p99']):+.1f}% |"
         bpf = f"{statistics.median(r['bpf_ns']):.0f}" if r["bpf_ns"] else "–"
         lost = f"{max(r['lost']):.0f}" if r["lost"] else "–"
         lines.append(row + f" {bpf} | {lost} |")

@@ -1417,10 +1417,17 @@ static long window_step(u32 i, void *arg)
 	}
 	st->pos = 0;
 	st->len = avail;
-	if (x->c->proto == PROTO_NATS)
+	/*
+	 * The verifier inlines a bpf_loop (a direct call per step instead of an
+	 * indirect one) only when its call site has one callback: the barrier
+	 * keeps the compiler from folding the two calls into one with either.
+	 */
+	if (x->c->proto == PROTO_NATS) {
 		bpf_loop(BUS_STEPS, nats_step, x, 0);
-	else
+		barrier();
+	} else {
 		bpf_loop(BUS_STEPS, resp_step, x, 0);
+	}
 	st->done += st->pos;
 	return 0;
 }
