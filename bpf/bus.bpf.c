@@ -102,7 +102,6 @@ struct bus_dir {
 	__u64 remaining;
 	__s64 num;		/* number of the current line */
 	__u32 left[BUS_DEPTH];	/* elements to come per open aggregate */
-	__u32 hash;		/* FNV-1a of the captured bytes */
 	__u32 index;		/* elements of the top-level aggregate done */
 	__u32 nargs;		/* elements of the top-level aggregate */
 	__u32 cap_len;
@@ -114,7 +113,8 @@ struct bus_dir {
 	__u8 map_top;		/* top-level value is a RESP3 map */
 	__u8 tok;		/* NATS: token of the line being read */
 	__u8 base;		/* depth of a reply: 1 inside EXEC's array of replies */
-	char cap[BUS_QUEUE_LEN];
+	/* Captured bytes, written a word at a time: room for one past the end. */
+	char cap[BUS_QUEUE_LEN + 8];
 	__u64 word;		/* NATS: the line's operation, lower case */
 };
 
@@ -256,9 +256,44 @@ static __always_inline void lose(struct bus_conn *c)
 	count_drop(BUS_DROP_DESYNC);
 }
 
-static __always_inline u32 fnv(u32 h, char ch)
+/* The first len bytes of the word at p (len < 8 cuts it), as a little-endian number. */
+static __always_inline u64 word_part(const char *p, u32 len)
 {
-	return (h ^ (u8)ch) * 16777619u;
+	u64 w = load8(p);
+
+	return len < 8 ? w & ((1ull << (len * 8)) - 1) : w;
+}
+
+static __always_inline void store8(char *p, u64 w)
+{
+	*(u64 *)p = w;	/* unaligned is fine in a map value, as for load8() */
+}
+
+/*
+ * A captured name's hash, once the name is complete: a word at a time, and
+ * the same wherever the windows of a call cut the name.
+ */
+static __always_inline u32 name_hash(const char *name, u32 len)
+{
+	u64 h = len;
+	u32 k;
+
+	for (k = 0; k < BUS_QUEUE_LEN; k += 8) {
+		if (k >= len)
+			break;
+		h = (h ^ word_part(name + k, len - k)) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	return h ^ (h >> 32);
+}
+
+/* A name into a BUS_QUEUE_LEN-byte field, zero past its length: eight word moves. */
+static __always_inline void copy_name(char *dst, const char *src, u32 len)
+{
+	u32 k;
+
+	for (k = 0; k < BUS_QUEUE_LEN; k += 8)
+		store8(dst + k, k < len ? word_part(src + k, len - k) : 0);
 }
 
 /* The "other" queue: names past max_queues, and NATS reply inboxes. */
@@ -327,7 +362,7 @@ static __always_inline u32 queue_id(u32 hash, const char *name, u32 len, u8 fami
 		q = bpf_map_lookup_elem(&bus_queues, &id);
 		if (!q)
 			break;
-		bpf_probe_read_kernel(q->name, sizeof(q->name), name);
+		copy_name(q->name, name, len);
 		q->name_len = len;
 		q->families = 1 << family;
 		__sync_fetch_and_add(count, 1);
@@ -917,9 +952,9 @@ static __always_inline void element_done(struct walk *x, bool nil, bool scalar)
 			c->op = op_of(word_of(d), d->cap[8], d->cap_len);
 			c->streams = 0;
 		} else if (cap == CAP_KEY && c->key == BUS_QUEUE_NONE) {
-			c->key = d->hash;
+			c->key = name_hash(d->cap, d->cap_len);
 			c->key_len = d->cap_len;
-			bpf_probe_read_kernel(c->key_name, sizeof(c->key_name), d->cap);
+			copy_name(c->key_name, d->cap, d->cap_len);
 		} else if (cap == CAP_WORD && c->op == OP_XREAD && !c->streams &&
 			   d->cap_len == 7 && word_of(d) == W('s', 't', 'r', 'e', 'a', 'm', 's', 0)) {
 			c->streams = 1;
@@ -937,9 +972,9 @@ static __always_inline void element_done(struct walk *x, bool nil, bool scalar)
 		if (scalar && d->type == ':')
 			c->r_int = d->num;
 	} else if (cap == CAP_KEY) {
-		c->r_chan = d->hash;
+		c->r_chan = name_hash(d->cap, d->cap_len);
 		c->r_chan_len = d->cap_len;
-		bpf_probe_read_kernel(c->r_chan_name, sizeof(c->r_chan_name), d->cap);
+		copy_name(c->r_chan_name, d->cap, d->cap_len);
 	}
 	if (scalar) {
 		if (nil)
@@ -1058,7 +1093,6 @@ static __always_inline int line_done(struct walk *x)
 		d->remaining = (u64)n + 2;
 		d->capture = capture_for(x);
 		d->cap_len = 0;
-		d->hash = 2166136261u;
 		d->state = R_BULK;
 		return 0;
 	case '_':
@@ -1133,22 +1167,18 @@ static __always_inline void bulk_part(struct walk *x)
 		n = d->remaining;
 	if (d->capture && d->cap_len < cap_limit(d) && d->remaining > 2) {
 		u32 want = d->remaining - 2 < n ? d->remaining - 2 : n;
-		u32 at = d->cap_len, h = d->hash;
+		u32 at = d->cap_len;
 
 		if (want > cap_limit(d) - at)
 			want = cap_limit(d) - at;
-		/* Locals in the loop, one store after: this runs for every captured byte. */
-		for (k = 0; k < BUS_QUEUE_LEN; k++) {
-			char ch;
-
+		/* A word at a time; what a last word brings past the name, its length cuts off. */
+		for (k = 0; k < BUS_QUEUE_LEN; k += 8) {
 			if (k >= want)
 				break;
-			ch = buf[(pos + k) & (BUS_WINDOW - 1)];
-			d->cap[(at + k) & (BUS_QUEUE_LEN - 1)] = ch;
-			h = fnv(h, ch);
+			store8(d->cap + ((at + k) & (BUS_QUEUE_LEN - 1)),
+			       load8(buf + ((pos + k) & (BUS_WINDOW - 1))));
 		}
-		d->cap_len = at + k;
-		d->hash = h;
+		d->cap_len = at + want;
 	}
 	x->w->st.pos = pos + n;
 	d->remaining -= n;
@@ -1322,7 +1352,6 @@ static long nats_step(u32 i, void *arg)
 		d->num = 0;
 		d->word = 0;
 		d->cap_len = 0;
-		d->hash = 2166136261u;
 	}
 	for (k = 0; k < 32; k++) {
 		char ch;
@@ -1355,7 +1384,6 @@ static long nats_step(u32 i, void *arg)
 		}
 		if (d->tok == 2 && d->cap_len < BUS_QUEUE_LEN) {
 			d->cap[d->cap_len & (BUS_QUEUE_LEN - 1)] = ch;
-			d->hash = fnv(d->hash, ch);
 			d->cap_len++;
 		}
 		d->num = ch >= '0' && ch <= '9' ? d->num * 10 + (ch - '0') : 0;
@@ -1378,7 +1406,7 @@ static long nats_step(u32 i, void *arg)
 		/* A consumer's next publish (its answer) ends its processing. */
 		if (out)
 			processing_done(c, &x->w->st.now);
-		queue = queue_of(c, d->hash, d->cap, d->cap_len, BUS_NATS);
+		queue = queue_of(c, name_hash(d->cap, d->cap_len), d->cap, d->cap_len, BUS_NATS);
 		flow_add(c, queue, BUS_NATS, out ? BUS_PRODUCED : BUS_CONSUMED, 1, &x->w->st.now);
 		d->remaining = (u64)d->num + 2;
 		d->state = R_BULK;
