@@ -729,8 +729,11 @@ static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd,
 			depth_update(c, queue, 0, c->r_int, now);
 		}
 		break;
-	case OP_POP:
 	case OP_BPOP:
+		if (c->r_chan_len)
+			queue = queue_of(c, c->r_chan, c->r_chan_name, c->r_chan_len, fam);
+		/* fall through */
+	case OP_POP:
 		if (nil) {
 			/* Nothing to take: the list is empty (or gone). */
 			depth_update(c, queue, 0, 0, now);
@@ -919,6 +922,18 @@ struct walk {
 };
 
 /* Where the element now starting at depth 1 goes, by its index. */
+/*
+ * A reply to BLPOP/BRPOP: [key, element], the key being the list the
+ * element came from, which may be any of the keys the command named (a
+ * worker waiting on several queues). Pushes are typed '>' in RESP3, and a
+ * RESP2 connection cannot block while it is subscribed.
+ */
+static __always_inline bool popped_from_key(struct bus_conn *c, struct bus_dir *d)
+{
+	return c->r_type == '*' && d->base == 0 && c->qlen &&
+	       c->q[c->qhead & (BUS_PIPELINE - 1)].op == OP_BPOP;
+}
+
 static __always_inline u8 capture_for(struct walk *x)
 {
 	struct bus_conn *c = x->c;
@@ -934,7 +949,7 @@ static __always_inline u8 capture_for(struct walk *x)
 		return d->index == 1 ? CAP_KEY : CAP_NONE;
 	}
 	if (d->index == 0)
-		return CAP_WORD;
+		return popped_from_key(c, d) ? CAP_KEY : CAP_WORD;
 	return d->index == c->r_chan_at ? CAP_KEY : CAP_NONE;
 }
 
@@ -964,17 +979,20 @@ static __always_inline void element_done(struct walk *x, bool nil, bool scalar)
 	}
 	if (scalar && d->type == ':')
 		c->r_last_int = d->num;
-	if (d->index == 0) {
+	if (cap == CAP_KEY) {
+		/* A push's channel, or the list a blocking pop took from. */
+		c->r_chan = name_hash(d->cap, d->cap_len);
+		c->r_chan_len = d->cap_len;
+		copy_name(c->r_chan_name, d->cap, d->cap_len);
+		if (d->index == 0)
+			c->r_chan_at = 0;	/* the pop's key: the element after it is data */
+	} else if (d->index == 0) {
 		w = cap == CAP_WORD ? word_of(d) : 0;
 		c->r_word = w;
 		c->r_word_len = cap == CAP_WORD ? d->cap_len : 0;
 		c->r_chan_at = w == W('p', 'm', 'e', 's', 's', 'a', 'g', 'e') ? 2 : 1;
 		if (scalar && d->type == ':')
 			c->r_int = d->num;
-	} else if (cap == CAP_KEY) {
-		c->r_chan = name_hash(d->cap, d->cap_len);
-		c->r_chan_len = d->cap_len;
-		copy_name(c->r_chan_name, d->cap, d->cap_len);
 	}
 	if (scalar) {
 		if (nil)
@@ -1118,6 +1136,7 @@ static __always_inline void reply_begin(struct walk *x)
 	c->r_word_len = 0;
 	c->r_last_int = -1;
 	c->r_chan_at = 1;
+	c->r_chan_len = 0;
 }
 
 /* A value begins at depth 0: a new command or reply. */

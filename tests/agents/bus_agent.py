@@ -215,6 +215,16 @@ def main():
             time.sleep(pause)
         r.brpop(key, timeout=1)     # ends the last message's processing
         out["popped"] = got
+    elif action == "popmany":
+        # A worker waiting on several queues at once (BRPOP high low ...).
+        keys, n = args[0].split(","), int(args[1])
+        got = {k: 0 for k in keys}
+        while sum(got.values()) < n:
+            item = r.brpop(keys, timeout=10)
+            if item is None:
+                break
+            got[item[0].decode()] += 1
+        out["popped"] = got
     elif action == "xadd":
         stream, n = args[0], int(args[1])
         for i in range(n):

@@ -113,6 +113,27 @@ def test_list_messages_and_depth_are_exact():
         promtool_clean(d)
 
 
+def test_blocking_pop_on_several_queues_counts_the_queue_it_took_from():
+    # Two producers, each with its own queue; one worker BRPOPs both at once.
+    with Redis() as r, Daemon(cfg(r, "urgent", "batch", "worker")) as d, Procs() as ps:
+        u = start(d, ps, "urgent", r, "push", "q:urgent", 30)
+        u.result()
+        b = start(d, ps, "batch", r, "push", "q:batch", 70)
+        b.result()
+        d.wait_value(70, "message_bus_queue_depth", agent_type="batch", queue="q:batch")
+        w = start(d, ps, "worker", r, "popmany", "q:urgent,q:batch", 100)
+        eq(w.result()["popped"], {"q:urgent": 30, "q:batch": 70}, "what the worker popped, by queue")
+        d.wait_value(70, "message_bus_messages_total", from_agent="batch", to_agent="worker",
+                     message_type="list")
+        eq(messages(d, "urgent", "worker", "list"), 30, "messages from the urgent queue's producer")
+        for q, owner in (("q:urgent", "urgent"), ("q:batch", "batch")):
+            eq(d.value("message_bus_queue_depth", agent_type="worker", queue=q), 0,
+               f"{q} depth once drained (LLEN {r.cli('LLEN', q)})")
+        for a in (u, b, w):
+            a.finish()
+        no_bus_drops(d)
+
+
 def test_processing_time_of_a_slow_consumer():
     with Redis() as r, Daemon(cfg(r, "producer", "consumer")) as d, Procs() as ps:
         p = start(d, ps, "producer", r, "push", "work", 5)
