@@ -24,6 +24,14 @@ class Conn:
             i += n
             time.sleep(0.002)
 
+    def send_cut(self, data, cuts):
+        """Sends data in pieces that end at the given offsets, each its own segment."""
+        last = 0
+        for at in sorted(cuts) + [len(data)]:
+            self.sock.sendall(data[last:at])
+            last = at
+            time.sleep(0.005)
+
     def _fill(self):
         chunk = self.sock.recv(65536)
         if not chunk:

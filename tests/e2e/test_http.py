@@ -225,6 +225,30 @@ def test_heads_larger_than_a_read_window():
         no_http_drops(d)
 
 
+def test_heads_cut_where_the_scan_looks():
+    # Reads that end exactly where the head scan makes its decisions: inside
+    # "Content-Length", inside its value, before the blank line, between its
+    # CR and LF. Each request's size (head + body) must come out exact.
+    port = free_port()
+    with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
+        start_httpserver(ps, port, d=d)
+        sent = []
+        with Conn(port) as c:
+            for body_len in (123, 7, 4096):
+                r = request("POST", "/echo", b"b" * body_len)
+                head_end = r.index(b"\r\n\r\n")
+                cl = r.index(b"Content-Length")
+                for cuts in ([cl + 3], [cl + 15], [cl + 17], [head_end + 2], [head_end + 3],
+                             [cl + 8, head_end + 1, head_end + 3]):
+                    c.send_cut(r, cuts)
+                    eq(c.response()[0], 200, f"status, cut at {cuts}")
+                    sent.append(len(r))
+        wait_counts(d, "pyserver", success=len(sent))
+        eq(d.value("agent_request_size_bytes_sum", agent_type="pyserver"), sum(sent),
+           "request bytes, heads cut at every decision point")
+        no_http_drops(d)
+
+
 def test_chunked_bodies_framed_chunk_by_chunk():
     ports = (free_port(), free_port())
     with Daemon(cfg(HTTPSERVER, UVICORN)) as d, Procs() as ps:
