@@ -37,6 +37,30 @@ def wrk(port, seconds, connections, path):
     return rps, p99, total
 
 
+def start_nginx(work, procs):
+    """nginx on CPU 1: one worker, a small static file, keep-alive. Returns its port."""
+    nport = free_port()
+    os.makedirs(f"{work}/www")
+    with open(f"{work}/www/index.html", "w") as f:
+        f.write("<html>agent</html>\n" * 8)
+    with open(f"{work}/nginx.conf", "w") as f:
+        f.write(f"""worker_processes 1;
+worker_cpu_affinity 10;
+pid {work}/nginx.pid;
+error_log {work}/error.log crit;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off; sendfile on; keepalive_requests 1000000;
+    client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work};
+    uwsgi_temp_path {work}; scgi_temp_path {work};
+    server {{ listen 127.0.0.1:{nport}; root {work}/www; }}
+}}
+""")
+    procs.append(subprocess.Popen(["/usr/sbin/nginx", "-c", f"{work}/nginx.conf", "-g", "daemon off;"]))
+    wait_port(nport)
+    return nport
+
+
 def requests_counted(before, after):
     def total(m):
         return sum(v for k, v in m.items() if k.startswith('agent_requests_total{agent_type="bench"'))
@@ -61,26 +85,7 @@ def main():
     work = tempfile.mkdtemp(prefix="agentbpf-httpbench-")
     procs = []
     try:
-        # nginx: one worker, a small static file, keep-alive.
-        nport = free_port()
-        os.makedirs(f"{work}/www")
-        with open(f"{work}/www/index.html", "w") as f:
-            f.write("<html>agent</html>\n" * 8)
-        with open(f"{work}/nginx.conf", "w") as f:
-            f.write(f"""worker_processes 1;
-worker_cpu_affinity 10;
-pid {work}/nginx.pid;
-error_log {work}/error.log crit;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off; sendfile on; keepalive_requests 1000000;
-    client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work};
-    uwsgi_temp_path {work}; scgi_temp_path {work};
-    server {{ listen 127.0.0.1:{nport}; root {work}/www; }}
-}}
-""")
-        procs.append(subprocess.Popen(["/usr/sbin/nginx", "-c", f"{work}/nginx.conf", "-g", "daemon off;"]))
-        wait_port(nport)
+        nport = start_nginx(work, procs)
         none = (lambda: None, lambda ctx: None)
 
         def daemons(glob):

@@ -5,7 +5,10 @@
  * connections to the broker (which may run anywhere and needs no change).
  *
  * Same hooks as the HTTP family (sock_recv_length / sock_send_length, the
- * buffer from the task's saved registers). A connection is a bus connection
+ * buffer from the task's saved registers); when the HTTP programs are loaded
+ * these programs run from them by a tail call, so each socket call on the
+ * host pays one tracepoint dispatch, and the bus's run time is counted in
+ * theirs. A connection is a bus connection
  * when its remote port is one of the configured bus ports; its first bytes
  * tell Redis from NATS. Each direction has a small protocol parser whose
  * state survives any read boundary: RESP values are walked with a stack of
@@ -113,7 +116,7 @@ struct bus_dir {
 	__u8 map_top;		/* top-level value is a RESP3 map */
 	__u8 tok;		/* NATS: token of the line being read */
 	__u8 base;		/* depth of a reply: 1 inside EXEC's array of replies */
-	/* Captured bytes, written a word at a time: room for one past the end. */
+	/* Captured bytes, written a word at a time: room for a word past the end. */
 	char cap[BUS_QUEUE_LEN + 8];
 	__u64 word;		/* NATS: the line's operation, lower case */
 };
@@ -730,7 +733,8 @@ static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd,
 		}
 		break;
 	case OP_BPOP:
-		if (c->r_chan_len)
+		/* The key the reply named (r_chan_at 0: captured as the pop's key). */
+		if (!c->r_chan_at && c->r_chan_len)
 			queue = queue_of(c, c->r_chan, c->r_chan_name, c->r_chan_len, fam);
 		/* fall through */
 	case OP_POP:
@@ -921,7 +925,6 @@ struct walk {
 	struct window *w;
 };
 
-/* Where the element now starting at depth 1 goes, by its index. */
 /*
  * A reply to BLPOP/BRPOP: [key, element], the key being the list the
  * element came from, which may be any of the keys the command named (a
@@ -930,10 +933,18 @@ struct walk {
  */
 static __always_inline bool popped_from_key(struct bus_conn *c, struct bus_dir *d)
 {
-	return c->r_type == '*' && d->base == 0 && c->qlen &&
-	       c->q[c->qhead & (BUS_PIPELINE - 1)].op == OP_BPOP;
+	struct bus_cmd *cmd = NULL;
+
+	if (c->r_type != '*' || (c->subscribed && !c->resp3))
+		return false;
+	if (!d->base && c->qlen)
+		cmd = &c->q[c->qhead & (BUS_PIPELINE - 1)];
+	else if (d->base && c->xlen && c->xlen <= BUS_EXEC_RUNS)
+		cmd = &c->xq[c->xhead & (BUS_EXEC_RUNS - 1)];	/* inside EXEC's array */
+	return cmd && cmd->op == OP_BPOP;
 }
 
+/* Where the element now starting at depth 1 goes, by its index. */
 static __always_inline u8 capture_for(struct walk *x)
 {
 	struct bus_conn *c = x->c;

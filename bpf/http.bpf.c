@@ -284,15 +284,17 @@ static __always_inline u32 size_bucket(u64 v)
  * more than the rest of a short request's accounting here; the connection's
  * end, which may come in a softirq on top of them, counts apart, atomically.
  */
-static __always_inline void active_add(u32 agent, bool started, bool in_close)
+enum active_change { REQ_STARTED, REQ_FINISHED, REQ_CLOSED };
+
+static __always_inline void active_add(u32 agent, enum active_change what)
 {
 	struct http_active *act = bpf_map_lookup_elem(&http_active, &agent);
 
 	if (!act)
 		return;
-	if (in_close)
+	if (what == REQ_CLOSED)
 		__sync_fetch_and_add(&act->closed, 1);
-	else if (started)
+	else if (what == REQ_STARTED)
 		act->started++;
 	else
 		act->finished++;
@@ -309,7 +311,7 @@ static __always_inline void record(u64 sk, struct http_conn *c, struct http_req 
 	u32 i, b = nbounds;
 	char *path;
 
-	active_add(c->agent, false, in_close);
+	active_add(c->agent, in_close ? REQ_CLOSED : REQ_FINISHED);
 
 	if (label_code)
 		key.code = code;
@@ -735,7 +737,7 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 			r->route = d->route;
 			r->route_new = d->route_new;
 			c->qlen++;
-			active_add(agent, true, false);
+			active_add(agent, REQ_STARTED);
 		}
 		c->seq++;
 		if (h->chunked) {

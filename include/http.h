@@ -94,7 +94,7 @@ struct http_stats {
 	__u64 resp_size_buckets[HTTP_SIZE_BUCKETS + 1];
 };
 
-/* Requests started and finished per agent; in flight = started - finished. */
+/* Requests started and finished per agent; in flight = started - finished - closed. */
 struct http_active {
 	__u64 started;
 	__u64 finished;		/* by the agent's own send/recv calls (task context) */

@@ -6,7 +6,7 @@ PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd
 libyaml-dev libcmocka-dev pkg-config curl procps iproute2 util-linux
 prometheus python3 python3-fastapi python3-uvicorn python3-redis python3-httpx
 python3-prometheus-client
-redis-server nats-server nginx-light wrk
+redis-server nats-server nginx-light wrk linux-perf
 xxd chromium
 buildah systemd python3-yaml python3-seccomp python3-kubernetes"
 missing=""

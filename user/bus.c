@@ -162,6 +162,13 @@ int bus_tracker_open(struct bus_tracker *t, const struct config *cfg, int agent_
 	}
 	return 0;
 fail:
+	if (next_fd >= 0) {
+		/* The dispatch map holds the programs: take them out, or they would run on. */
+		__u32 slot;
+
+		for (slot = 0; slot < HTTP_NEXT_MAX; slot++)
+			bpf_map_delete_elem(next_fd, &slot);
+	}
 	bus_tracker_close(t);
 	return ret;
 }

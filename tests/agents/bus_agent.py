@@ -225,6 +225,17 @@ def main():
                 break
             got[item[0].decode()] += 1
         out["popped"] = got
+    elif action == "popmulti":
+        # The same pops inside MULTI/EXEC (blocking commands do not block there).
+        keys, n = args[0].split(","), int(args[1])
+        p = r.pipeline(transaction=True)
+        for _ in range(n):
+            p.brpop(keys, timeout=1)
+        got = {k: 0 for k in keys}
+        for item in p.execute():
+            if item is not None:
+                got[item[0].decode()] += 1
+        out["popped"] = got
     elif action == "xadd":
         stream, n = args[0], int(args[1])
         for i in range(n):

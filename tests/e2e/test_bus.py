@@ -126,9 +126,20 @@ def test_blocking_pop_on_several_queues_counts_the_queue_it_took_from():
         d.wait_value(70, "message_bus_messages_total", from_agent="batch", to_agent="worker",
                      message_type="list")
         eq(messages(d, "urgent", "worker", "list"), 30, "messages from the urgent queue's producer")
-        for q, owner in (("q:urgent", "urgent"), ("q:batch", "batch")):
+        for q in ("q:urgent", "q:batch"):
             eq(d.value("message_bus_queue_depth", agent_type="worker", queue=q), 0,
                f"{q} depth once drained (LLEN {r.cli('LLEN', q)})")
+        w.finish()
+        b.finish()
+        # The same inside MULTI/EXEC: each pop's reply is an element of EXEC's array.
+        b = start(d, ps, "batch", r, "push", "q:batch", 5)
+        b.result()
+        w = start(d, ps, "worker", r, "popmulti", "q:urgent,q:batch", 5)
+        eq(w.result()["popped"], {"q:urgent": 0, "q:batch": 5}, "popped inside a transaction")
+        d.wait_value(75, "message_bus_messages_total", from_agent="batch", to_agent="worker",
+                     message_type="list")
+        queues = {dict(l)["queue"] for (n, l), _ in d.scrape().items() if n == "message_bus_queue_depth"}
+        eq(queues, {"q:urgent", "q:batch"}, "queues: the lists, never a popped element")
         for a in (u, b, w):
             a.finish()
         no_bus_drops(d)

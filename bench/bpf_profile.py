@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""Where agentbpf's in-kernel time goes, measured without the kernel's BPF
+run-time stats (they add two clock reads to every program run, ~35-40 ns
+here, which the stats then count as the program's own time).
+
+perf samples the CPU that does the measured work -- nginx's (CPU 1) under
+wrk, and redis-benchmark's (CPU 0: the client is the agent) -- while a
+daemon without --bpf-stats tracks it. The samples that land in BPF programs
+and the helpers and tracepoint glue they call, over all samples, is the
+share of that CPU spent on agentbpf; divided by the operations done in the
+same time it is the BPF time per request or command. Rounds alternate the
+builds (--compare), medians reported; the share is steadier on a noisy VM
+than throughput, which moves with the machine.
+
+Usage: sudo bench/bpf_profile.py [--rounds N] [--seconds S] [--compare NAME=BINARY ...]
+Results in bench/results/bpf_profile.md.
+"""
+import argparse
+import collections
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from benchlib import AGENTBPF, RESULTS, Daemon, free_port, parse_compare, wait_port
+from bus_bench import redis_benchmark
+from http_bench import start_nginx
+
+# Kernel symbols that are agentbpf's cost: its programs (bpf_prog_<tag>_<name>),
+# the helpers they call and the tracepoint dispatch that runs them.
+BPF_SYMBOL = re.compile(r"(bpf_prog_|bpf_trace_run|__bpf_trace_|__traceiter_sock|bpf_sk_storage|"
+                        r"bpf_probe_read|copy_from_user_nofault|bpf_task_pt_regs|bpf_loop|"
+                        r"htab_|__htab_|bpf_ktime|bpf_get_current|bpf_ringbuf)")
+
+
+def profile(cpu, seconds, out):
+    """perf samples of one CPU for a while: symbol -> samples, and the total."""
+    subprocess.run(["perf", "record", "-q", "-C", str(cpu), "-o", out, "--", "sleep", str(seconds)],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    script = subprocess.run(["perf", "script", "-i", out, "-F", "ip,sym"], capture_output=True,
+                            text=True).stdout
+    syms = collections.Counter()
+    total = 0
+    for line in script.splitlines():
+        f = line.split()
+        total += 1
+        if len(f) > 1 and BPF_SYMBOL.match(f[1]) and not f[1].startswith("bpf_lsm"):
+            syms[re.sub(r"bpf_prog_[0-9a-f]+_", "prog ", f[1])] += 1
+    return syms, total
+
+
+def nginx_round(port, cpu_seconds, out):
+    """wrk on CPU 0 for cpu_seconds + 2 s; CPU 1 (nginx) profiled in the middle."""
+    wrk = subprocess.Popen(["taskset", "-c", "0", "wrk", "-t1", "-c50", f"-d{cpu_seconds + 2}s",
+                            f"http://127.0.0.1:{port}/index.html"], stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    syms, total = profile(1, cpu_seconds, out)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", wrk.communicate()[0]).group(1))
+    return syms, total, rate
+
+
+def redis_round(port, cpu_seconds, out):
+    """redis-benchmark LPUSH (the matched agent, CPU 0); CPU 0 profiled while it runs."""
+    res = {}
+    # redis_benchmark blocks until its commands are done: perf runs beside it.
+    t = threading.Thread(target=lambda: res.update(rate=redis_benchmark(port, "lpush", 1500000, 1)))
+    t.start()
+    time.sleep(1.5)
+    syms, total = profile(0, cpu_seconds, out)
+    t.join()
+    return syms, total, res["rate"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=4)
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME=BINARY",
+                    help="also profile another agentbpf build (e.g. an older commit)")
+    a = ap.parse_args()
+    builds = [("agentbpf", AGENTBPF)] + parse_compare(a.compare)
+    if os.geteuid() != 0:
+        sys.exit("bpf profile: needs root to load BPF programs and sample the kernel")
+    for tool in ("perf", "wrk", "/usr/sbin/nginx", "redis-server", "redis-benchmark"):
+        if not shutil.which(tool):
+            sys.exit(f"bpf profile: {tool} missing (make deps)")
+    os.makedirs(RESULTS, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="agentbpf-bpfprofile-")
+    procs = []
+    try:
+        nport = start_nginx(work, procs)
+        rport = free_port()
+        procs.append(subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(rport),
+                                       "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(rport)
+        scenarios = [
+            ("nginx, small static file (CPU 1: nginx)", "request", "*agentbpf-bpfprofile-*", "",
+             lambda out: nginx_round(nport, a.seconds, out)),
+            ("redis-benchmark LPUSH, 1 per round trip (CPU 0: the client agent)", "command",
+             "* busbench-client", f"bus_ports: [{rport}]\n",
+             lambda out: redis_round(rport, a.seconds, out)),
+        ]
+        report = [f"## BPF time from perf samples ({time.strftime('%Y-%m-%d')}, {os.uname().release}, "
+                  f"{os.cpu_count()} CPUs, {a.rounds} rounds of {a.seconds} s, no BPF stats)\n"]
+        for title, per, glob, extra, run in scenarios:
+            res = {name: {"share": [], "ns": [], "syms": collections.Counter(), "total": 0}
+                   for name, _ in builds}
+            for r in range(a.rounds):
+                for name, binary in (builds if r % 2 == 0 else list(reversed(builds))):
+                    d = Daemon(glob, work, stats=None if binary != AGENTBPF else False,
+                               binary=binary, extra_config=extra)
+                    try:
+                        syms, total, rate = run(os.path.join(work, "perf.data"))
+                    finally:
+                        d.stop()
+                    share = sum(syms.values()) / max(total, 1)
+                    res[name]["share"].append(share)
+                    res[name]["ns"].append(share * 1e9 / rate)
+                    res[name]["syms"] += syms
+                    res[name]["total"] += total
+                    print(f"  {title[:30]} round {r + 1} {name}: {100 * share:.2f} % of the CPU, "
+                          f"{share * 1e9 / rate:.0f} ns/{per} at {rate:.0f}/s", flush=True)
+            lines = [f"### {title}", "", f"| build | BPF share of the CPU (median) | BPF ns/{per} (median) |",
+                     "|---|---|---|"]
+            for name, r in res.items():
+                lines.append(f"| {name} | {100 * statistics.median(r['share']):.2f} % | "
+                             f"{statistics.median(r['ns']):.0f} |")
+            r = res[builds[0][0]]
+            per_ns = statistics.median(r["ns"]) / max(sum(r["syms"].values()), 1)
+            lines += ["", f"Where it goes ({builds[0][0]}; ns/{per} in proportion to the samples):", "",
+                      f"| symbol | ns/{per} |", "|---|---|"]
+            for sym, n in r["syms"].most_common(12):
+                lines.append(f"| {sym} | {n * per_ns:.0f} |")
+            report.append("\n".join(lines) + "\n")
+        text = "\n".join(report)
+        with open(os.path.join(RESULTS, "bpf_profile.md"), "w") as f:
+            f.write(text)
+        print("\n" + text)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
