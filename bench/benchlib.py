@@ -2,6 +2,7 @@
 rounds, and tables of medians against the baseline of the same run (the
 machine is noisy: nothing is compared across runs)."""
 import os
+import shutil
 import socket
 import signal
 import statistics
@@ -86,6 +87,34 @@ def daemon_variants(glob, workdir, compare, extra_config=""):
                                            extra_config=extra_config),
                    lambda ctx: ctx.stop())
     return v
+
+
+def require(who, tools):
+    """Root and the tools a benchmark runs, or an exit naming the fix."""
+    if os.geteuid() != 0:
+        sys.exit(f"{who}: needs root to load BPF programs")
+    for tool in tools:
+        if not shutil.which(tool):
+            sys.exit(f"{who}: {tool} missing (make deps)")
+    os.makedirs(RESULTS, exist_ok=True)
+
+
+def stop_all(procs):
+    """Ends what a benchmark started, killing what does not stop."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def write_report(name, text):
+    """bench/results/NAME, and the same on stdout."""
+    with open(os.path.join(RESULTS, name), "w") as f:
+        f.write(text)
+    print("\n" + text)
 
 
 def parse_compare(items):

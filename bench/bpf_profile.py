@@ -25,12 +25,12 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 
-from benchlib import AGENTBPF, RESULTS, Daemon, free_port, parse_compare, wait_port
+from benchlib import (AGENTBPF, Daemon, free_port, parse_compare, require, stop_all, wait_port,
+                      write_report)
 from bus_bench import redis_benchmark
 from http_bench import start_nginx
 
@@ -99,12 +99,7 @@ def main():
                     help="also profile another agentbpf build (e.g. an older commit)")
     a = ap.parse_args()
     builds = [("agentbpf", AGENTBPF)] + parse_compare(a.compare)
-    if os.geteuid() != 0:
-        sys.exit("bpf profile: needs root to load BPF programs and sample the kernel")
-    for tool in ("perf", "wrk", "/usr/sbin/nginx", "redis-server", "redis-benchmark"):
-        if not shutil.which(tool):
-            sys.exit(f"bpf profile: {tool} missing (make deps)")
-    os.makedirs(RESULTS, exist_ok=True)
+    require("bpf profile", ("perf", "wrk", "/usr/sbin/nginx", "redis-server", "redis-benchmark"))
     work = tempfile.mkdtemp(prefix="agentbpf-bpfprofile-")
     procs = []
     try:
@@ -155,18 +150,9 @@ def main():
             for sym, n in r["syms"].most_common(12):
                 lines.append(f"| {sym} | {n * per_ns:.0f} |")
             report.append("\n".join(lines) + "\n")
-        text = "\n".join(report)
-        with open(os.path.join(RESULTS, "bpf_profile.md"), "w") as f:
-            f.write(text)
-        print("\n" + text)
+        write_report("bpf_profile.md", "\n".join(report))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 

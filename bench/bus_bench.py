@@ -18,7 +18,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import RESULTS, daemon_variants, free_port, parse_compare, run_rounds, table, wait_port
+from benchlib import (daemon_variants, free_port, parse_compare, require, run_rounds, stop_all,
+                      table, wait_port, write_report)
 
 
 def redis_benchmark(port, test, requests, pipeline):
@@ -43,12 +44,7 @@ def main():
                     help="also measure another agentbpf build in the same rounds")
     a = ap.parse_args()
     compare = parse_compare(a.compare)
-    if os.geteuid() != 0:
-        sys.exit("bus bench: needs root to load BPF programs")
-    for tool in ("redis-server", "redis-benchmark"):
-        if not shutil.which(tool):
-            sys.exit(f"bus bench: {tool} missing (make deps)")
-    os.makedirs(RESULTS, exist_ok=True)
+    require("bus bench", ("redis-server", "redis-benchmark"))
     work = tempfile.mkdtemp(prefix="agentbpf-busbench-")
     port = free_port()
     server = subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(port),
@@ -94,12 +90,9 @@ def main():
         report = (f"## Message-bus overhead ({time.strftime('%Y-%m-%d')}, {os.uname().release}, "
                   f"{os.cpu_count()} CPUs, {a.rounds} alternating rounds, {a.requests} commands "
                   "each)\n\n" + "\n".join(tables))
-        with open(os.path.join(RESULTS, "bus.md"), "w") as f:
-            f.write(report)
-        print("\n" + report)
+        write_report("bus.md", report)
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_all([server])
         shutil.rmtree(work, ignore_errors=True)
 
 

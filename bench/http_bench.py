@@ -17,12 +17,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
-from benchlib import (BENCH, PY, RESULTS, daemon_variants, free_port, parse_compare,
-                      run_rounds, table, wait_port)
+from benchlib import (BENCH, PY, daemon_variants, free_port, parse_compare, require, run_rounds,
+                      stop_all, table, wait_port, write_report)
 
 
 def wrk(port, seconds, connections, path):
@@ -76,12 +75,7 @@ def main():
                     help="also measure another agentbpf build (e.g. an older commit) in the same rounds")
     a = ap.parse_args()
     compare = parse_compare(a.compare)
-    if os.geteuid() != 0:
-        sys.exit("http bench: needs root to load BPF programs")
-    for tool in ("wrk", "/usr/sbin/nginx"):
-        if not shutil.which(tool):
-            sys.exit(f"http bench: {tool} missing (make deps)")
-    os.makedirs(RESULTS, exist_ok=True)
+    require("http bench", ("wrk", "/usr/sbin/nginx"))
     work = tempfile.mkdtemp(prefix="agentbpf-httpbench-")
     procs = []
     try:
@@ -122,17 +116,9 @@ def main():
         report = (f"## HTTP overhead ({time.strftime('%Y-%m-%d')}, {os.uname().release}, "
                   f"{os.cpu_count()} CPUs, {a.rounds} alternating rounds of {a.seconds} s)\n\n"
                   + "\n".join(tables))
-        with open(os.path.join(RESULTS, "http.md"), "w") as f:
-            f.write(report)
-        print("\n" + report)
+        write_report("http.md", report)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 
