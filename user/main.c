@@ -21,6 +21,7 @@
 #include "lifecycle.h"
 #include "proc.h"
 #include "proc.skel.h"
+#include "top.h"
 #include "proc_user.h"
 #include "procfs.h"
 #include "selfstats.h"
@@ -45,6 +46,8 @@ struct options {
 	bool bpf_stats;
 	bool json;
 	const char *kube_root;
+	double interval;	/* top */
+	int iterations;		/* top: tables to print, 0 = until stopped */
 };
 
 struct app {
@@ -83,6 +86,8 @@ static void usage(FILE *f)
 		"  run            serve /metrics (default)\n"
 		"  check          report what this kernel and config support; exit 1 if agentbpf cannot run\n"
 		"  trace          print one line per agent process event, HTTP request and bus event\n"
+		"  top            live per-agent table (requests, errors, latency percentiles, in\n"
+		"                 flight, restarts, messages) from the daemon at --web.listen-address\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE               agents and settings (default " DEFAULT_CONFIG ")\n"
@@ -97,6 +102,8 @@ static void usage(FILE *f)
 		"                                  DIR/var/log/containers; default /): names the pods\n"
 		"                                  and containers of agent processes when it exists\n"
 		"      --json                      trace: one JSON object per line\n"
+		"      --interval SECONDS          top: refresh period (default 2)\n"
+		"      --iterations N              top: print N tables and exit (default: until Ctrl-C)\n"
 		"  -h, --help                      this help\n"
 		"  -V, --version                   print the version\n"
 		"\n"
@@ -114,14 +121,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "bpf-stats", no_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "kube.root", required_argument, NULL, 'k' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "iterations", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	char *end;
 	int c;
 
 	*o = (struct options){ .command = "run", .config = DEFAULT_CONFIG, .btf = DEFAULT_BTF,
-			       .kube_root = "/" };
+			       .kube_root = "/", .interval = 2 };
 	if (argc > 1 && argv[1][0] != '-') {
 		o->command = argv[1];
 		argc--;
@@ -151,6 +161,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'j':
 			o->json = true;
 			break;
+		case 'i':
+			o->interval = strtod(optarg, &end);
+			if (*end || !(o->interval >= 0.1 && o->interval <= 3600)) {
+				fprintf(stderr, "agentbpf: --interval \"%s\" is not a number of seconds from 0.1 to 3600\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'I':
+			o->iterations = (int)strtol(optarg, &end, 10);
+			if (*end || o->iterations < 1) {
+				fprintf(stderr, "agentbpf: --iterations \"%s\" is not a positive number\n", optarg);
+				return -1;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -166,8 +191,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "agentbpf: unexpected argument \"%s\"; try 'agentbpf --help'\n", argv[optind]);
 		return -1;
 	}
-	if (strcmp(o->command, "run") && strcmp(o->command, "check") && strcmp(o->command, "trace")) {
-		fprintf(stderr, "agentbpf: unknown command \"%s\" (expected run, check or trace)\n", o->command);
+	if (strcmp(o->command, "run") && strcmp(o->command, "check") && strcmp(o->command, "trace") &&
+	    strcmp(o->command, "top")) {
+		fprintf(stderr, "agentbpf: unknown command \"%s\" (expected run, check, trace or top)\n",
+			o->command);
 		return -1;
 	}
 	return 0;
@@ -476,6 +503,21 @@ cleanup:
 	return ret;
 }
 
+/* top asks the daemon where it listens: the flag, else the config's listen:, else the default. */
+static int top_command(const struct options *o)
+{
+	struct config cfg = { 0 };
+	const char *addr = o->listen;
+	char err[512];
+	int ret;
+
+	if (!addr && !access(o->config, R_OK) && !config_load(&cfg, o->config, err, sizeof(err)))
+		addr = cfg.listen;
+	ret = top_run(addr ? addr : DEFAULT_LISTEN, o->interval, o->iterations);
+	config_free(&cfg);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static struct app app;
@@ -484,6 +526,8 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &app.opt))
 		return EXIT_USAGE;
 	pthread_mutex_init(&app.lock, NULL);
+	if (!strcmp(app.opt.command, "top"))
+		return top_command(&app.opt);
 	if (!strcmp(app.opt.command, "check")) {
 		ret = agentbpf_check(app.opt.config, app.opt.config_given, app.opt.btf);
 		return ret;

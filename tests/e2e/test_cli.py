@@ -1,11 +1,13 @@
 """The daemon's command line: bad configs, missing privileges, missing BTF,
 a busy port and `agentbpf check` give one clear line and the promised exit
-status."""
+status; `agentbpf top` shows a running daemon's numbers."""
 import os
 import socket
 import tempfile
 
-from harness import AGENTBPF, check, eq, free_port, run
+from harness import AGENTBPF, Daemon, Procs, check, eq, free_port, run
+from httpclient import Conn, request
+from test_http import HTTPSERVER, cfg, start_httpserver, wait_counts
 
 GOOD = "agents:\n  - name: a\n    match:\n      comm: nomatchcomm\n"
 
@@ -136,3 +138,32 @@ def test_check_reports_and_loads_probes():
         check("FAIL  config" in r.stdout and ":1: agents: expected a list" in r.stdout, r.stdout)
     finally:
         os.unlink(path)
+
+
+def test_top_shows_the_daemons_counts_and_rates():
+    # agentbpf top reads a running daemon: a real agent, real requests, and
+    # the table's numbers checked against what the client did.
+    port = free_port()
+    with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
+        start_httpserver(ps, port, d=d)
+        with Conn(port) as c:
+            for i in range(40):
+                c.send(request("GET", "/ok" if i % 4 else "/status/500"))
+                c.response()
+        wait_counts(d, "pyserver", success=30, error=10)
+        r = run([AGENTBPF, "top", "--web.listen-address", d.url.split("//")[1],
+                 "--interval", "0.5", "--iterations", "2"], timeout=20)
+        eq(r.returncode, 0, f"top exit status ({r.stderr})")
+        tables = r.stdout.split("agentbpf top ")[1:]
+        eq(len(tables), 2, f"two tables printed:\n{r.stdout}")
+        row = next((l.split() for l in tables[-1].splitlines() if l.startswith("pyserver ")), None)
+        check(row is not None, f"a row for the agent:\n{r.stdout}")
+        eq(row[1:4], ["1", "40", "0.0"], "PROCS, REQUESTS (all statuses), REQ/S once idle")
+        eq(row[8], "0", "in flight once idle")
+    r = run([AGENTBPF, "top", "--web.listen-address", f"127.0.0.1:{free_port()}",
+             "--iterations", "1"], timeout=20)
+    eq(r.returncode, 1, "top with no daemon there")
+    check("no agentbpf daemon answers at 127.0.0.1:" in r.stderr and "--web.listen-address" in r.stderr,
+          f"the error names the fix: {r.stderr!r}")
+    r = run([AGENTBPF, "top", "--interval", "0"], timeout=20)
+    eq(r.returncode, 2, "a bad --interval is a usage error")
