@@ -443,8 +443,14 @@ static int run(struct app *app, bool trace)
 		fprintf(stderr, "agentbpf: %s\n", err);
 		goto cleanup;
 	}
-	if (trace)
+	if (trace) {
 		app->proc.trace = (struct trace_out){ stdout, app->opt.json };
+		/* The HTTP and bus trace rings are polled with it: it comes first. */
+		if (proc_tracker_map_events(&app->proc, err, sizeof(err))) {
+			fprintf(stderr, "agentbpf: %s\n", err);
+			goto cleanup;
+		}
+	}
 	if (http_tracker_open(&app->http, &app->cfg, bpf_map__fd(app->proc.skel->maps.agent_pids),
 			      app->proc.rb, app->proc.trace,
 			      strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL, err, sizeof(err)))
@@ -454,6 +460,15 @@ static int run(struct app *app, bool trace)
 			     http_tracker_next_fd(&app->http), app->proc.rb, app->proc.trace,
 			     strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL, err, sizeof(err)))
 		fprintf(stderr, "agentbpf: warning: %s; message-bus metrics are off\n", err);
+	/*
+	 * The daemon maps its event ring only now: each object load above holds
+	 * the kernel's BTF twice for a moment (libbpf), and the ring's 4 MB of
+	 * resident mapping on top of that was the daemon's peak memory.
+	 */
+	if (!app->proc.rb && proc_tracker_map_events(&app->proc, err, sizeof(err))) {
+		fprintf(stderr, "agentbpf: %s\n", err);
+		goto cleanup;
+	}
 	if (app->opt.bpf_stats && !trace) {
 		stats_fd = selfstats_enable_bpf_stats();
 		if (stats_fd < 0)

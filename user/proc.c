@@ -308,16 +308,20 @@ int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct l
 		snprintf(err, errlen, "cannot attach to sched/sock tracepoints: %s", strerror(-ret));
 		goto fail;
 	}
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.proc_events), handle_event, t, NULL);
-	if (!t->rb) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot map the event ring buffer: %s", strerror(-ret));
-		goto fail;
-	}
 	return 0;
 fail:
 	proc_tracker_close(t);
 	return ret;
+}
+
+int proc_tracker_map_events(struct proc_tracker *t, char *err, size_t errlen)
+{
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.proc_events), handle_event, t, NULL);
+	if (!t->rb) {
+		snprintf(err, errlen, "cannot map the event ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
 
 struct scan_entry {

@@ -44,6 +44,12 @@ struct proc_tracker {
 /* Opens, loads and attaches. err gets one line naming the fix on failure. */
 int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct lifecycle *lc,
 		      pthread_mutex_t *lock, const char *btf_path, char *err, size_t errlen);
+/*
+ * Maps the event ring into the daemon (t->rb). Events wait in the kernel
+ * until then. Its PROC_RINGBUF_SIZE is resident at once, and counted twice
+ * (the data pages are mapped twice for reads across the wrap).
+ */
+int proc_tracker_map_events(struct proc_tracker *t, char *err, size_t errlen);
 /* Finds agents that were running before the daemon started. */
 int proc_tracker_scan(struct proc_tracker *t);
 int proc_tracker_poll(struct proc_tracker *t, int timeout_ms);
