@@ -97,7 +97,7 @@ static __always_inline void read_cgroup_ids(struct task_struct *task, u64 *ids)
 	u32 off = bpf_core_field_offset(struct css_set, subsys);
 	int n = bpf_core_enum_value(enum cgroup_subsys_id, CGROUP_SUBSYS_COUNT);
 	struct cgroup_subsys_state *css;
-	struct css_set *cs = BPF_CORE_READ(task, cgroups);
+	struct css_set *cs = task->cgroups;
 	int i;
 
 	ids[0] = bpf_get_current_cgroup_id();
@@ -116,18 +116,18 @@ static __always_inline void fill_hdr(struct proc_event_hdr *hdr, u32 type,
 				     struct task_struct *task, u32 agent)
 {
 	hdr->type = type;
-	hdr->pid = BPF_CORE_READ(task, tgid);
-	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	hdr->pid = task->tgid;
+	hdr->ppid = task->real_parent->tgid;
 	hdr->agent = agent;
 	hdr->ts_ns = bpf_ktime_get_boot_ns();
-	hdr->start_ns = BPF_CORE_READ(task, start_boottime);
+	hdr->start_ns = task->start_boottime;
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	     struct linux_binprm *bprm)
 {
-	u32 tgid = BPF_CORE_READ(task, tgid);
+	u32 tgid = task->tgid;
 	u32 agent = AGENT_PENDING;
 	struct proc_exec_event *e;
 	unsigned long arg_start, arg_end, len;
@@ -155,10 +155,10 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	else
 		__builtin_memset(e->cgroup_ids, 0, sizeof(e->cgroup_ids));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), BPF_CORE_READ(bprm, interp));
+	bpf_probe_read_kernel_str(e->exe, sizeof(e->exe), bprm->interp);
 
-	arg_start = BPF_CORE_READ(task, mm, arg_start);
-	arg_end = BPF_CORE_READ(task, mm, arg_end);
+	arg_start = task->mm->arg_start;
+	arg_end = task->mm->arg_end;
 	len = arg_end - arg_start;
 	if (len > PROC_ARGS_LEN)
 		len = PROC_ARGS_LEN;
@@ -172,14 +172,14 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
-	u32 ptgid = BPF_CORE_READ(parent, tgid);
-	u32 ctgid = BPF_CORE_READ(child, tgid);
+	u32 ptgid = parent->tgid;
+	u32 ctgid = child->tgid;
 	struct proc_event_hdr *e;
 	u32 *agent, idx;
 	u64 *exec_ts;
 
 	/* New threads share the parent's tgid and are not new processes. */
-	if (BPF_CORE_READ(child, pid) != ctgid)
+	if (child->pid != ctgid)
 		return 0;
 	agent = bpf_map_lookup_elem(&agent_pids, &ptgid);
 	if (agent) {
@@ -210,7 +210,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task)
 {
-	u32 tgid = BPF_CORE_READ(task, tgid);
+	u32 tgid = task->tgid;
 	struct proc_exit_event *e;
 	struct signal_struct *sig;
 	u32 *agent, idx;
@@ -221,8 +221,8 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	 * thread out sees live == 0; when several threads race there, the
 	 * atomic delete of the map entry lets exactly one of them report.
 	 */
-	sig = BPF_CORE_READ(task, signal);
-	if (BPF_CORE_READ(sig, live.counter) != 0)
+	sig = task->signal;
+	if (sig->live.counter != 0)
 		return 0;
 	agent = bpf_map_lookup_elem(&agent_pids, &tgid);
 	if (agent) {
@@ -244,20 +244,20 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		return 0;
 	}
 	fill_hdr(&e->hdr, PROC_EV_EXIT, task, idx);
-	code = BPF_CORE_READ(task, exit_code);
+	code = task->exit_code;
 	e->exit_code = code;
 	/*
 	 * oom_mm is set on the victim's signal struct by mark_oom_victim();
 	 * a task that was merely marked while already exiting keeps its own
 	 * exit code, so only a SIGKILL death counts as an OOM kill.
 	 */
-	e->oom_killed = BPF_CORE_READ(sig, oom_mm) && (code & 0x7f) == SIGKILL;
+	e->oom_killed = sig->oom_mm && (code & 0x7f) == SIGKILL;
 	/* Dead threads were folded into signal_struct; add the last one. */
-	e->utime_ns = BPF_CORE_READ(sig, utime) + BPF_CORE_READ(task, utime);
-	e->stime_ns = BPF_CORE_READ(sig, stime) + BPF_CORE_READ(task, stime);
+	e->utime_ns = sig->utime + task->utime;
+	e->stime_ns = sig->stime + task->stime;
 	if (bpf_core_field_exists(task->ioac)) {
-		e->rchar = BPF_CORE_READ(sig, ioac.rchar) + BPF_CORE_READ(task, ioac.rchar);
-		e->wchar = BPF_CORE_READ(sig, ioac.wchar) + BPF_CORE_READ(task, ioac.wchar);
+		e->rchar = sig->ioac.rchar + task->ioac.rchar;
+		e->wchar = sig->ioac.wchar + task->ioac.wchar;
 	} else {
 		e->rchar = 0;
 		e->wchar = 0;
@@ -281,7 +281,7 @@ int BPF_PROG(handle_listen, const struct sock *sk, int oldstate, int newstate)
 	}
 	task = bpf_get_current_task_btf();
 	fill_hdr(&e->hdr, PROC_EV_LISTEN, task, AGENT_NONE);
-	e->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->port = sk->__sk_common.skc_num;
 	e->pad = 0;
 	submit(e);
 	return 0;
