@@ -259,12 +259,16 @@ static __always_inline void lose(struct bus_conn *c)
 	count_drop(BUS_DROP_DESYNC);
 }
 
-/* The first len bytes of the word at p (len < 8 cuts it), as a little-endian number. */
+/* The first len bytes of a little-endian word (all of it from 8 on). */
+static __always_inline u64 word_cut(u64 w, u32 len)
+{
+	return len < 8 ? w & ((1ull << (len * 8)) - 1) : w;
+}
+
+/* The first len bytes of the word at p. */
 static __always_inline u64 word_part(const char *p, u32 len)
 {
-	u64 w = load8(p);
-
-	return len < 8 ? w & ((1ull << (len * 8)) - 1) : w;
+	return word_cut(load8(p), len);
 }
 
 static __always_inline void store8(char *p, u64 w)
@@ -512,12 +516,7 @@ static __always_inline void processing_done(struct bus_conn *c, u64 *now)
 /* The first 8 bytes of a captured word in lower case, cut to its length. */
 static __always_inline u64 word_of(struct bus_dir *d)
 {
-	u64 w = lower8(d->cap);
-	u32 len = d->cap_len;
-
-	if (len < 8)
-		w &= (1ull << (len * 8)) - 1;
-	return w;
+	return word_cut(lower8(d->cap), d->cap_len);
 }
 
 /* Command name (lower case, up to 8 bytes, plus byte 8 and the length) -> op. */

@@ -70,21 +70,22 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* The bus programs into the HTTP family's dispatch slots. */
+/* The bus program for a slot of the HTTP family's dispatch map (enum http_next). */
+static struct bpf_program *dispatched(struct bus_tracker *t, __u32 slot)
+{
+	return slot == HTTP_NEXT_RECV ? t->skel->progs.bus_recv : t->skel->progs.bus_send;
+}
+
 static int join_http_dispatch(struct bus_tracker *t, int next_fd)
 {
 	__u32 slot, fd;
-	int ret;
 
-	slot = HTTP_NEXT_RECV;
-	fd = bpf_program__fd(t->skel->progs.bus_recv);
-	ret = bpf_map_update_elem(next_fd, &slot, &fd, BPF_ANY);
-	if (ret)
-		return -errno;
-	slot = HTTP_NEXT_SEND;
-	fd = bpf_program__fd(t->skel->progs.bus_send);
-	ret = bpf_map_update_elem(next_fd, &slot, &fd, BPF_ANY);
-	return ret ? -errno : 0;
+	for (slot = 0; slot < HTTP_NEXT_MAX; slot++) {
+		fd = bpf_program__fd(dispatched(t, slot));
+		if (bpf_map_update_elem(next_fd, &slot, &fd, BPF_ANY))
+			return -errno;
+	}
+	return 0;
 }
 
 int bus_tracker_open(struct bus_tracker *t, const struct config *cfg, int agent_pids_fd,
@@ -128,10 +129,8 @@ int bus_tracker_open(struct bus_tracker *t, const struct config *cfg, int agent_
 			 strerror(-ret));
 		goto fail;
 	}
-	if (next_fd >= 0) {
-		bpf_program__set_autoattach(t->skel->progs.bus_recv, false);
-		bpf_program__set_autoattach(t->skel->progs.bus_send, false);
-	}
+	for (i = 0; next_fd >= 0 && i < HTTP_NEXT_MAX; i++)
+		bpf_program__set_autoattach(dispatched(t, i), false);
 	ret = bus_bpf__load(t->skel);
 	if (ret) {
 		snprintf(err, errlen, "cannot load the message-bus BPF programs: %s (run with AGENTBPF_DEBUG=1 for the verifier log)",
@@ -256,13 +255,10 @@ static struct bus_seen *seen_of(struct bus_tracker *t, const struct bus_flow_key
 		if (!memcmp(&t->seen[i].key, k, sizeof(*k)))
 			return &t->seen[i];
 	}
-	if (t->nseen == t->seen_cap) {
-		grown = realloc(t->seen, (t->seen_cap ? t->seen_cap * 2 : 64) * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		t->seen = grown;
-		t->seen_cap = t->seen_cap ? t->seen_cap * 2 : 64;
-	}
+	grown = grow_array(t->seen, &t->seen_cap, t->nseen, sizeof(*grown), 64);
+	if (!grown)
+		return NULL;
+	t->seen = grown;
 	t->seen[t->nseen] = (struct bus_seen){ .key = *k };
 	return &t->seen[t->nseen++];
 }
@@ -280,13 +276,10 @@ static void series_add(struct bus_tracker *t, int from, int to, const char *type
 			return;
 		}
 	}
-	if (t->nseries == t->series_cap) {
-		grown = realloc(t->series, (t->series_cap ? t->series_cap * 2 : 16) * sizeof(*grown));
-		if (!grown)
-			return;
-		t->series = grown;
-		t->series_cap = t->series_cap ? t->series_cap * 2 : 16;
-	}
+	grown = grow_array(t->series, &t->series_cap, t->nseries, sizeof(*grown), 16);
+	if (!grown)
+		return;
+	t->series = grown;
 	t->series[t->nseries++] = (struct bus_series){ from, to, type, n };
 }
 
@@ -369,13 +362,10 @@ static int queue_owner(struct bus_tracker *t, const struct bus_queue_info *q)
 	if (q->consumer < 0)
 		return q->producer >= 0 ? q->producer : q->observer;
 	owner = q->consumer;
-	if (t->nowners == t->owners_cap) {
-		grown = realloc(t->owners, (t->owners_cap ? t->owners_cap * 2 : 16) * sizeof(*grown));
-		if (!grown)
-			return owner;
-		t->owners = grown;
-		t->owners_cap = t->owners_cap ? t->owners_cap * 2 : 16;
-	}
+	grown = grow_array(t->owners, &t->owners_cap, t->nowners, sizeof(*grown), 16);
+	if (!grown)
+		return owner;
+	t->owners = grown;
 	t->owners[t->nowners++] = (struct bus_owner){ q->id, owner };
 	return owner;
 }

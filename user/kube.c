@@ -218,13 +218,10 @@ static int names_index(struct kube_cache *k, const struct kube_names *n)
 	}
 	if (k->nnames >= KUBE_MAX_NAMES)
 		return -1;
-	if (k->nnames == k->names_cap) {
-		grown = realloc(k->names, (k->names_cap ? k->names_cap * 2 : 16) * sizeof(*grown));
-		if (!grown)
-			return -1;
-		k->names = grown;
-		k->names_cap = k->names_cap ? k->names_cap * 2 : 16;
-	}
+	grown = grow_array(k->names, &k->names_cap, k->nnames, sizeof(*grown), 16);
+	if (!grown)
+		return -1;
+	k->names = grown;
 	k->names[k->nnames] = *n;
 	return k->nnames++;
 }

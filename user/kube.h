@@ -51,7 +51,8 @@ struct kube_entry {
 struct kube_cache {
 	const char *root;
 	struct kube_names *names;
-	int nnames, names_cap;
+	int nnames;
+	uint32_t names_cap;
 	struct kube_entry *ent, *next;	/* by pid: this scrape's, being built */
 	uint32_t n, nnext, cap;
 };

@@ -47,16 +47,24 @@ static enum family family_of(const char *name, size_t len)
 	return F_NONE;
 }
 
-static struct top_agent *agent(struct top_snapshot *s, const char *name)
+static const struct top_agent *find(const struct top_snapshot *s, const char *name)
 {
 	int i;
 
-	if (!*name)
-		return NULL;
-	for (i = 0; i < s->n; i++) {
+	for (i = 0; s && i < s->n; i++) {
 		if (!strcmp(s->a[i].name, name))
 			return &s->a[i];
 	}
+	return NULL;
+}
+
+/* The agent's row, added on first sight. */
+static struct top_agent *agent(struct top_snapshot *s, const char *name)
+{
+	struct top_agent *a = (struct top_agent *)find(s, name);
+
+	if (a || !*name)
+		return a;
 	if (s->n == TOP_MAX_AGENTS)
 		return NULL;
 	memset(&s->a[s->n], 0, sizeof(s->a[0]));
@@ -218,17 +226,6 @@ double top_quantile(const double *le, const double *cum, int n, double q)
 		below = cum[i];
 	}
 	return lo;
-}
-
-static const struct top_agent *find(const struct top_snapshot *s, const char *name)
-{
-	int i;
-
-	for (i = 0; s && i < s->n; i++) {
-		if (!strcmp(s->a[i].name, name))
-			return &s->a[i];
-	}
-	return NULL;
 }
 
 static void duration(char *out, size_t max, double s)

@@ -116,6 +116,18 @@ char *sb_steal(struct strbuf *sb, size_t *len)
 	return buf;
 }
 
+void *grow_array(void *v, uint32_t *cap, uint32_t n, size_t size, uint32_t first)
+{
+	uint32_t want = *cap ? *cap * 2 : first;
+
+	if (n < *cap)
+		return v;
+	v = realloc(v, (size_t)want * size);
+	if (v)
+		*cap = want;
+	return v;
+}
+
 ssize_t read_file(const char *path, char *buf, size_t max)
 {
 	ssize_t n, total = 0;

@@ -31,6 +31,13 @@ void sb_double(struct strbuf *sb, double v);
 /* Transfers ownership of the buffer to the caller; sb is left empty. */
 char *sb_steal(struct strbuf *sb, size_t *len);
 
+/*
+ * A growable array of *cap elements of size bytes, with room for the one at
+ * index n: doubled (from first) when full. Returns the array, or NULL when
+ * out of memory, with the old array and *cap left as they were.
+ */
+void *grow_array(void *v, uint32_t *cap, uint32_t n, size_t size, uint32_t first);
+
 /* Reads at most max-1 bytes of a (proc) file; returns bytes read or -errno. */
 ssize_t read_file(const char *path, char *buf, size_t max);
 

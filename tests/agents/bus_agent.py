@@ -39,6 +39,15 @@ def go():
     sys.stdin.readline()
 
 
+def popped_by_key(keys, items):
+    """BRPOP replies ([key, element], None on timeout) counted by the key they name."""
+    got = {k: 0 for k in keys}
+    for item in items:
+        if item is not None:
+            got[item[0].decode()] += 1
+    return got
+
+
 def encode(*args):
     out = b"*%d\r\n" % len(args)
     for a in args:
@@ -218,24 +227,20 @@ def main():
     elif action == "popmany":
         # A worker waiting on several queues at once (BRPOP high low ...).
         keys, n = args[0].split(","), int(args[1])
-        got = {k: 0 for k in keys}
-        while sum(got.values()) < n:
+        items = []
+        while len(items) < n:
             item = r.brpop(keys, timeout=10)
             if item is None:
                 break
-            got[item[0].decode()] += 1
-        out["popped"] = got
+            items.append(item)
+        out["popped"] = popped_by_key(keys, items)
     elif action == "popmulti":
         # The same pops inside MULTI/EXEC (blocking commands do not block there).
         keys, n = args[0].split(","), int(args[1])
         p = r.pipeline(transaction=True)
         for _ in range(n):
             p.brpop(keys, timeout=1)
-        got = {k: 0 for k in keys}
-        for item in p.execute():
-            if item is not None:
-                got[item[0].decode()] += 1
-        out["popped"] = got
+        out["popped"] = popped_by_key(keys, p.execute())
     elif action == "xadd":
         stream, n = args[0], int(args[1])
         for i in range(n):

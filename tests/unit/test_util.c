@@ -227,6 +227,26 @@ static void test_read_file_proc(void **state)
 	assert_int_equal(strncmp(buf, want, strlen(want)), 0);
 }
 
+static void test_grow_array_doubles_only_when_full(void **state)
+{
+	uint32_t cap = 0, i;
+	int *v = NULL, *g;
+
+	for (i = 0; i < 40; i++) {
+		g = grow_array(v, &cap, i, sizeof(*v), 16);
+		assert_non_null(g);
+		v = g;
+		v[i] = i;
+		assert_int_equal(cap, i < 16 ? 16 : i < 32 ? 32 : 64);
+	}
+	for (i = 0; i < 40; i++)
+		assert_int_equal(v[i], i);
+	/* Room left: the same array back, capacity untouched. */
+	assert_ptr_equal(grow_array(v, &cap, 40, sizeof(*v), 16), v);
+	assert_int_equal(cap, 64);
+	free(v);
+}
+
 static void test_now_ns_monotonic(void **state)
 {
 	uint64_t a = now_ns(CLOCK_MONOTONIC), b = now_ns(CLOCK_MONOTONIC);
@@ -260,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_read_file_truncates_to_max_minus_one),
 		cmocka_unit_test(test_read_file_missing_returns_minus_errno),
 		cmocka_unit_test(test_read_file_proc),
+		cmocka_unit_test(test_grow_array_doubles_only_when_full),
 		cmocka_unit_test(test_now_ns_monotonic),
 	};
 
