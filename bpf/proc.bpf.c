@@ -16,6 +16,7 @@
 
 #define TCP_LISTEN	10
 #define SIGKILL		9
+#define EEXIST		17
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -123,6 +124,33 @@ static __always_inline void fill_hdr(struct proc_event_hdr *hdr, u32 type,
 	hdr->start_ns = task->start_boottime;
 }
 
+static __always_inline void member_hint_add(u32 tgid, s64 delta)
+{
+	u64 *hint = member_hint_of(tgid);
+
+	if (hint)
+		__sync_fetch_and_add(hint, delta);
+}
+
+/*
+ * Adds (or re-points) a member, counted in member_hint before it can be
+ * found: a socket hook must never see the entry with the hint still 0.
+ */
+static __always_inline long member_add(u32 tgid, u32 agent)
+{
+	long err;
+
+	member_hint_add(tgid, 1);
+	err = bpf_map_update_elem(&agent_pids, &tgid, &agent, BPF_NOEXIST);
+	if (!err)
+		return 0;
+	member_hint_add(tgid, -1);
+	/* Left over from an exit we missed: the entry is counted already. */
+	if (err == -EEXIST)
+		err = bpf_map_update_elem(&agent_pids, &tgid, &agent, BPF_EXIST);
+	return err;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	     struct linux_binprm *bprm)
@@ -138,7 +166,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid,
 	 * A member keeps its agent across exec unless userspace re-matches it;
 	 * anything else is pending until userspace has looked at its argv.
 	 */
-	cur = bpf_map_lookup_elem(&agent_pids, &tgid);
+	cur = member_agent(tgid);
 	if (cur)
 		agent = *cur;
 	else
@@ -181,11 +209,11 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	/* New threads share the parent's tgid and are not new processes. */
 	if (child->pid != ctgid)
 		return 0;
-	agent = bpf_map_lookup_elem(&agent_pids, &ptgid);
+	agent = member_agent(ptgid);
 	if (agent) {
 		/* Inherit in-kernel so the child is tracked before it first runs. */
 		idx = *agent;
-		if (bpf_map_update_elem(&agent_pids, &ctgid, &idx, BPF_ANY))
+		if (member_add(ctgid, idx))
 			count_drop(DROP_PIDMAP_FULL);
 	} else {
 		exec_ts = recent_exec(ptgid);
@@ -224,11 +252,12 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	sig = task->signal;
 	if (sig->live.counter != 0)
 		return 0;
-	agent = bpf_map_lookup_elem(&agent_pids, &tgid);
+	agent = member_agent(tgid);
 	if (agent) {
 		idx = *agent;
 		if (bpf_map_delete_elem(&agent_pids, &tgid))
 			return 0;
+		member_hint_add(tgid, -1);
 		bpf_map_delete_elem(&pending_pids, &tgid);
 	} else {
 		if (!recent_exec(tgid))

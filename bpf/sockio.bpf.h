@@ -2,7 +2,7 @@
 /*
  * What the socket probe families (http, bus) share: whose connection a
  * socket is, where a recvmsg or sendmsg's bytes are in user memory, and
- * byte tricks for scanning them. Include after proc.h (agent_pids).
+ * byte tricks for scanning them. Include after proc.h (member_agent()).
  */
 #ifndef AGENTBPF_SOCKIO_BPF_H
 #define AGENTBPF_SOCKIO_BPF_H
@@ -72,7 +72,7 @@ static __always_inline int member_tcp(const struct sock *sk, u32 *tgid)
 	u16 family;
 
 	*tgid = bpf_get_current_pid_tgid() >> 32;
-	agent = bpf_map_lookup_elem(&agent_pids, tgid);
+	agent = member_agent(*tgid);
 	if (!agent || *agent >= AGENTBPF_MAX_AGENTS)
 		return -1;
 	family = sk->__sk_common.skc_family;

@@ -15,6 +15,9 @@
 #define AGENTBPF_MAX_AGENTS	64
 /* Default capacity of agent_pids; the loader resizes it from the config. */
 #define AGENTBPF_MAX_PROCS	32768
+/* Slots of member_hint: twice the default capacity keeps most of them 0. */
+#define MEMBER_HINT_SLOTS	65536
+#define MEMBER_HINT_MASK	(MEMBER_HINT_SLOTS - 1)
 
 /*
  * Event agent for a process that exec'd recently and is not a member (yet):
@@ -94,6 +97,39 @@ struct {
 	__type(key, u32);
 	__type(value, u32);
 } agent_pids SEC(".maps");
+
+/*
+ * member_hint[tgid & MEMBER_HINT_MASK]: how many members have a tgid ending
+ * in those bits, never fewer than there are (raised before a member is added
+ * to agent_pids, lowered after it is removed). A 0 turns a process away with
+ * one array load, which the verifier inlines, where a hash lookup is a
+ * helper call plus hashing: what every socket call and spawn of the host's
+ * other processes pays. Shared like agent_pids; userspace maps it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MEMBER_HINT_SLOTS);
+	__type(key, u32);
+	__type(value, u64);	/* a mapped array's values are 8-byte aligned anyway */
+} member_hint SEC(".maps");
+
+static __always_inline u64 *member_hint_of(u32 tgid)
+{
+	u32 slot = tgid & MEMBER_HINT_MASK;
+
+	return bpf_map_lookup_elem(&member_hint, &slot);
+}
+
+/* The agent index of a member process, NULL for all others. */
+static __always_inline u32 *member_agent(u32 tgid)
+{
+	u64 *hint = member_hint_of(tgid);
+
+	if (!hint || !*hint)
+		return NULL;
+	return bpf_map_lookup_elem(&agent_pids, &tgid);
+}
 #endif
 
 struct proc_listen_event {

@@ -8,6 +8,7 @@
 #include "bus.skel.h"
 #include "http.h"
 #include "bus_user.h"
+#include "proc_user.h"
 #include "util.h"
 
 static const char *const family_names[BUS_FAMILY_MAX] = {
@@ -88,8 +89,8 @@ static int join_http_dispatch(struct bus_tracker *t, int next_fd)
 	return 0;
 }
 
-int bus_tracker_open(struct bus_tracker *t, const struct config *cfg, int agent_pids_fd,
-		     int next_fd, struct ring_buffer *rb, struct trace_out trace,
+int bus_tracker_open(struct bus_tracker *t, const struct config *cfg,
+		     const struct proc_tracker *proc, int next_fd, struct ring_buffer *rb, struct trace_out trace,
 		     const char *btf_path, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
@@ -122,10 +123,9 @@ int bus_tracker_open(struct bus_tracker *t, const struct config *cfg, int agent_
 
 		bpf_map__set_max_entries(t->skel->maps.bus_flows, flows > 65536 ? 65536 : flows);
 	}
-	bpf_map__set_max_entries(t->skel->maps.agent_pids, cfg->max_processes);
-	ret = bpf_map__reuse_fd(t->skel->maps.agent_pids, agent_pids_fd);
+	ret = proc_share_members(proc, t->skel->maps.agent_pids, t->skel->maps.member_hint);
 	if (ret) {
-		snprintf(err, errlen, "cannot share the agent map with the message-bus probes: %s",
+		snprintf(err, errlen, "cannot share the agent maps with the message-bus probes: %s",
 			 strerror(-ret));
 		goto fail;
 	}

@@ -11,6 +11,7 @@
 
 struct bus_bpf;
 struct ring_buffer;
+struct proc_tracker;
 
 /* A queue the kernel registered: its name and what the config says of it. */
 struct bus_queue_info {
@@ -65,8 +66,8 @@ struct bus_tracker {
  * program array, see enum http_next) they run by tail call from the HTTP
  * programs; with -1 they are attached to the tracepoints themselves.
  */
-int bus_tracker_open(struct bus_tracker *t, const struct config *cfg, int agent_pids_fd,
-		     int next_fd, struct ring_buffer *rb, struct trace_out trace,
+int bus_tracker_open(struct bus_tracker *t, const struct config *cfg,
+		     const struct proc_tracker *proc, int next_fd, struct ring_buffer *rb, struct trace_out trace,
 		     const char *btf_path, char *err, size_t errlen);
 void bus_tracker_render(struct bus_tracker *t, struct expo *e);
 void bus_tracker_drops(struct bus_tracker *t, uint64_t out[BUS_DROP_MAX]);

@@ -156,7 +156,7 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 			fatal = true;
 		} else {
 			line(OK, "load probes", "lifecycle programs loaded and attached (tp_btf)");
-			if (http_tracker_open(&http, &cfg, bpf_map__fd(t.skel->maps.agent_pids), NULL,
+			if (http_tracker_open(&http, &cfg, &t, NULL,
 					      (struct trace_out){ 0 }, btf, err, sizeof(err))) {
 				line(FAIL, "load probes", "%s", err);
 				fatal = true;
@@ -164,7 +164,7 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 				line(OK, "load probes", "HTTP programs loaded and attached (sock_recv/send_length)");
 			}
 			/* As the daemon does: run from the HTTP programs when they loaded. */
-			if (bus_tracker_open(&bus, &cfg, bpf_map__fd(t.skel->maps.agent_pids),
+			if (bus_tracker_open(&bus, &cfg, &t,
 					     http_tracker_next_fd(&http), NULL, (struct trace_out){ 0 },
 					     btf, err, sizeof(err))) {
 				line(FAIL, "load probes", "%s", err);

@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include "http.skel.h"
 #include "http_user.h"
+#include "proc_user.h"
 #include "util.h"
 
 static const char *const status_names[HTTP_STATUS_MAX] = {
@@ -87,7 +88,8 @@ static bool kernel_has_sk_data_ready(void)
 	return major > 6 || (major == 6 && minor >= 4);
 }
 
-int http_tracker_open(struct http_tracker *t, const struct config *cfg, int agent_pids_fd,
+int http_tracker_open(struct http_tracker *t, const struct config *cfg,
+		      const struct proc_tracker *proc,
 		      struct ring_buffer *rb, struct trace_out trace, const char *btf_path,
 		      char *err, size_t errlen)
 {
@@ -134,10 +136,9 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg, int agen
 	bpf_map__set_max_entries(t->skel->maps.http_routes,
 				 (cfg->nagents ? cfg->nagents : 1) * cfg->max_routes);
 	t->skel->rodata->trace_requests = trace.f != NULL;
-	bpf_map__set_max_entries(t->skel->maps.agent_pids, cfg->max_processes);
-	ret = bpf_map__reuse_fd(t->skel->maps.agent_pids, agent_pids_fd);
+	ret = proc_share_members(proc, t->skel->maps.agent_pids, t->skel->maps.member_hint);
 	if (ret) {
-		snprintf(err, errlen, "cannot share the agent map with the HTTP probes: %s", strerror(-ret));
+		snprintf(err, errlen, "cannot share the agent maps with the HTTP probes: %s", strerror(-ret));
 		goto fail;
 	}
 	ret = http_bpf__load(t->skel);

@@ -11,6 +11,7 @@
 
 struct http_bpf;
 struct ring_buffer;
+struct proc_tracker;
 
 struct route_name;
 
@@ -30,7 +31,8 @@ struct http_tracker {
  * trace.f set, finished requests are printed through rb (the lifecycle
  * family's ring buffer manager, so one poll serves both).
  */
-int http_tracker_open(struct http_tracker *t, const struct config *cfg, int agent_pids_fd,
+int http_tracker_open(struct http_tracker *t, const struct config *cfg,
+		      const struct proc_tracker *proc,
 		      struct ring_buffer *rb, struct trace_out trace, const char *btf_path,
 		      char *err, size_t errlen);
 void http_tracker_render(struct http_tracker *t, struct expo *e);

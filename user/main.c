@@ -451,12 +451,12 @@ static int run(struct app *app, bool trace)
 			goto cleanup;
 		}
 	}
-	if (http_tracker_open(&app->http, &app->cfg, bpf_map__fd(app->proc.skel->maps.agent_pids),
+	if (http_tracker_open(&app->http, &app->cfg, &app->proc,
 			      app->proc.rb, app->proc.trace,
 			      strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL, err, sizeof(err)))
 		/* Lifecycle metrics need only the scheduler tracepoints: go on without HTTP. */
 		fprintf(stderr, "agentbpf: warning: %s; HTTP request metrics are off\n", err);
-	if (bus_tracker_open(&app->bus, &app->cfg, bpf_map__fd(app->proc.skel->maps.agent_pids),
+	if (bus_tracker_open(&app->bus, &app->cfg, &app->proc,
 			     http_tracker_next_fd(&app->http), app->proc.rb, app->proc.trace,
 			     strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL, err, sizeof(err)))
 		fprintf(stderr, "agentbpf: warning: %s; message-bus metrics are off\n", err);

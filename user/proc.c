@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,10 +46,40 @@ static void trace_event(struct proc_tracker *t, const char *what, uint32_t pid, 
 	trace_emit(&t->trace, what, agent >= 0 ? t->cfg->agents[agent].name : "-", pid, f, n);
 }
 
+static void member_hint_add(struct proc_tracker *t, uint32_t pid, int64_t delta)
+{
+	__atomic_fetch_add(&t->member_hint[pid & MEMBER_HINT_MASK], delta, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Makes pid a member of agent in the kernel. As in the BPF programs
+ * (member_add()), member_hint counts the entry before it exists; a second
+ * round covers an entry that the kernel removed between the two updates.
+ */
 static void set_kernel_agent(struct proc_tracker *t, uint32_t pid, uint32_t agent)
 {
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.agent_pids), &pid, &agent, BPF_ANY))
-		t->lc->dropped++;
+	int fd = bpf_map__fd(t->skel->maps.agent_pids);
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		member_hint_add(t, pid, 1);
+		if (bpf_map_update_elem(fd, &pid, &agent, BPF_NOEXIST) == 0)
+			return;
+		member_hint_add(t, pid, -1);
+		if (errno != EEXIST)
+			break;
+		if (bpf_map_update_elem(fd, &pid, &agent, BPF_EXIST) == 0)
+			return;
+		if (errno != ENOENT)
+			break;
+	}
+	t->lc->dropped++;
+}
+
+static void clear_kernel_agent(struct proc_tracker *t, uint32_t pid)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.agent_pids), &pid) == 0)
+		member_hint_add(t, pid, -1);
 }
 
 static void read_cgroups(struct proc_tracker *t, const struct proc_exec_event *e,
@@ -189,7 +220,7 @@ static void on_exit_event(struct proc_tracker *t, const struct proc_exit_event *
 	agent = m->agent;
 	lc_exit(t->lc, pid, e->exit_code, e->oom_killed, &final);
 	/* Our classification may have re-added the pid after the kernel's delete. */
-	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.agent_pids), &pid);
+	clear_kernel_agent(t, pid);
 	if (r == REASON_SIGNAL || r == REASON_OOM)
 		snprintf(detail, sizeof(detail), "%s signal=%d lifetime=%.3fs", exit_reason_name(r),
 			 e->exit_code & 0x7f, (e->hdr.ts_ns - e->hdr.start_ns) / 1e9);
@@ -303,6 +334,14 @@ int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct l
 				 strerror(-ret));
 		goto fail;
 	}
+	t->member_hint = mmap(NULL, MEMBER_HINT_SLOTS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+			      MAP_SHARED, bpf_map__fd(t->skel->maps.member_hint), 0);
+	if (t->member_hint == MAP_FAILED) {
+		t->member_hint = NULL;
+		ret = -errno;
+		snprintf(err, errlen, "cannot map the member hint table: %s", strerror(-ret));
+		goto fail;
+	}
 	ret = proc_bpf__attach(t->skel);
 	if (ret) {
 		snprintf(err, errlen, "cannot attach to sched/sock tracepoints: %s", strerror(-ret));
@@ -311,6 +350,19 @@ int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct l
 	return 0;
 fail:
 	proc_tracker_close(t);
+	return ret;
+}
+
+int proc_share_members(const struct proc_tracker *t, struct bpf_map *agent_pids,
+		       struct bpf_map *member_hint)
+{
+	int ret;
+
+	ret = bpf_map__set_max_entries(agent_pids, t->cfg->max_processes);
+	if (!ret)
+		ret = bpf_map__reuse_fd(agent_pids, bpf_map__fd(t->skel->maps.agent_pids));
+	if (!ret)
+		ret = bpf_map__reuse_fd(member_hint, bpf_map__fd(t->skel->maps.member_hint));
 	return ret;
 }
 
@@ -482,6 +534,9 @@ void proc_tracker_losses(struct proc_tracker *t, uint64_t out[LOSS_MAX])
 
 void proc_tracker_close(struct proc_tracker *t)
 {
+	if (t->member_hint)
+		munmap(t->member_hint, MEMBER_HINT_SLOTS * sizeof(uint64_t));
+	t->member_hint = NULL;
 	ring_buffer__free(t->rb);
 	t->rb = NULL;
 	proc_bpf__destroy(t->skel);

@@ -12,6 +12,7 @@
 
 struct proc_bpf;
 struct ring_buffer;
+struct bpf_map;
 
 enum proc_loss {
 	LOSS_RINGBUF_FULL,	/* kernel could not queue an event */
@@ -39,6 +40,7 @@ struct proc_tracker {
 	uint32_t late_pids[PROC_LATE_MAX];	/* classified late, checked after the drain */
 	int nlate;
 	struct trace_out trace;	/* `agentbpf trace`: one line per lifecycle event */
+	uint64_t *member_hint;	/* the kernel's member_hint, mapped */
 };
 
 /* Opens, loads and attaches. err gets one line naming the fix on failure. */
@@ -50,6 +52,12 @@ int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct l
  * (the data pages are mapped twice for reads across the wrap).
  */
 int proc_tracker_map_events(struct proc_tracker *t, char *err, size_t errlen);
+/*
+ * Makes another family's object use the lifecycle object's membership maps
+ * (agent_pids, member_hint). Call between opening and loading it.
+ */
+int proc_share_members(const struct proc_tracker *t, struct bpf_map *agent_pids,
+		       struct bpf_map *member_hint);
 /* Finds agents that were running before the daemon started. */
 int proc_tracker_scan(struct proc_tracker *t);
 int proc_tracker_poll(struct proc_tracker *t, int timeout_ms);

@@ -2,6 +2,7 @@
 config, real processes, and reads real scrapes. Standard library only, so it
 runs under Debian's /usr/bin/python3 with nothing else installed."""
 import gzip
+import json
 import os
 import re
 import shutil
@@ -204,6 +205,32 @@ class Daemon(Service):
                    f"{name}{labels} == {expected} (now {self.value(name, **labels)})")
         time.sleep(0.3)
         eq(self.value(name, **labels), expected, f"{name}{labels} after settling")
+
+    def member_tables(self):
+        """The kernel's agent_pids keys and member_hint counts (non-zero
+        slots), read with bpftool from the newest maps of those names: this
+        daemon's, the tests running one daemon at a time."""
+        def newest(name):
+            maps = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], check=True,
+                                             capture_output=True, text=True).stdout)
+            ids = [m["id"] for m in maps if m.get("name") == name]
+            check(ids, f"no BPF map {name} loaded")
+            out = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(max(ids))],
+                                 check=True, capture_output=True, text=True).stdout
+            # With BTF, bpftool gives the typed values under "formatted".
+            return [e.get("formatted", e) for e in json.loads(out)]
+        pids = {e["key"] for e in newest("agent_pids")}
+        hint = {e["key"]: e["value"] for e in newest("member_hint") if e["value"]}
+        return pids, hint
+
+    def check_member_hint(self):
+        """member_hint counts exactly the members in each slot: none missed
+        (a member the socket hooks would turn away), none leaked."""
+        pids, hint = self.member_tables()
+        want = {}
+        for pid in pids:
+            want[pid & 0xffff] = want.get(pid & 0xffff, 0) + 1
+        eq(hint, want, "member_hint slots vs agent_pids")
 
 
 

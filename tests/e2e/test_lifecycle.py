@@ -97,8 +97,11 @@ def test_health_goes_one_zero_one_across_restart():
 def test_forked_children_inherit_and_are_counted():
     with Daemon(config(("parent", {"cmdline": "*--tag forker*"}))) as d, Procs() as ps:
         # The agent forks 3 children; all 4 are members while they sleep.
-        p = ps.start(agent_argv("forker", "--sleep", 2, "--fork-children", 3))
+        p = ps.start(agent_argv("forker", "--sleep", 3, "--fork-children", 3))
         d.wait_value(4, "agent_processes", agent_type="parent", timeout=5)
+        # Children added in the kernel at fork are counted in member_hint too.
+        eq(len(d.member_tables()[0]), 4, "members in agent_pids")
+        d.check_member_hint()
         p.wait()
         d.wait_value(4, "agent_process_exits_total", agent_type="parent", reason="completed")
         d.wait_value(0, "agent_processes", agent_type="parent")
@@ -111,6 +114,7 @@ def test_forked_children_inherit_and_are_counted():
         p.kill()
         p.wait()
         d.wait_value(1, "agent_process_exits_total", agent_type="parent", reason="signal")
+        d.check_member_hint()
 
 
 def test_tools_run_by_an_agent_are_not_restarts():
@@ -147,6 +151,8 @@ def test_agents_running_before_the_daemon_are_found():
         time.sleep(0.2)
         with Daemon(config(("early", {"cmdline": "*--tag early*"}))) as d:
             eq(d.value("agent_processes", agent_type="early"), 2, "agent and child found at startup")
+            eq(len(d.member_tables()[0]), 2, "members in agent_pids")
+            d.check_member_hint()
             eq(d.value("worker_health_status", worker_name="early", worker_type="test-early"), 1,
                "health of an agent found at startup")
             start = float(open(f"/proc/{p.pid}/stat").read().rsplit(")", 1)[1].split()[19])
@@ -159,6 +165,7 @@ def test_agents_running_before_the_daemon_are_found():
             p.kill()
             p.wait()
             d.wait_value(1, "agent_process_exits_total", agent_type="early", reason="signal")
+            d.check_member_hint()
 
 
 def test_unmatched_processes_create_no_series():
@@ -201,6 +208,7 @@ def test_exit_storm_every_exit_counted():
         for (name, labels), v in s.items():
             if name == "agentbpf_events_dropped_total":
                 eq(v, 0, f"dropped events {labels}")
+        d.check_member_hint()
         print(f"    {2 * n} processes in {elapsed:.1f}s")
 
 
