@@ -96,7 +96,27 @@ def require(who, tools):
     for tool in tools:
         if not shutil.which(tool):
             sys.exit(f"{who}: {tool} missing (make deps)")
+    others = running_daemons()
+    if others:
+        # Its probes would run on every measured call too, in every variant.
+        sys.exit(f"{who}: another agentbpf is running (pid {' '.join(others)}): stop it first, "
+                 "its probes would be measured with ours")
     os.makedirs(RESULTS, exist_ok=True)
+
+
+def running_daemons():
+    """Pids of live agentbpf processes (zombies have no probes left)."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
+        if comm == "agentbpf" and state != "Z":
+            pids.append(pid)
+    return pids
 
 
 def stop_all(procs):

@@ -11,7 +11,9 @@ share of that CPU spent on agentbpf; divided by the operations done in the
 same time it is the BPF time per request or command there. All CPUs are
 sampled, so the total per request or command includes the other side's
 part too (the sk_data_ready run when a request arrives, the peer's own
-calls passing the hooks). Rounds alternate the
+calls passing the hooks). A third workload is no agent's at all
+(bench/bystander.py, a loopback ping-pong): what the hooks cost every other
+process on the host. Rounds alternate the
 builds (--compare), medians reported; the share is steadier on a noisy VM
 than throughput, which moves with the machine.
 
@@ -29,7 +31,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import (AGENTBPF, Daemon, free_port, parse_compare, require, stop_all, wait_port,
+from benchlib import (AGENTBPF, BENCH, Daemon, free_port, parse_compare, require, stop_all, wait_port,
                       write_report)
 from bus_bench import redis_benchmark
 from http_bench import start_nginx
@@ -79,6 +81,16 @@ def nginx_round(port, cpu_seconds, out):
     return prof, rate
 
 
+def bystander_round(cpu_seconds, out):
+    """bench/bystander.py (no agent's) for cpu_seconds + 2 s; its client's CPU 0 profiled."""
+    bench = subprocess.Popen(["/usr/bin/python3", os.path.join(BENCH, "bystander.py"),
+                              str(cpu_seconds + 2)], stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    prof = profile(0, cpu_seconds, out)
+    rate = float(re.search(r"([\d.]+) round trips/s", bench.communicate()[0]).group(1))
+    return prof, rate
+
+
 def redis_round(port, cpu_seconds, out):
     """redis-benchmark LPUSH (the matched agent, CPU 0); CPU 0 profiled while it runs."""
     res = {}
@@ -115,6 +127,11 @@ def main():
             ("redis-benchmark LPUSH, 1 per round trip (CPU 0: the client agent)", "command",
              "* busbench-client", f"bus_ports: [{rport}]\n",
              lambda out: redis_round(rport, a.seconds, out)),
+            ("a bystander's TCP ping-pong, no agent's (CPU 0: its client)", "round trip",
+             "*agentbpf-bpfprofile-*", "", lambda out: bystander_round(a.seconds, out)),
+            ("the same bystander, request_start: read (no sk_data_ready program)", "round trip",
+             "*agentbpf-bpfprofile-*", "request_start: read\n",
+             lambda out: bystander_round(a.seconds, out)),
         ]
         report = [f"## BPF time from perf samples ({time.strftime('%Y-%m-%d')}, {os.uname().release}, "
                   f"{os.cpu_count()} CPUs, {a.rounds} rounds of {a.seconds} s, no BPF stats)\n"]

@@ -162,6 +162,10 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 				fatal = true;
 			} else {
 				line(OK, "load probes", "HTTP programs loaded and attached (sock_recv/send_length)");
+				line(INFO, "request start", "%s", http_tracker_starts_at_arrival(&http) ?
+				     "when its bytes reach the socket (sk_data_ready)" :
+				     cfg.start_at_read ? "at the read that returns it (request_start: read)" :
+				     "at the read that returns it (no sk_data_ready before Linux 6.4)");
 			}
 			/* As the daemon does: run from the HTTP programs when they loaded. */
 			if (bus_tracker_open(&bus, &cfg, &t,

@@ -446,6 +446,17 @@ static int parse_top(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_
 		return parse_request_labels(c, cfg, v);
 	if (!strcmp(k, "max_routes"))
 		return get_int(c, v, "max_routes", 1, 10000, &cfg->max_routes);
+	if (!strcmp(k, "request_start")) {
+		const char *s = scalar(v);
+
+		if (s && !strcmp(s, "arrival"))
+			cfg->start_at_read = false;
+		else if (s && !strcmp(s, "read"))
+			cfg->start_at_read = true;
+		else
+			return fail(c, v, "request_start: expected arrival (when the request reached the socket, the default) or read (when the agent read it)");
+		return 0;
+	}
 	if (!strcmp(k, "routes"))
 		return parse_routes(c, cfg, v);
 	if (!strcmp(k, "bus_ports"))
@@ -456,7 +467,7 @@ static int parse_top(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_
 		/* Needs the agents' names: parsed after the rest (see config_parse). */
 		return 0;
 	}
-	return fail(c, key, "unknown key \"%s\" (expected agents, namespace, listen, buckets, max_processes, request_labels, max_routes, routes, bus_ports, max_queues or queues)", k);
+	return fail(c, key, "unknown key \"%s\" (expected agents, namespace, listen, buckets, max_processes, request_labels, max_routes, routes, request_start, bus_ports, max_queues or queues)", k);
 }
 
 int config_parse(struct config *cfg, const char *name, const char *text, size_t len,

@@ -45,6 +45,12 @@ struct config {
 	/* request_labels: extra labels of agent_requests_total and the duration histogram */
 	bool label_method, label_route, label_code;
 	int max_routes;		/* distinct routes per agent before route="other" */
+	/*
+	 * Where a request's duration starts: when its bytes were queued on the
+	 * socket (a hook on every socket's data arrival, host-wide), or at the
+	 * read that returns them (no such hook; time spent unread is not seen).
+	 */
+	bool start_at_read;
 	char *routes[CONFIG_MAX_ROUTES];	/* globs; a matching route is labelled by its glob */
 	int nroutes;
 	struct agent_conf agents[AGENTBPF_MAX_AGENTS];

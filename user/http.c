@@ -45,6 +45,11 @@ int http_tracker_next_fd(struct http_tracker *t)
 	return t->skel ? bpf_map__fd(t->skel->maps.sock_next) : -1;
 }
 
+bool http_tracker_starts_at_arrival(struct http_tracker *t)
+{
+	return t->skel && bpf_program__autoload(t->skel->progs.http_data_ready);
+}
+
 static int on_request(void *ctx, void *data, size_t len)
 {
 	struct http_tracker *t = ctx;
@@ -116,8 +121,11 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg,
 	for (i = 0; i < cfg->nbus_ports && i < HTTP_OTHER_PORTS; i++)
 		t->skel->rodata->other_ports[i] = cfg->bus_ports[i];
 	t->skel->rodata->nother_ports = i;
-	/* sk_data_ready exists since Linux 6.4; without it a request starts at its read. */
-	if (!kernel_has_sk_data_ready())
+	/*
+	 * sk_data_ready exists since Linux 6.4; without it, or when the config
+	 * asks, a request starts at its read.
+	 */
+	if (cfg->start_at_read || !kernel_has_sk_data_ready())
 		bpf_program__set_autoload(t->skel->progs.http_data_ready, false);
 	/* Label sets an agent can have: 3 statuses, times what the labels add. */
 	{

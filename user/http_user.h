@@ -43,6 +43,8 @@ const char *http_drop_name(enum http_drop_reason r);
 struct bpf_object *http_tracker_object(struct http_tracker *t);
 /* The sock_next program array (enum http_next), or -1 when HTTP is off. */
 int http_tracker_next_fd(struct http_tracker *t);
+/* Requests start when their bytes reach the socket (sk_data_ready), not at their read. */
+bool http_tracker_starts_at_arrival(struct http_tracker *t);
 void http_tracker_close(struct http_tracker *t);
 
 #endif

@@ -223,6 +223,13 @@ class Daemon(Service):
         hint = {e["key"]: e["value"] for e in newest("member_hint") if e["value"]}
         return pids, hint
 
+    @staticmethod
+    def bpf_programs():
+        """Names of the BPF programs loaded on the host (15 characters at most)."""
+        progs = json.loads(subprocess.run(["bpftool", "-j", "prog", "show"], check=True,
+                                          capture_output=True, text=True).stdout)
+        return {p.get("name", "") for p in progs}
+
     def check_member_hint(self):
         """member_hint counts exactly the members in each slot: none missed
         (a member the socket hooks would turn away), none leaked."""

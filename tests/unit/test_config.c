@@ -781,6 +781,22 @@ static void test_error_max_routes_out_of_range(void **state)
 	check_error("max_routes: 0\n", 1, "max_routes: must be a whole number from 1 to 10000");
 }
 
+static void test_request_start_default_and_values(void **state)
+{
+	assert_int_equal(parse("agents: []\n"), 0);
+	assert_false(cfg.start_at_read);
+	assert_int_equal(parse("request_start: read\nagents: []\n"), 0);
+	assert_true(cfg.start_at_read);
+	assert_int_equal(parse("request_start: arrival\nagents: []\n"), 0);
+	assert_false(cfg.start_at_read);
+}
+
+static void test_error_request_start_unknown(void **state)
+{
+	check_error("agents: []\nrequest_start: accept\n", 2,
+		    "request_start: expected arrival (when the request reached the socket, the default) or read");
+}
+
 static void test_route_label_first_matching_pattern(void **state)
 {
 	assert_int_equal(parse("routes: [\"/v1/chat/*\", \"/v1/*\"]\nagents: []\n"), 0);
@@ -920,6 +936,8 @@ int main(void)
 		T(test_error_unknown_request_label),
 		T(test_error_route_pattern_without_slash),
 		T(test_error_max_routes_out_of_range),
+		T(test_request_start_default_and_values),
+		T(test_error_request_start_unknown),
 		T(test_route_label_first_matching_pattern),
 		T(test_error_invalid_yaml_syntax),
 		T(test_error_invalid_yaml_bad_indentation),
