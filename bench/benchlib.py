@@ -58,16 +58,22 @@ class Daemon:
             f.write(f'agents:\n  - name: bench\n    match:\n      cmdline: "{glob}"\n{extra_config}')
         extra = ["--bpf-stats"] if stats else []
         self.stats = stats is not False
-        self.proc = subprocess.Popen([binary, "--config", cfg, "--web.listen-address",
-                                      f"127.0.0.1:{self.port}", *extra], stderr=subprocess.DEVNULL)
+        log = os.path.join(workdir, "agentbpf.log")
+        with open(log, "w") as err:
+            self.proc = subprocess.Popen([binary, "--config", cfg, "--web.listen-address",
+                                          f"127.0.0.1:{self.port}", *extra], stderr=err)
         deadline = time.time() + 15
-        while time.time() < deadline:
+        while time.time() < deadline and self.proc.poll() is None:
             try:
                 scrape(self.url)
                 return
             except OSError:
                 time.sleep(0.1)
-        sys.exit("bench: agentbpf did not start")
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        with open(log) as f:
+            sys.exit(f"bench: {binary} did not start: {f.read().strip()}")
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
