@@ -17,7 +17,7 @@ process on the host. Rounds alternate the
 builds (--compare), medians reported; the share is steadier on a noisy VM
 than throughput, which moves with the machine.
 
-Usage: sudo bench/bpf_profile.py [--rounds N] [--seconds S] [--compare NAME=BINARY ...]
+Usage: sudo bench/bpf_profile.py [--rounds N] [--seconds S] [--compare NAME=BINARY ...] [--only WORD]
 Results in bench/results/bpf_profile.md.
 """
 import argparse
@@ -109,6 +109,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--compare", action="append", default=[], metavar="NAME=BINARY",
                     help="also profile another agentbpf build (e.g. an older commit)")
+    ap.add_argument("--only", metavar="WORD", help="the workloads whose title has WORD (nginx, "
+                    "redis, bystander, request_start)")
     a = ap.parse_args()
     builds = [("agentbpf", AGENTBPF)] + parse_compare(a.compare)
     require("bpf profile", ("perf", "wrk", "/usr/sbin/nginx", "redis-server", "redis-benchmark"))
@@ -133,8 +135,13 @@ def main():
             ("the same bystander, request_start: read (no sk_data_ready program)", "round trip",
              "*agentbpf-bpfprofile-*", "request_start: read\n",
              lambda out: bystander_round(a.seconds, out)),
+            ("nginx again, request_start: read (CPU 1: nginx)", "request",
+             "*agentbpf-bpfprofile-*", "request_start: read\n",
+             lambda out: nginx_round(nport, a.seconds, out)),
         ]
-        only_this_build = {scenarios[-1][0]}
+        only_this_build = {scenarios[-1][0], scenarios[-2][0]}
+        if a.only:
+            scenarios = [sc for sc in scenarios if a.only in sc[0]]
         report = [f"## BPF time from perf samples ({time.strftime('%Y-%m-%d')}, {os.uname().release}, "
                   f"{os.cpu_count()} CPUs, {a.rounds} rounds of {a.seconds} s, no BPF stats)\n"]
         for title, per, glob, extra, run in scenarios:
