@@ -111,7 +111,8 @@ def require(who, tools):
 
 
 def running_daemons():
-    """Pids of live agentbpf processes (zombies have no probes left)."""
+    """Pids of live agentbpf processes (zombies have no probes left). This
+    script's own daemons are not started yet when require() asks."""
     pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -120,7 +121,8 @@ def running_daemons():
         except OSError:
             continue
         comm, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
-        if comm == "agentbpf" and state != "Z":
+        # Builds under other names (agentbpf-74da08) count too: comm is their file name.
+        if comm.startswith("agentbpf") and state != "Z":
             pids.append(pid)
     return pids
 

@@ -27,6 +27,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -87,8 +88,10 @@ def bystander_round(cpu_seconds, out):
                               str(cpu_seconds + 2)], stdout=subprocess.PIPE, text=True)
     time.sleep(1)
     prof = profile(0, cpu_seconds, out)
-    rate = float(re.search(r"([\d.]+) round trips/s", bench.communicate()[0]).group(1))
-    return prof, rate
+    m = re.search(r"([\d.]+) round trips/s", bench.communicate()[0])
+    if not m:
+        sys.exit(f"bpf profile: bench/bystander.py failed (exit {bench.returncode})")
+    return prof, float(m.group(1))
 
 
 def redis_round(port, cpu_seconds, out):
@@ -142,6 +145,8 @@ def main():
         only_this_build = {scenarios[-1][0], scenarios[-2][0]}
         if a.only:
             scenarios = [sc for sc in scenarios if a.only in sc[0]]
+            if not scenarios:
+                sys.exit(f"bpf profile: no workload has {a.only!r} in its title")
         report = [f"## BPF time from perf samples ({time.strftime('%Y-%m-%d')}, {os.uname().release}, "
                   f"{os.cpu_count()} CPUs, {a.rounds} rounds of {a.seconds} s, no BPF stats)\n"]
         for title, per, glob, extra, run in scenarios:

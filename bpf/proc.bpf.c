@@ -16,6 +16,8 @@
 
 #define TCP_LISTEN	10
 #define SIGKILL		9
+#define ENOENT		2
+#define E2BIG		7
 #define EEXIST		17
 
 char LICENSE[] SEC("license") = "GPL";
@@ -134,20 +136,28 @@ static __always_inline void member_hint_add(u32 tgid, s64 delta)
 
 /*
  * Adds (or re-points) a member, counted in member_hint before it can be
- * found: a socket hook must never see the entry with the hint still 0.
+ * found: a socket hook must never see the entry with the hint still 0. An
+ * entry already there (left from an exit we missed) is counted already; a
+ * second round covers one that the daemon removed in between. The daemon's
+ * set_kernel_agent() does the same.
  */
 static __always_inline long member_add(u32 tgid, u32 agent)
 {
-	long err;
+	long err = 0;
+	int round;
 
-	member_hint_add(tgid, 1);
-	err = bpf_map_update_elem(&agent_pids, &tgid, &agent, BPF_NOEXIST);
-	if (!err)
-		return 0;
-	member_hint_add(tgid, -1);
-	/* Left over from an exit we missed: the entry is counted already. */
-	if (err == -EEXIST)
+	for (round = 0; round < 2; round++) {
+		member_hint_add(tgid, 1);
+		err = bpf_map_update_elem(&agent_pids, &tgid, &agent, BPF_NOEXIST);
+		if (!err)
+			return 0;
+		member_hint_add(tgid, -1);
+		if (err != -EEXIST)
+			return err;
 		err = bpf_map_update_elem(&agent_pids, &tgid, &agent, BPF_EXIST);
+		if (err != -ENOENT)
+			return err;
+	}
 	return err;
 }
 
@@ -205,6 +215,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	struct proc_event_hdr *e;
 	u32 *agent, idx;
 	u64 *exec_ts;
+	long err;
 
 	/* New threads share the parent's tgid and are not new processes. */
 	if (child->pid != ctgid)
@@ -213,8 +224,11 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	if (agent) {
 		/* Inherit in-kernel so the child is tracked before it first runs. */
 		idx = *agent;
-		if (member_add(ctgid, idx))
+		err = member_add(ctgid, idx);
+		if (err == -E2BIG)
 			count_drop(DROP_PIDMAP_FULL);
+		else if (err)
+			idx = AGENT_PENDING;	/* raced with the daemon: it adds the child */
 	} else {
 		exec_ts = recent_exec(ptgid);
 		if (!exec_ts)

@@ -18,6 +18,7 @@
 /* Slots of member_hint: twice the default capacity keeps most of them 0. */
 #define MEMBER_HINT_SLOTS	65536
 #define MEMBER_HINT_MASK	(MEMBER_HINT_SLOTS - 1)
+#define MEMBER_HINT_BYTES	(MEMBER_HINT_SLOTS * 8)	/* u64 counts */
 
 /*
  * Event agent for a process that exec'd recently and is not a member (yet):

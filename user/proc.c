@@ -76,10 +76,31 @@ static void set_kernel_agent(struct proc_tracker *t, uint32_t pid, uint32_t agen
 	t->lc->dropped++;
 }
 
+/*
+ * Removes pid from the kernel's members at its exit. Normally the kernel
+ * did already; an entry still there was re-added by a late classification,
+ * or is a new process that got the pid and inherited membership before this
+ * exit was read: remembered, so that its fork event puts it back.
+ */
 static void clear_kernel_agent(struct proc_tracker *t, uint32_t pid)
 {
-	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.agent_pids), &pid) == 0)
-		member_hint_add(t, pid, -1);
+	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.agent_pids), &pid))
+		return;
+	member_hint_add(t, pid, -1);
+	t->cleared[t->ncleared++ % PROC_CLEARED_MAX] = pid;
+}
+
+static bool was_cleared(struct proc_tracker *t, uint32_t pid)
+{
+	int i;
+
+	for (i = 0; i < PROC_CLEARED_MAX && i < t->ncleared; i++) {
+		if (t->cleared[i] == pid) {
+			t->cleared[i] = 0;
+			return true;
+		}
+	}
+	return false;
 }
 
 static void read_cgroups(struct proc_tracker *t, const struct proc_exec_event *e,
@@ -195,7 +216,7 @@ static void on_fork(struct proc_tracker *t, const struct proc_event_hdr *h)
 		agent = parent->agent;
 		if (lc_start(t->lc, h->pid, agent, h->start_ns,
 			     LC_NEW | (parent->flags & LC_HELPER ? LC_HELPER : LC_FORKED)) == 0 &&
-		    h->agent != (uint32_t)agent)
+		    (h->agent != (uint32_t)agent || was_cleared(t, h->pid)))
 			set_kernel_agent(t, h->pid, agent);
 	}
 	if (agent >= 0)
@@ -334,7 +355,7 @@ int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct l
 				 strerror(-ret));
 		goto fail;
 	}
-	t->member_hint = mmap(NULL, MEMBER_HINT_SLOTS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+	t->member_hint = mmap(NULL, MEMBER_HINT_BYTES, PROT_READ | PROT_WRITE,
 			      MAP_SHARED, bpf_map__fd(t->skel->maps.member_hint), 0);
 	if (t->member_hint == MAP_FAILED) {
 		t->member_hint = NULL;
@@ -358,9 +379,8 @@ int proc_share_members(const struct proc_tracker *t, struct bpf_map *agent_pids,
 {
 	int ret;
 
-	ret = bpf_map__set_max_entries(agent_pids, t->cfg->max_processes);
-	if (!ret)
-		ret = bpf_map__reuse_fd(agent_pids, bpf_map__fd(t->skel->maps.agent_pids));
+	/* reuse_fd takes the map's sizes from the fd too. */
+	ret = bpf_map__reuse_fd(agent_pids, bpf_map__fd(t->skel->maps.agent_pids));
 	if (!ret)
 		ret = bpf_map__reuse_fd(member_hint, bpf_map__fd(t->skel->maps.member_hint));
 	return ret;
@@ -535,7 +555,7 @@ void proc_tracker_losses(struct proc_tracker *t, uint64_t out[LOSS_MAX])
 void proc_tracker_close(struct proc_tracker *t)
 {
 	if (t->member_hint)
-		munmap(t->member_hint, MEMBER_HINT_SLOTS * sizeof(uint64_t));
+		munmap(t->member_hint, MEMBER_HINT_BYTES);
 	t->member_hint = NULL;
 	ring_buffer__free(t->rb);
 	t->rb = NULL;

@@ -24,6 +24,7 @@ enum proc_loss {
 };
 
 #define PROC_LATE_MAX	256
+#define PROC_CLEARED_MAX	64
 
 struct proc_tracker {
 	struct proc_bpf *skel;
@@ -41,6 +42,8 @@ struct proc_tracker {
 	int nlate;
 	struct trace_out trace;	/* `agentbpf trace`: one line per lifecycle event */
 	uint64_t *member_hint;	/* the kernel's member_hint, mapped */
+	uint32_t cleared[PROC_CLEARED_MAX];	/* pids whose entry an exit removed */
+	int ncleared;
 };
 
 /* Opens, loads and attaches. err gets one line naming the fix on failure. */

@@ -208,27 +208,33 @@ class Daemon(Service):
 
     def member_tables(self):
         """The kernel's agent_pids keys and member_hint counts (non-zero
-        slots), read with bpftool from the newest maps of those names: this
-        daemon's, the tests running one daemon at a time."""
+        slots). Two dumps one after the other: call it while membership
+        holds still."""
         def newest(name):
-            maps = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], check=True,
-                                             capture_output=True, text=True).stdout)
-            ids = [m["id"] for m in maps if m.get("name") == name]
-            check(ids, f"no BPF map {name} loaded")
-            out = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(max(ids))],
-                                 check=True, capture_output=True, text=True).stdout
+            out = self.bpftool_json("map", "dump", "id", str(self.newest_map_id(name)))
             # With BTF, bpftool gives the typed values under "formatted".
-            return [e.get("formatted", e) for e in json.loads(out)]
+            return [e.get("formatted", e) for e in out]
         pids = {e["key"] for e in newest("agent_pids")}
         hint = {e["key"]: e["value"] for e in newest("member_hint") if e["value"]}
         return pids, hint
 
     @staticmethod
-    def bpf_programs():
-        """Names of the BPF programs loaded on the host (15 characters at most)."""
-        progs = json.loads(subprocess.run(["bpftool", "-j", "prog", "show"], check=True,
-                                          capture_output=True, text=True).stdout)
-        return {p.get("name", "") for p in progs}
+    def bpftool_json(*args):
+        return json.loads(subprocess.run(["bpftool", "-j", *args], check=True,
+                                         capture_output=True, text=True).stdout)
+
+    def newest_map_id(self, name):
+        """The id of the newest map of that name: this daemon's, the tests
+        running one daemon at a time (this bpftool shows no owner pids)."""
+        ids = [m["id"] for m in self.bpftool_json("map", "show") if m.get("name") == name]
+        check(ids, f"no BPF map {name} loaded")
+        return max(ids)
+
+    def programs_using(self, map_name):
+        """Names of the loaded programs that use this daemon's map map_name."""
+        map_id = self.newest_map_id(map_name)
+        return {p.get("name", "") for p in self.bpftool_json("prog", "show")
+                if map_id in p.get("map_ids", [])}
 
     def check_member_hint(self):
         """member_hint counts exactly the members in each slot: none missed

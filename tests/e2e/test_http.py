@@ -147,7 +147,7 @@ def blocked_loop_buckets(d_cfg):
     port = free_port()
     with Daemon(d_cfg) as d, Procs() as ps:
         start_uvicorn(ps, port, d)
-        arrival_hook = "http_data_ready" in d.bpf_programs()
+        arrival_hook = "http_data_ready" in d.programs_using("http_conns")
         with Conn(port) as a, Conn(port) as b:
             b.send(request("GET", "/ok"))
             b.response()

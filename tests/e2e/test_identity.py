@@ -31,6 +31,9 @@ def test_port_matcher_before_and_after_daemon_start():
             eq(d.value("agent_processes", agent_type="early-port"), 1, "listener found at startup")
             p = ps.start(http_server(late, "late"))
             d.wait_value(1, "agent_processes", agent_type="late-port")
+            # Both members, one added at listen(): each counted in member_hint.
+            eq(len(d.member_tables()[0]), 2, "members in agent_pids")
+            d.check_member_hint()
             p.kill()
             p.wait()
             d.wait_value(1, "agent_process_exits_total", agent_type="late-port", reason="signal")

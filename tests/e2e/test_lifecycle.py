@@ -137,6 +137,9 @@ def test_exec_into_another_agent_moves_membership():
         d.wait_value(1, "agent_processes", agent_type="first")
         d.wait_value(1, "agent_processes", agent_type="second")
         eq(d.value("agent_processes", agent_type="first"), 0, "first agent after exec")
+        # Re-pointed to the second agent in place: still one member, counted once.
+        eq(len(d.member_tables()[0]), 1, "members in agent_pids")
+        d.check_member_hint()
         p.kill()
         p.wait()
         d.wait_value(1, "agent_process_exits_total", agent_type="second", reason="signal")
