@@ -506,8 +506,17 @@ def test_every_alert_fires_on_a_real_condition():
                     time.sleep(0.5)
                 # Stalled consumer: new tasks, and the consumer pops none of them.
                 eq(bus["producer"].do("push", "tasks", 20), 20, "tasks pushed to the stalled consumer")
-                # Backlog: drainer pops while firehose pushes faster.
+                # Backlog: drainer pops while firehose pushes faster. The drainer's
+                # deliveries reach Prometheus first, as an increase: a new series'
+                # first sample is no increase, and with for: 0s one evaluation in
+                # between would show the drainer as stalled.
                 bus["drainer"].send("pop", "backlog", 300, 0.02)
+                delivered = 'message_bus_messages_total{to_agent="drainer"}'
+                bus["firehose"].do("push", "backlog", 5)
+                wait_until(lambda: prom.query(delivered), 30, "drainer's deliveries scraped")
+                bus["firehose"].do("push", "backlog", 5)
+                wait_until(lambda: prom.query(f"increase({delivered}[10m]) > 0"), 30,
+                           "drainer's deliveries increasing in Prometheus")
                 bus["firehose"].do("push", "backlog", 1100)
                 time.sleep(2)
                 check(bus["firehose"].do("push", "backlog", 600) > 1000, "backlog over 1000")
