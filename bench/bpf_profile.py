@@ -32,9 +32,8 @@ import tempfile
 import threading
 import time
 
-from benchlib import (AGENTBPF, BENCH, Daemon, free_port, parse_compare, require, stop_all, wait_port,
-                      write_report)
-from bus_bench import redis_benchmark
+from benchlib import AGENTBPF, BENCH, Daemon, parse_compare, require, stop_all, write_report
+from bus_bench import redis_benchmark, start_redis
 from http_bench import start_nginx
 
 # Kernel symbols that are agentbpf's cost: its programs (bpf_prog_<tag>_<name>),
@@ -121,11 +120,7 @@ def main():
     procs = []
     try:
         nport = start_nginx(work, procs)
-        rport = free_port()
-        procs.append(subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(rport),
-                                       "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(rport)
+        rport = start_redis(procs)
         scenarios = [
             ("nginx, small static file (CPU 1: nginx)", "request", "*agentbpf-bpfprofile-*", "",
              lambda out: nginx_round(nport, a.seconds, out)),

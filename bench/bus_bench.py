@@ -36,6 +36,16 @@ def redis_benchmark(port, test, requests, pipeline):
     return float(rows[0][1])
 
 
+def start_redis(procs):
+    """redis-server on CPU 1, no persistence. Returns its port."""
+    port = free_port()
+    procs.append(subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(port),
+                                   "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    wait_port(port)
+    return port
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -46,13 +56,10 @@ def main():
     compare = parse_compare(a.compare)
     require("bus bench", ("redis-server", "redis-benchmark"))
     work = tempfile.mkdtemp(prefix="agentbpf-busbench-")
-    port = free_port()
-    server = subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(port),
-                               "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = []
     tables = []
     try:
-        wait_port(port)
+        port = start_redis(procs)
         none = (lambda: None, lambda ctx: None)
         variants = {"baseline": none,
                     **daemon_variants("* busbench-client", work, compare,
@@ -92,7 +99,7 @@ def main():
                   "each)\n\n" + "\n".join(tables))
         write_report("bus.md", report)
     finally:
-        stop_all([server])
+        stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 
