@@ -236,10 +236,13 @@ class Daemon(Service):
         return {p.get("name", "") for p in self.bpftool_json("prog", "show")
                 if map_id in p.get("map_ids", [])}
 
-    def check_member_hint(self):
+    def check_member_hint(self, members=None):
         """member_hint counts exactly the members in each slot: none missed
-        (a member the socket hooks would turn away), none leaked."""
+        (a member the socket hooks would turn away), none leaked. With
+        members, agent_pids holds that many, in the same reading."""
         pids, hint = self.member_tables()
+        if members is not None:
+            eq(len(pids), members, "members in agent_pids")
         want = {}
         for pid in pids:
             want[pid & 0xffff] = want.get(pid & 0xffff, 0) + 1
