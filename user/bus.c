@@ -90,8 +90,8 @@ static int join_http_dispatch(struct bus_tracker *t, int next_fd)
 }
 
 int bus_tracker_open(struct bus_tracker *t, const struct config *cfg,
-		     const struct proc_tracker *proc, int next_fd, struct ring_buffer *rb, struct trace_out trace,
-		     const char *btf_path, char *err, size_t errlen)
+		     const struct proc_tracker *proc, int next_fd, struct ring_buffer *rb,
+		     struct trace_out trace, const char *btf_path, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
 	uint32_t agents = cfg->nagents ? cfg->nagents : 1;

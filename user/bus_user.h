@@ -67,8 +67,8 @@ struct bus_tracker {
  * programs; with -1 they are attached to the tracepoints themselves.
  */
 int bus_tracker_open(struct bus_tracker *t, const struct config *cfg,
-		     const struct proc_tracker *proc, int next_fd, struct ring_buffer *rb, struct trace_out trace,
-		     const char *btf_path, char *err, size_t errlen);
+		     const struct proc_tracker *proc, int next_fd, struct ring_buffer *rb,
+		     struct trace_out trace, const char *btf_path, char *err, size_t errlen);
 void bus_tracker_render(struct bus_tracker *t, struct expo *e);
 void bus_tracker_drops(struct bus_tracker *t, uint64_t out[BUS_DROP_MAX]);
 void bus_tracker_render_maps(struct bus_tracker *t, struct expo *e, bool capacity);
