@@ -142,6 +142,13 @@ def scenario(name, port):
         c.s.sendmsg([head, b"x" * 7000, b"\r\n"])
         n = c.read()
         return {"len": n, "popped": len(c.call("LPOP", "sq", 5))}
+    if name == "inline-commands":
+        # Inline commands (redis-cli's and telnet's form) between RESP ones,
+        # and a blank inline line, which Redis does not answer.
+        c.call("RPUSH", "iq", "a", "b")
+        c.s.sendall(b"PING\r\n   \r\nLLEN iq\r\n")
+        pong, n = c.read(), c.read()
+        return {"pong": pong, "len": n, "popped": len(c.call("LPOP", "iq", 5))}
     if name == "collision":
         # "rvtasks" and "blxmacw" have the same 32-bit FNV-1a hash.
         c.call("RPUSH", "rvtasks", 1, 2, 3, 4, 5)

@@ -393,15 +393,15 @@ def test_queue_depth_stays_with_its_first_consumer():
 
 SCENARIOS = ["resp3-pubsub-then-commands", "unsubscribe-all-then-commands", "reset-after-multi",
              "large-replies", "many-kinds-in-flight", "commands-and-counts", "sendmsg-buffers",
-             "collision"]
+             "inline-commands", "collision"]
 
 
 def test_protocol_corners_keep_the_pairing():
     """Raw RESP2/RESP3 clients: RESP3 confirmations as pushes, UNSUBSCRIBE of
     everything, RESET inside MULTI, replies and pipelines far larger than a
     read window, more kinds of commands in flight than followed, HEXISTS,
-    LPOP with a count of 0, a sendmsg of several buffers, and two key names
-    with the same 32-bit hash in the kernel."""
+    LPOP with a count of 0, a sendmsg of several buffers, inline commands,
+    and two key names with the same 32-bit hash in the kernel."""
     with Redis() as r, Daemon(cfg(r, "corner")) as d, Procs() as ps:
         seen = {}
         for name in SCENARIOS:
@@ -416,15 +416,16 @@ def test_protocol_corners_keep_the_pairing():
         eq(seen["commands-and-counts"], {"replies": [1, 0, None, 0, 3]}, "HEXISTS, LPOP 0")
         eq(seen["sendmsg-buffers"], {"len": 1, "popped": 1}, "sendmsg client")
         eq(seen["collision"], {"popped": 1, "llen": 0}, "collision client")
+        eq(seen["inline-commands"], {"pong": "PONG", "len": 2, "popped": 2}, "inline client")
 
-        # Every delivery on its own queue: 1 + 3 + 2 + 3 + 1 + 1.
-        d.wait_value(11, "message_bus_messages_total", from_agent="corner", to_agent="corner",
+        # Every delivery on its own queue: 1 + 3 + 2 + 3 + 1 + 1 + 2.
+        d.wait_value(13, "message_bus_messages_total", from_agent="corner", to_agent="corner",
                      message_type="list")
         s = d.scrape()
         depth = lambda q: s.get("message_bus_queue_depth", agent_type="corner", queue=q)
-        eq({q: depth(q) for q in ("r3q", "uq", "rq", "big", "kq", "lz", "sq", "rvtasks", "blxmacw")},
+        eq({q: depth(q) for q in ("r3q", "uq", "rq", "big", "kq", "lz", "sq", "rvtasks", "blxmacw", "iq")},
            {"r3q": 2, "uq": 0, "rq": 0, "big": 40, "kq": 0, "lz": 3, "sq": 0, "rvtasks": 5,
-            "blxmacw": 0}, "queue depths")
+            "blxmacw": 0, "iq": 0}, "queue depths")
         eq([k for k in s if k[0] == "message_bus_messages_total" and
             dict(k[1])["message_type"] == "pubsub"], [], "list data that looks like a push is not one")
         eq(depth("fakechan"), None, "no queue made up from list data")
