@@ -259,12 +259,6 @@ static __always_inline void lose(struct bus_conn *c)
 	count_drop(BUS_DROP_DESYNC);
 }
 
-/* The first len bytes of a little-endian word (all of it from 8 on). */
-static __always_inline u64 word_cut(u64 w, u32 len)
-{
-	return len < 8 ? w & ((1ull << (len * 8)) - 1) : w;
-}
-
 /* The first len bytes of the word at p. */
 static __always_inline u64 word_part(const char *p, u32 len)
 {

@@ -88,6 +88,29 @@ struct http_req {
 	__u8 pad[6];
 };
 
+/*
+ * Head bytes a connection keeps of its last response: nginx's are 240, a
+ * Python server's fewer.
+ */
+#define HTTP_LAYOUT	256
+
+/*
+ * The last response head a connection sent, kept so that the next one, when
+ * it differs only where the framing does not look (a Date, an ETag), is not
+ * scanned again: same line ends, same first 16 bytes of each long header
+ * line (its name), same Transfer-Encoding line, and a Content-Length line
+ * in the same place, whose value is read again.
+ */
+struct http_layout {
+	__u32 sensitive;	/* bytes the framing reads: bit k for bytes 8k..8k+7 */
+	__u16 len;		/* the head's length; 0 when none is kept */
+	__u16 cl_at;		/* its Content-Length line, if cl_nl */
+	__u16 cl_nl;
+	__u8 chunked;
+	__u8 pad;
+	char head[HTTP_LAYOUT];
+};
+
 struct http_conn {
 	__u32 agent;
 	__u32 pid;
@@ -107,6 +130,7 @@ struct http_conn {
 	__u64 last_send_ns;
 	struct http_dir dirs[2];
 	struct http_req q[HTTP_PIPELINE];
+	struct http_layout layout;	/* of the responses */
 };
 
 struct carry_key {
@@ -155,7 +179,9 @@ struct head_state {
 	u8 has_length;
 	u8 chunked;
 	u8 in_headers;		/* the start line is behind us */
-	u8 pad[5];
+	u8 lengths;		/* Content-Length lines seen */
+	u32 sensitive;		/* as in struct http_layout */
+	u32 cl_at, cl_nl;	/* the Content-Length line */
 };
 
 struct scratch {
@@ -611,35 +637,58 @@ static __always_inline u32 route_of(struct parse_ctx *x, u32 path_off, u32 len, 
 }
 
 
+/* The value of the Content-Length line [start, nl). */
+static __always_inline void length_value(struct scratch *s, u32 start, u32 nl)
+{
+	struct head_state *h = &s->head;
+	u64 v = 0;
+	u32 i, k;
+
+	for (k = 0; k < 24; k++) {
+		char d;
+
+		i = start + 15 + k;
+		if (i >= nl)
+			break;
+		d = s->buf[i & SCRATCH_MASK];
+
+		if (d == ' ' || d == '\t')
+			continue;
+		if (d < '0' || d > '9')
+			break;
+		v = v * 10 + (d - '0');
+		h->has_length = true;
+	}
+	h->content_length = v;
+}
+
+/* The head's bytes [from, to) decide its framing: see struct http_layout. */
+static __always_inline void sensitive(struct head_state *h, u32 from, u32 to)
+{
+	u32 first = from / 8, last = (to - 1) / 8;
+
+	/* Past HTTP_LAYOUT the head is not kept: no bit needed. */
+	if (last < 32)
+		h->sensitive |= ((2u << last) - 1) & ~((1u << first) - 1);
+}
+
 /* One header line [start, nl): only the framing headers matter. */
 static __always_inline void header_line(struct scratch *s, u32 start, u32 nl)
 {
 	struct head_state *h = &s->head;
 	const char *p = s->buf + (start & SCRATCH_MASK);
-	u64 v = 0;
-	u32 i, k;
 
+	/* A shorter line is no framing header, and stays shorter while the line ends stay. */
 	if (nl - start < 16)
 		return;
+	sensitive(h, start, start + 16);
 	/* "content-length:" and "transfer-encoding:", any case */
 	if (lower8(p) == 0x2d746e65746e6f63ull &&		/* "content-" */
 	    (lower8(p + 8) & 0x00ffffffffffffffull) == 0x003a6874676e656cull) { /* "length:" */
-		for (k = 0; k < 24; k++) {
-			char d;
-
-			i = start + 15 + k;
-			if (i >= nl)
-				break;
-			d = s->buf[i & SCRATCH_MASK];
-
-			if (d == ' ' || d == '\t')
-				continue;
-			if (d < '0' || d > '9')
-				break;
-			v = v * 10 + (d - '0');
-			h->has_length = true;
-		}
-		h->content_length = v;
+		h->lengths++;
+		h->cl_at = start;
+		h->cl_nl = nl;
+		length_value(s, start, nl);
 		return;
 	}
 	if (lower8(p) == 0x726566736e617274ull &&		/* "transfer" */
@@ -647,6 +696,7 @@ static __always_inline void header_line(struct scratch *s, u32 start, u32 nl)
 		/* The value ends in "chunked" when the body is chunked. */
 		u32 e = s->buf[(nl - 1) & SCRATCH_MASK] == '\r' ? nl - 1 : nl;
 
+		sensitive(h, start, nl);
 		if (lower8(s->buf + ((e - 8) & SCRATCH_MASK)) >> 8 == 0x64656b6e756863ull)
 			h->chunked = true;
 	}
@@ -709,6 +759,56 @@ static long scan_step(u32 i, void *arg)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * Is the head in the window laid out like the connection's last response,
+ * as far as its framing goes? Then it is framed from what was kept, with
+ * the Content-Length read again, instead of scanned line by line.
+ */
+static __always_inline bool layout_same(struct http_layout *lay, struct scratch *s)
+{
+	struct head_state *h = &s->head;
+	u32 end = lay->len, k, at;
+	u64 a, b;
+
+	if (!end || end > h->len || end > HTTP_LAYOUT)
+		return false;
+	for (k = 0; k < HTTP_LAYOUT / 8; k++) {
+		at = k * 8;
+		if (at >= end)
+			break;
+		a = load8(s->buf + at);
+		b = load8(lay->head + at);
+		if (end - at < 8) {
+			a = word_cut(a, end - at);
+			b = word_cut(b, end - at);
+		}
+		if (a != b && (((lay->sensitive >> k) & 1) || newline_mask(a) != newline_mask(b)))
+			return false;
+	}
+	h->end = end;
+	h->chunked = lay->chunked;
+	if (lay->cl_nl)
+		length_value(s, lay->cl_at, lay->cl_nl);
+	return true;
+}
+
+/* A response head was scanned whole in the window: keep its layout for the next. */
+static __always_inline void layout_keep(struct http_layout *lay, struct scratch *s)
+{
+	struct head_state *h = &s->head;
+
+	lay->len = 0;
+	/* Two Content-Length lines: the scan takes the last, keep it simple. */
+	if (h->end > HTTP_LAYOUT || h->lengths > 1)
+		return;
+	bpf_probe_read_kernel(lay->head, clamp_size(h->end, HTTP_LAYOUT), s->buf);
+	lay->sensitive = h->sensitive;
+	lay->cl_at = h->cl_at;
+	lay->cl_nl = h->lengths ? h->cl_nl : 0;
+	lay->chunked = h->chunked;
+	lay->len = h->end;
 }
 
 static __always_inline void carry_drop(struct parse_ctx *x)
@@ -1008,7 +1108,11 @@ static long parse_step(u32 idx, void *arg)
 
 	h->len = len;
 	scratch = x->s;
-	bpf_loop(HTTP_SCRATCH + HTTP_CARRY, scan_step, &scratch, 0);
+	if (carried || x->dir != DIR_RESP || !layout_same(&c->layout, scratch)) {
+		bpf_loop(HTTP_SCRATCH + HTTP_CARRY, scan_step, &scratch, 0);
+		if (h->end && !carried && x->dir == DIR_RESP)
+			layout_keep(&c->layout, scratch);
+	}
 	if (!h->end) {
 		/* The head goes on: carry its unfinished line to the next window. */
 		struct carry *nc;

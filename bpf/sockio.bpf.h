@@ -189,6 +189,12 @@ static __always_inline u64 lower8(const char *p)
 	return load8(p) | 0x2020202020202020ull;
 }
 
+/* The first len bytes of a little-endian word (all of it from 8 on). */
+static __always_inline u64 word_cut(u64 w, u32 len)
+{
+	return len < 8 ? w & ((1ull << (len * 8)) - 1) : w;
+}
+
 /* 0x80 in each byte of w that is '\n', 0 in the others (no false hits). */
 static __always_inline u64 newline_mask(u64 w)
 {

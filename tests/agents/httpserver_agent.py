@@ -1,13 +1,36 @@
 """A plain http.server agent (HTTP/1.1, keep-alive) for HTTP tests. Paths:
 /ok and /any/...,  /status/N, /sleep/MS, /chunked/N (chunked body), /bigheaders (a 4 KiB
 response head), /close (body until the
-connection closes, no Content-Length), /abort (closes without a response);
+connection closes, no Content-Length), /abort (closes without a response),
+/layout/X (raw responses laid out alike, see LAYOUTS);
 --single serves one connection at a time;
 POST reads a Content-Length body and answers with its size; HEAD answers
 like GET without a body."""
 import http.server
 import sys
 import time
+
+# Raw responses whose heads have the same line ends, for the head layout the
+# kernel side keeps per connection: what may differ without a new scan (a
+# Content-Length value, the status code) and what must not pass for the same
+# (a header name, a line end moved by one, a header made of the tail of a
+# longer one; with Content-Length, Transfer-Encoding decides, as RFC 9112 says).
+PAD = b"X-Pad-Header-Name: chunked\r\n"  # as long as "Transfer-Encoding: chunked"
+LONG = b"X-Long-Padding-Header: " + b"p" * 40 + b"\r\n"
+SPLIT = b"X-Long-Padding-Header: " + b"p" * 8 + b"\r\nTransfer-Encoding: chunked\r\nX:\r\n"
+assert len(LONG) == len(SPLIT)
+LAYOUTS = {
+    "a": b"HTTP/1.1 200 OK\r\n" + PAD + b"Content-Length: 10\r\n\r\n" + b"a" * 10,
+    "b": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Content-Leng: 10\r\n\r\n"
+          b"a\r\n" + b"b" * 10 + b"\r\n0\r\n\r\n"),
+    "c": b"HTTP/1.1 200 OK\r\n" + PAD + b"Content-Length: 12\r\n\r\n" + b"c" * 12,
+    "d": b"HTTP/1.1 204 OK\r\n" + PAD + b"Content-Length: 10\r\n\r\n",
+    "e": (b"HTTP/1.1 200 OK\r\nX-Pad-Header-Name: chunke\r\nContent-Length: 11\r\n\r\n"
+          + b"e" * 11),
+    "f": b"HTTP/1.1 200 OK\r\n" + LONG + b"Content-Length: 10\r\n\r\n" + b"f" * 10,
+    "g": (b"HTTP/1.1 200 OK\r\n" + SPLIT + b"Content-Length: 10\r\n\r\n"
+          b"a\r\n" + b"g" * 10 + b"\r\n0\r\n\r\n"),
+}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -31,6 +54,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(200, b"ok\n", head_only)
         if parts[1] == "status":
             return self.reply(int(parts[2]), b"status\n", head_only)
+        if parts[1] == "layout":
+            self.wfile.write(LAYOUTS[parts[2]])
+            return
         if parts[1] == "sleep":
             time.sleep(int(parts[2]) / 1000)
             return self.reply(200, b"slept\n", head_only)

@@ -63,9 +63,10 @@ class Conn:
         size = len(head)
         if head_request or code in (204, 304) or 100 <= code < 200:
             return code, size
-        if "content-length" in headers:
+        chunked = headers.get("transfer-encoding", "").lower() == "chunked"
+        if "content-length" in headers and not chunked:   # chunked wins (RFC 9112 6.3)
             size += len(self._take(int(headers["content-length"])))
-        elif headers.get("transfer-encoding", "").lower() == "chunked":
+        elif chunked:
             while True:
                 line = self._line()
                 size += len(line)

@@ -266,6 +266,44 @@ def test_heads_cut_where_the_scan_looks():
         no_http_drops(d)
 
 
+def test_responses_laid_out_alike_are_framed_each_by_its_own_head():
+    # The kernel side skips the scan of a response head laid out like the
+    # connection's last one. These heads share their line ends: a chunked one
+    # whose header names differ from a Content-Length one's, a new
+    # Content-Length value, a 204, a line end moved by one, a chunked one
+    # whose Transfer-Encoding line is made of another's tail. Each response's
+    # bytes must come out exact, and the framing never lost.
+    port = free_port()
+    with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
+        start_httpserver(ps, port, d=d)
+        order = "abacdaeabbccafgfgg"
+        sizes, codes = [], []
+        with Conn(port) as c:
+            for name in order:
+                c.send(request("GET", f"/layout/{name}"))
+                code, size = c.response()
+                codes.append(code)
+                sizes.append(size)
+            c.send(request("GET", "/ok"))   # after them, one more the usual way
+            code, size = c.response()
+            codes.append(code)
+            sizes.append(size)
+        eq(codes.count(204), order.count("d"), "the client saw the 204s")
+        wait_counts(d, "pyserver", success=len(sizes))
+        eq(d.value("agent_response_size_bytes_sum", agent_type="pyserver"), sum(sizes),
+           "response bytes on one connection")
+        no_http_drops(d)
+        # The same, each response alone on its connection: nothing kept to compare.
+        alone = 0
+        for name in "abcdefg":
+            with Conn(port) as c:
+                c.send(request("GET", f"/layout/{name}"))
+                alone += c.response()[1]
+        wait_counts(d, "pyserver", success=len(sizes) + 7)
+        eq(d.value("agent_response_size_bytes_sum", agent_type="pyserver"), sum(sizes) + alone,
+           "response bytes, each framed by its own head")
+
+
 def test_chunked_bodies_framed_chunk_by_chunk():
     ports = (free_port(), free_port())
     with Daemon(cfg(HTTPSERVER, UVICORN)) as d, Procs() as ps:
