@@ -89,21 +89,23 @@ struct http_req {
 };
 
 /*
- * Head bytes a connection keeps of its last response: nginx's are 240, a
- * Python server's fewer.
+ * Header bytes (after the start line) a connection keeps of its last
+ * message each way: nginx's response has 223, a Python client's request
+ * fewer.
  */
 #define HTTP_LAYOUT	256
 
 /*
- * The last response head a connection sent, kept so that the next one, when
- * it differs only where the framing does not look (a Date, an ETag), is not
- * scanned again: same line ends, same first 16 bytes of each long header
- * line (its name), same Transfer-Encoding line, and a Content-Length line
- * in the same place, whose value is read again.
+ * The headers of the last message a connection saw each way, kept so that
+ * the next one, when it differs only where the framing does not look (the
+ * start line, a Date, an ETag), is not scanned again: same line ends after
+ * the start line, same first 16 bytes of each long header line (its name),
+ * same Transfer-Encoding line, and a Content-Length line in the same place,
+ * whose value is read again. Offsets count from the start line's end.
  */
 struct http_layout {
 	__u32 sensitive;	/* bytes the framing reads: bit k for bytes 8k..8k+7 */
-	__u16 len;		/* the head's length; 0 when none is kept */
+	__u16 len;		/* the headers' length; 0 when none is kept */
 	__u16 cl_at;		/* its Content-Length line, if cl_nl */
 	__u16 cl_nl;
 	__u8 chunked;
@@ -130,7 +132,7 @@ struct http_conn {
 	__u64 last_send_ns;
 	struct http_dir dirs[2];
 	struct http_req q[HTTP_PIPELINE];
-	struct http_layout layout;	/* of the responses */
+	struct http_layout layout[2];
 };
 
 struct carry_key {
@@ -180,6 +182,7 @@ struct head_state {
 	u8 chunked;
 	u8 in_headers;		/* the start line is behind us */
 	u8 lengths;		/* Content-Length lines seen */
+	u32 base;		/* where the headers start: after the start line */
 	u32 sensitive;		/* as in struct http_layout */
 	u32 cl_at, cl_nl;	/* the Content-Length line */
 };
@@ -681,13 +684,13 @@ static __always_inline void header_line(struct scratch *s, u32 start, u32 nl)
 	/* A shorter line is no framing header, and stays shorter while the line ends stay. */
 	if (nl - start < 16)
 		return;
-	sensitive(h, start, start + 16);
+	sensitive(h, start - h->base, start - h->base + 16);
 	/* "content-length:" and "transfer-encoding:", any case */
 	if (lower8(p) == 0x2d746e65746e6f63ull &&		/* "content-" */
 	    (lower8(p + 8) & 0x00ffffffffffffffull) == 0x003a6874676e656cull) { /* "length:" */
 		h->lengths++;
-		h->cl_at = start;
-		h->cl_nl = nl;
+		h->cl_at = start - h->base;
+		h->cl_nl = nl - h->base;
 		length_value(s, start, nl);
 		return;
 	}
@@ -696,7 +699,7 @@ static __always_inline void header_line(struct scratch *s, u32 start, u32 nl)
 		/* The value ends in "chunked" when the body is chunked. */
 		u32 e = s->buf[(nl - 1) & SCRATCH_MASK] == '\r' ? nl - 1 : nl;
 
-		sensitive(h, start, nl);
+		sensitive(h, start - h->base, nl - h->base);
 		if (lower8(s->buf + ((e - 8) & SCRATCH_MASK)) >> 8 == 0x64656b6e756863ull)
 			h->chunked = true;
 	}
@@ -733,6 +736,7 @@ static __always_inline int scan_line(struct scratch *s)
 	h->line_start = nl + 1;
 	if (!h->in_headers) {
 		h->in_headers = 1;	/* the request or status line */
+		h->base = nl + 1;
 		return 0;
 	}
 	/* A line of just "\r\n" (or "\n") ends the head. */
@@ -761,54 +765,76 @@ static long scan_step(u32 i, void *arg)
 	return 0;
 }
 
+/* Start lines longer than this are not looked past for a kept layout. */
+#define LAYOUT_START_LINE	128
+
 /*
- * Is the head in the window laid out like the connection's last response,
- * as far as its framing goes? Then it is framed from what was kept, with
- * the Content-Length read again, instead of scanned line by line.
+ * Is the head in the window laid out like the connection's last message
+ * that way, as far as its framing goes? Then it is framed from what was
+ * kept, with the Content-Length read again, instead of scanned line by line.
  */
 static __always_inline bool layout_same(struct http_layout *lay, struct scratch *s)
 {
 	struct head_state *h = &s->head;
-	u32 end = lay->len, k, at;
-	u64 a, b;
+	u32 len = lay->len, base, k, at;
+	u64 a, b, m = 0;
 
-	if (!end || end > h->len || end > HTTP_LAYOUT)
+	if (!len || len > HTTP_LAYOUT)
+		return false;
+	for (k = 0; k < LAYOUT_START_LINE / 8; k++) {
+		m = newline_mask(load8(s->buf + k * 8));
+		if (m)
+			break;
+	}
+	if (!m)
+		return false;
+	/*
+	 * Through memory: the verifier then goes on with one unknown offset
+	 * instead of one per word the newline could be in (the programs grew
+	 * past its limit). It is at most LAYOUT_START_LINE; the mask tells the
+	 * verifier so without a second path.
+	 */
+	h->base = k * 8 + first_newline(m) + 1;
+	base = *(volatile u32 *)&h->base & (2 * LAYOUT_START_LINE - 1);
+	if (base + len > h->len)
 		return false;
 	for (k = 0; k < HTTP_LAYOUT / 8; k++) {
 		at = k * 8;
-		if (at >= end)
+		if (at >= len)
 			break;
-		a = load8(s->buf + at);
+		a = load8(s->buf + ((base + at) & SCRATCH_MASK));
 		b = load8(lay->head + at);
-		if (end - at < 8) {
-			a = word_cut(a, end - at);
-			b = word_cut(b, end - at);
+		if (len - at < 8) {
+			a = word_cut(a, len - at);
+			b = word_cut(b, len - at);
 		}
 		if (a != b && (((lay->sensitive >> k) & 1) || newline_mask(a) != newline_mask(b)))
 			return false;
 	}
-	h->end = end;
+	h->end = base + len;
 	h->chunked = lay->chunked;
 	if (lay->cl_nl)
-		length_value(s, lay->cl_at, lay->cl_nl);
+		length_value(s, base + lay->cl_at, base + lay->cl_nl);
 	return true;
 }
 
-/* A response head was scanned whole in the window: keep its layout for the next. */
+/* A head was scanned whole in the window: keep its layout for the next. */
 static __always_inline void layout_keep(struct http_layout *lay, struct scratch *s)
 {
 	struct head_state *h = &s->head;
+	u32 len = h->end - h->base;
 
 	lay->len = 0;
 	/* Two Content-Length lines: the scan takes the last, keep it simple. */
-	if (h->end > HTTP_LAYOUT || h->lengths > 1)
+	if (h->base > LAYOUT_START_LINE || len > HTTP_LAYOUT || h->lengths > 1)
 		return;
-	bpf_probe_read_kernel(lay->head, clamp_size(h->end, HTTP_LAYOUT), s->buf);
+	bpf_probe_read_kernel(lay->head, clamp_size(len, HTTP_LAYOUT),
+			      s->buf + clamp_size(h->base, LAYOUT_START_LINE));
 	lay->sensitive = h->sensitive;
 	lay->cl_at = h->cl_at;
 	lay->cl_nl = h->lengths ? h->cl_nl : 0;
 	lay->chunked = h->chunked;
-	lay->len = h->end;
+	lay->len = len;
 }
 
 static __always_inline void carry_drop(struct parse_ctx *x)
@@ -1108,10 +1134,10 @@ static long parse_step(u32 idx, void *arg)
 
 	h->len = len;
 	scratch = x->s;
-	if (carried || x->dir != DIR_RESP || !layout_same(&c->layout, scratch)) {
+	if (carried || !layout_same(&c->layout[x->dir & 1], scratch)) {
 		bpf_loop(HTTP_SCRATCH + HTTP_CARRY, scan_step, &scratch, 0);
-		if (h->end && !carried && x->dir == DIR_RESP)
-			layout_keep(&c->layout, scratch);
+		if (h->end && !carried)
+			layout_keep(&c->layout[x->dir & 1], scratch);
 	}
 	if (!h->end) {
 		/* The head goes on: carry its unfinished line to the next window. */

@@ -304,6 +304,36 @@ def test_responses_laid_out_alike_are_framed_each_by_its_own_head():
            "response bytes, each framed by its own head")
 
 
+def test_requests_laid_out_alike_are_framed_each_by_its_own_head():
+    # The same for requests, whose start lines differ in length (the kept
+    # layout counts from the start line's end): a chunked request whose
+    # header names differ from a Content-Length one's, a new Content-Length
+    # value. Request bytes must come out exact.
+    pad = "X-Pad-Header-Name: chunked"          # as long as "Transfer-Encoding: chunked"
+    chunked = b"a\r\n" + b"b" * 10 + b"\r\n0\r\n\r\n"
+    reqs = [
+        (b"POST /echo HTTP/1.1\r\nHost: t\r\n%s\r\nContent-Length: 10\r\n\r\n" % pad.encode())
+        + b"a" * 10,
+        b"POST /echo?x=1 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+        b"X-Content-Leng: 10\r\n\r\n" + chunked,
+        (b"POST /echo?abc=123 HTTP/1.1\r\nHost: t\r\n%s\r\nContent-Length: 12\r\n\r\n"
+         % pad.encode()) + b"c" * 12,
+    ]
+    port = free_port()
+    with Daemon(cfg(UVICORN)) as d, Procs() as ps:
+        start_uvicorn(ps, port, d)
+        sent = []
+        with Conn(port) as c:
+            for i in (0, 1, 0, 2, 1, 1, 2, 0):
+                c.send(reqs[i])
+                eq(c.response()[0], 200, f"request {i}")
+                sent.append(len(reqs[i]))
+        wait_counts(d, "fastapi", success=len(sent))
+        eq(d.value("agent_request_size_bytes_sum", agent_type="fastapi"), sum(sent),
+           "request bytes on one connection")
+        no_http_drops(d)
+
+
 def test_chunked_bodies_framed_chunk_by_chunk():
     ports = (free_port(), free_port())
     with Daemon(cfg(HTTPSERVER, UVICORN)) as d, Procs() as ps:
