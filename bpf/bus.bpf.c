@@ -1447,7 +1447,8 @@ static long resp_step(u32 i, void *arg)
 		lose(x->c);
 		return 1;
 	}
-	return 0;
+	/* The window's end: stop here rather than in a call more (each costs). */
+	return x->w->st.pos >= x->w->st.len;
 }
 
 /* ---- the NATS line walker ---- */
@@ -1594,7 +1595,7 @@ static long window_step(u32 i, void *arg)
 		bpf_loop(BUS_STEPS, resp_step, x, 0);
 	}
 	st->done += st->pos;
-	return 0;
+	return st->done >= st->total;
 }
 
 /*
@@ -1624,7 +1625,7 @@ static long buffer_step(u32 k, void *arg)
 		lose(x->c);	/* more than BUS_WINDOWS windows */
 		return 1;
 	}
-	return 0;
+	return st->left == 0 || k + 1 >= st->iovcnt;
 }
 
 static __always_inline void walk_call(struct bus_conn *c, int dir, int ret)
