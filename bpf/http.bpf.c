@@ -670,7 +670,7 @@ static __always_inline void sensitive(struct head_state *h, u32 from, u32 to)
 {
 	u32 first = from / 8, last = (to - 1) / 8;
 
-	/* Past HTTP_LAYOUT the head is not kept: no bit needed. */
+	/* Past HTTP_LAYOUT the head is not kept (layout_keep): no bit needed. */
 	if (last < 32)
 		h->sensitive |= ((2u << last) - 1) & ~((1u << first) - 1);
 }
@@ -1134,9 +1134,14 @@ static long parse_step(u32 idx, void *arg)
 
 	h->len = len;
 	scratch = x->s;
-	if (carried || !layout_same(&c->layout[x->dir & 1], scratch)) {
+	/*
+	 * Only a head that starts here has a start line to compare from. A
+	 * head going on (P_HEAD) may carry nothing: its last piece ended just
+	 * after a line.
+	 */
+	if (d->state == P_HEAD || !layout_same(&c->layout[x->dir & 1], scratch)) {
 		bpf_loop(HTTP_SCRATCH + HTTP_CARRY, scan_step, &scratch, 0);
-		if (h->end && !carried)
+		if (h->end && d->state != P_HEAD)
 			layout_keep(&c->layout[x->dir & 1], scratch);
 	}
 	if (!h->end) {

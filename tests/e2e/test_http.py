@@ -308,7 +308,9 @@ def test_requests_laid_out_alike_are_framed_each_by_its_own_head():
     # The same for requests, whose start lines differ in length (the kept
     # layout counts from the start line's end): a chunked request whose
     # header names differ from a Content-Length one's, a new Content-Length
-    # value. Request bytes must come out exact.
+    # value, and a head cut right after its start line, whose next piece
+    # would match the kept layout if its first line were taken for a start
+    # line. Request bytes must come out exact.
     pad = "X-Pad-Header-Name: chunked"          # as long as "Transfer-Encoding: chunked"
     chunked = b"a\r\n" + b"b" * 10 + b"\r\n0\r\n\r\n"
     reqs = [
@@ -318,14 +320,19 @@ def test_requests_laid_out_alike_are_framed_each_by_its_own_head():
         b"X-Content-Leng: 10\r\n\r\n" + chunked,
         (b"POST /echo?abc=123 HTTP/1.1\r\nHost: t\r\n%s\r\nContent-Length: 12\r\n\r\n"
          % pad.encode()) + b"c" * 12,
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nContent-Length: 5\r\nHost: t\r\nX-A: 1\r\n\r\nhello",
     ]
     port = free_port()
     with Daemon(cfg(UVICORN)) as d, Procs() as ps:
         start_uvicorn(ps, port, d)
         sent = []
         with Conn(port) as c:
-            for i in (0, 1, 0, 2, 1, 1, 2, 0):
-                c.send(reqs[i])
+            for i in (0, 1, 0, 2, 1, 1, 2, 0, 3, 4, 3, 4):
+                if i == 4:
+                    c.send_cut(reqs[i], [reqs[i].index(b"\n") + 1])
+                else:
+                    c.send(reqs[i])
                 eq(c.response()[0], 200, f"request {i}")
                 sent.append(len(reqs[i]))
         wait_counts(d, "fastapi", success=len(sent))
