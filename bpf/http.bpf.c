@@ -182,6 +182,7 @@ struct head_state {
 	u8 chunked;
 	u8 in_headers;		/* the start line is behind us */
 	u8 lengths;		/* Content-Length lines seen */
+	u8 starts;		/* the head starts in this window */
 	u32 base;		/* where the headers start: after the start line */
 	u32 sensitive;		/* as in struct http_layout */
 	u32 cl_at, cl_nl;	/* the Content-Length line */
@@ -771,23 +772,24 @@ static long scan_step(u32 i, void *arg)
 /*
  * Is the head in the window laid out like the connection's last message
  * that way, as far as its framing goes? Then it is framed from what was
- * kept, with the Content-Length read again, instead of scanned line by line.
+ * kept, with the Content-Length read again, instead of scanned line by line:
+ * h->end is set (h->len, the window's bytes, must be).
  */
-static __always_inline bool layout_same(struct http_layout *lay, struct scratch *s)
+static __always_inline void frame_from_layout(struct http_layout *lay, struct scratch *s)
 {
 	struct head_state *h = &s->head;
 	u32 len = lay->len, base, k, at;
 	u64 a, b, m = 0;
 
 	if (!len || len > HTTP_LAYOUT)
-		return false;
+		return;
 	for (k = 0; k < LAYOUT_START_LINE / 8; k++) {
 		m = newline_mask(load8(s->buf + k * 8));
 		if (m)
 			break;
 	}
 	if (!m)
-		return false;
+		return;
 	/*
 	 * Through memory: the verifier then goes on with one unknown offset
 	 * instead of one per word the newline could be in (the programs grew
@@ -797,7 +799,7 @@ static __always_inline bool layout_same(struct http_layout *lay, struct scratch 
 	h->base = k * 8 + first_newline(m) + 1;
 	base = *(volatile u32 *)&h->base & (2 * LAYOUT_START_LINE - 1);
 	if (base + len > h->len)
-		return false;
+		return;
 	for (k = 0; k < HTTP_LAYOUT / 8; k++) {
 		at = k * 8;
 		if (at >= len)
@@ -809,13 +811,12 @@ static __always_inline bool layout_same(struct http_layout *lay, struct scratch 
 			b = word_cut(b, len - at);
 		}
 		if (a != b && (((lay->sensitive >> k) & 1) || newline_mask(a) != newline_mask(b)))
-			return false;
+			return;
 	}
 	h->end = base + len;
 	h->chunked = lay->chunked;
 	if (lay->cl_nl)
 		length_value(s, base + lay->cl_at, base + lay->cl_nl);
-	return true;
 }
 
 /* A head was scanned whole in the window: keep its layout for the next. */
@@ -1130,18 +1131,21 @@ static long parse_step(u32 idx, void *arg)
 			d->msg_start_ns = c->data_ready_ns ? c->data_ready_ns : now_of(x);
 		else
 			d->msg_start_ns = c->peer_closed_ns ? now_of(x) : 0;
+		/*
+		 * Only a head that starts here has a start line to compare from
+		 * (a head going on may carry nothing: its last piece ended just
+		 * after a line). A match sets h->end.
+		 */
+		h->len = len;
+		h->starts = 1;
+		frame_from_layout(&c->layout[x->dir & 1], x->s);
 	}
 
 	h->len = len;
 	scratch = x->s;
-	/*
-	 * Only a head that starts here has a start line to compare from. A
-	 * head going on (P_HEAD) may carry nothing: its last piece ended just
-	 * after a line.
-	 */
-	if (d->state == P_HEAD || !layout_same(&c->layout[x->dir & 1], scratch)) {
+	if (!h->end) {
 		bpf_loop(HTTP_SCRATCH + HTTP_CARRY, scan_step, &scratch, 0);
-		if (h->end && d->state != P_HEAD)
+		if (h->end && h->starts)
 			layout_keep(&c->layout[x->dir & 1], scratch);
 	}
 	if (!h->end) {
