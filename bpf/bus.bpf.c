@@ -62,6 +62,7 @@ enum bus_rstate {
 
 /* What the bytes of the current bulk string are to us. */
 enum bus_capture { CAP_NONE, CAP_WORD, CAP_KEY };
+#define WORD_CAP	16	/* bytes of a CAP_WORD kept (the longest name told apart has 12) */
 
 /* Commands whose replies mean something here. */
 enum bus_op {
@@ -1242,7 +1243,7 @@ static __always_inline int whole_command(struct walk *x)
 			return 0;
 		if (i == 0) {
 			name_at = data;
-			name_len = size < 16 ? size : 16;	/* as cap_limit() */
+			name_len = size < WORD_CAP ? size : WORD_CAP;
 		} else if (i == 1) {
 			key_at = data;
 			key_len = size < BUS_QUEUE_LEN ? size : BUS_QUEUE_LEN;
@@ -1275,10 +1276,10 @@ static __always_inline bool resp_type(char t)
 	return false;
 }
 
-/* Command names and reply kinds need 16 bytes; keys and channels their name. */
+/* Command names and reply kinds need WORD_CAP bytes; keys and channels their name. */
 static __always_inline u32 cap_limit(struct bus_dir *d)
 {
-	return d->capture == CAP_WORD ? 16 : BUS_QUEUE_LEN;
+	return d->capture == CAP_WORD ? WORD_CAP : BUS_QUEUE_LEN;
 }
 
 /*

@@ -770,10 +770,10 @@ static long scan_step(u32 i, void *arg)
 #define LAYOUT_START_LINE	128
 
 /*
- * Is the head in the window laid out like the connection's last message
- * that way, as far as its framing goes? Then it is framed from what was
- * kept, with the Content-Length read again, instead of scanned line by line:
- * h->end is set (h->len, the window's bytes, must be).
+ * Frames the head in the window (h->len bytes) from what was kept when it
+ * is laid out like the connection's last message that way, as far as its
+ * framing goes, with the Content-Length read again: it sets h->end. Else h
+ * is left for the line-by-line scan.
  */
 static __always_inline void frame_from_layout(struct http_layout *lay, struct scratch *s)
 {
@@ -1088,6 +1088,7 @@ static long parse_step(u32 idx, void *arg)
 	if (bpf_probe_read_user(x->s->buf + carried, avail, x->io->buf + x->off))
 		return 1;
 	len = carried + avail;
+	h->len = len;
 
 	if (d->state != P_HEAD) {
 		if (!message_start(x, len, &method, &code)) {
@@ -1136,12 +1137,10 @@ static long parse_step(u32 idx, void *arg)
 		 * (a head going on may carry nothing: its last piece ended just
 		 * after a line). A match sets h->end.
 		 */
-		h->len = len;
 		h->starts = 1;
 		frame_from_layout(&c->layout[x->dir & 1], x->s);
 	}
 
-	h->len = len;
 	scratch = x->s;
 	if (!h->end) {
 		bpf_loop(HTTP_SCRATCH + HTTP_CARRY, scan_step, &scratch, 0);
