@@ -46,7 +46,7 @@ const volatile bool trace_bus = false;
 #define BUS_DEPTH	8	/* nesting of RESP aggregates followed */
 #define BUS_PIPELINE	32	/* runs of commands awaiting replies */
 #define BUS_WINDOW	512	/* bytes of a call parsed at a time */
-#define BUS_WINDOWS	1024	/* windows per buffer: 512 KiB of non-payload bytes */
+#define BUS_WINDOWS	1024	/* windows per call: 512 KiB of non-payload bytes */
 #define BUS_IOVECS	64	/* buffers of a vectored call */
 #define BUS_STEPS	1024	/* parser steps per window */
 
@@ -177,12 +177,13 @@ struct walk_state {
 	const struct iovec *iov;	/* the call's buffers, for vectored calls */
 	const char *buf0;	/* the only buffer of other calls */
 	__u32 iovcnt;
-	__u32 left;		/* bytes of the call in buffers not walked yet */
+	__u32 k;		/* buffers taken */
+	__u32 left;		/* bytes of the call in buffers not taken yet */
 	__u32 dir;
 	__u32 pos;		/* next byte of the window */
 	__u32 len;		/* bytes in the window */
-	__u32 done;		/* bytes of the call walked */
-	__u32 total;		/* bytes of the call readable at ubuf */
+	__u32 done;		/* bytes of the buffer walked */
+	__u32 total;		/* bytes of the buffer readable at ubuf */
 	__u32 step;		/* what resp_step completed: see STEP_LINE */
 };
 
@@ -1554,8 +1555,12 @@ static long nats_step(u32 i, void *arg)
 }
 
 /*
- * One window of a call: payload that nothing captures is skipped by length
- * without reading it, then the next BUS_WINDOW bytes are read and walked.
+ * One step over a call's bytes. When a buffer is used up, the next is
+ * taken: the only one of a read/write/send/recv, or the next of a
+ * readv/writev/recvmsg/sendmsg. Then payload that nothing captures is
+ * skipped by length without reading it, and the next BUS_WINDOW bytes are
+ * read and walked. Buffers and windows share one callback so that a call
+ * of one short buffer, nearly every call, is a single step.
  */
 static long window_step(u32 i, void *arg)
 {
@@ -1564,8 +1569,23 @@ static long window_step(u32 i, void *arg)
 	struct bus_dir *d = x->d;
 	u32 left, avail;
 
-	if (st->done >= st->total || x->c->proto == PROTO_LOST)
+	if (x->c->proto == PROTO_LOST)
 		return 1;
+	if (st->done >= st->total) {
+		struct iovec iov = { .iov_base = (void *)st->buf0, .iov_len = st->left };
+
+		if (!st->left || st->k >= st->iovcnt)
+			return 1;
+		if (st->iov && bpf_probe_read_user(&iov, sizeof(iov), st->iov + st->k)) {
+			lose(x->c);
+			return 1;
+		}
+		st->k++;
+		st->ubuf = iov.iov_base;
+		st->done = 0;
+		st->total = iov.iov_len < st->left ? iov.iov_len : st->left;
+		st->left -= st->total;
+	}
 	left = st->total - st->done;
 	if (d->state == R_BULK && d->remaining > 2 &&
 	    (d->capture == CAP_NONE || d->cap_len >= cap_limit(d))) {
@@ -1574,59 +1594,32 @@ static long window_step(u32 i, void *arg)
 		d->remaining -= skip;
 		st->done += skip;
 		left -= skip;
-		if (!left)
+	}
+	if (left) {
+		avail = left > BUS_WINDOW ? BUS_WINDOW : left;
+		if (bpf_probe_read_user(x->w->buf, clamp_size(avail, BUS_WINDOW),
+					st->ubuf + st->done)) {
+			lose(x->c);
 			return 1;
+		}
+		st->pos = 0;
+		st->len = avail;
+		/*
+		 * The verifier inlines a bpf_loop (a direct call per step instead
+		 * of an indirect one) only when its call site has one callback:
+		 * the barrier keeps the compiler from folding the two calls into
+		 * one with either.
+		 */
+		if (x->c->proto == PROTO_NATS) {
+			bpf_loop(BUS_STEPS, nats_step, x, 0);
+			barrier();
+		} else {
+			bpf_loop(BUS_STEPS, resp_step, x, 0);
+		}
+		st->done += st->pos;
 	}
-	avail = left > BUS_WINDOW ? BUS_WINDOW : left;
-	if (bpf_probe_read_user(x->w->buf, clamp_size(avail, BUS_WINDOW), st->ubuf + st->done)) {
-		lose(x->c);
-		return 1;
-	}
-	st->pos = 0;
-	st->len = avail;
-	/*
-	 * The verifier inlines a bpf_loop (a direct call per step instead of an
-	 * indirect one) only when its call site has one callback: the barrier
-	 * keeps the compiler from folding the two calls into one with either.
-	 */
-	if (x->c->proto == PROTO_NATS) {
-		bpf_loop(BUS_STEPS, nats_step, x, 0);
-		barrier();
-	} else {
-		bpf_loop(BUS_STEPS, resp_step, x, 0);
-	}
-	st->done += st->pos;
-	return st->done >= st->total;
-}
-
-/*
- * One buffer of the call, in order: the only one of a read/write/send/recv,
- * or the k-th of a readv/writev/recvmsg/sendmsg.
- */
-static long buffer_step(u32 k, void *arg)
-{
-	struct walk *x = arg;
-	struct walk_state *st = &x->w->st;
-	struct iovec iov = { .iov_base = (void *)st->buf0, .iov_len = st->left };
-	u32 len;
-
-	if (st->left == 0 || k >= st->iovcnt || x->c->proto == PROTO_LOST)
-		return 1;
-	if (st->iov && bpf_probe_read_user(&iov, sizeof(iov), st->iov + k)) {
-		lose(x->c);
-		return 1;
-	}
-	len = iov.iov_len < st->left ? iov.iov_len : st->left;
-	st->left -= len;
-	st->ubuf = iov.iov_base;
-	st->done = 0;
-	st->total = len;
-	bpf_loop(BUS_WINDOWS, window_step, x, 0);
-	if (x->c->proto != PROTO_LOST && st->done < st->total) {
-		lose(x->c);	/* more than BUS_WINDOWS windows */
-		return 1;
-	}
-	return st->left == 0 || k + 1 >= st->iovcnt;
+	/* The call's end: stop here rather than in a step more (each costs). */
+	return st->done >= st->total && (!st->left || st->k >= st->iovcnt);
 }
 
 static __always_inline void walk_call(struct bus_conn *c, int dir, int ret)
@@ -1655,9 +1648,12 @@ static __always_inline void walk_call(struct bus_conn *c, int dir, int ret)
 	x.w->st.iov = io.iovcnt > 1 ? io.iov : NULL;
 	x.w->st.iovcnt = io.iovcnt > 1 ? io.iovcnt : 1;
 	x.w->st.buf0 = io.buf;
-	bpf_loop(BUS_IOVECS, buffer_step, &x, 0);
-	if (c->proto != PROTO_LOST && x.w->st.left)
-		lose(c);	/* more buffers than followed */
+	x.w->st.k = 0;
+	x.w->st.done = 0;
+	x.w->st.total = 0;
+	bpf_loop(BUS_WINDOWS + BUS_IOVECS, window_step, &x, 0);
+	if (c->proto != PROTO_LOST && (x.w->st.left || x.w->st.done < x.w->st.total))
+		lose(c);	/* more windows or buffers than followed */
 }
 
 /* ---- connections ---- */
