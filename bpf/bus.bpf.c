@@ -47,7 +47,7 @@ const volatile bool trace_bus = false;
 #define BUS_PIPELINE	32	/* runs of commands awaiting replies */
 #define BUS_WINDOW	512	/* bytes of a call parsed at a time */
 #define BUS_WINDOWS	1024	/* windows per call: 512 KiB of non-payload bytes */
-#define BUS_IOVECS	64	/* buffers of a vectored call */
+#define BUS_IOVECS	64	/* steps more for the buffers of a vectored call */
 #define BUS_STEPS	1024	/* parser steps per window */
 
 enum bus_proto { PROTO_UNKNOWN, PROTO_REDIS, PROTO_NATS, PROTO_LOST };
@@ -126,7 +126,7 @@ struct bus_conn {
 	__u32 agent;
 	__u32 pid;
 	__u8 proto;
-	__u8 subscribed;	/* sent SUBSCRIBE: deliveries come unasked */
+	__u8 subscribed;	/* a SUBSCRIBE was confirmed: deliveries come unasked */
 	__u8 in_multi;
 	__u8 qhead;
 	__u8 qlen;
@@ -650,8 +650,6 @@ static __always_inline void command_done(struct bus_conn *c, struct bus_dir *d, 
 	}
 	if (has_queue(op))
 		queue = queue_of(c, c->key, c->key_name, c->key_len, family_of(op));
-	if (op == OP_SUBSCRIBE)
-		c->subscribed = 1;
 	if (c->in_multi && op != OP_EXEC && op != OP_MULTI)
 		op |= OP_QUEUED;
 	if (op == OP_MULTI)
@@ -846,21 +844,33 @@ static __always_inline void exec_reply_done(struct bus_conn *c, u64 *now)
 	}
 }
 
+/* PING's answer on a subscribed RESP2 connection: ["pong", message]. */
+static __always_inline bool pong_reply(struct bus_conn *c)
+{
+	return c->r_word_len == 4 && c->r_word == W('p', 'o', 'n', 'g', 0, 0, 0, 0);
+}
+
 /* A whole top-level reply (or pushed message) was read. */
 static __always_inline void reply_done(struct bus_conn *c, u64 *now)
 {
-	struct bus_cmd *cmd;
+	struct bus_cmd *cmd = c->qlen ? &c->q[c->qhead & (BUS_PIPELINE - 1)] : NULL;
 	u32 queue;
 
 	/*
-	 * Pushes: RESP3's are typed '>'; RESP2 has them only on a subscribed
-	 * connection, as arrays (where nothing else comes but PING's "pong").
+	 * Pushes: RESP3's are typed '>'. RESP2 has them only on a subscribed
+	 * connection, as arrays: from the confirmation of its first SUBSCRIBE
+	 * on (an array answering a command sent before it is that command's),
+	 * and never PING's "pong", which answers the PING.
 	 */
-	bool push = c->r_type == '>' || (c->subscribed && !c->resp3 && c->r_type == '*');
+	bool push = c->r_type == '>' ||
+		    (!c->resp3 && c->r_type == '*' && !pong_reply(c) &&
+		     (c->subscribed || (cmd && cmd->op == OP_SUBSCRIBE)));
 	int conf = push ? confirmation(c) : 0;
 
 	if (c->r_type == '>')
 		c->resp3 = 1;
+	if (conf == 1)
+		c->subscribed = 1;
 	if (push && pushed_message(c)) {
 		/* A message pushed to a subscriber comes without a command. */
 		queue = queue_of(c, c->r_chan, c->r_chan_name, c->r_chan_len, BUS_PUBSUB);
@@ -871,7 +881,7 @@ static __always_inline void reply_done(struct bus_conn *c, u64 *now)
 		c->subscribed = 0;	/* no subscription left */
 	if (push && !conf)
 		return;		/* other pushes (client-side caching invalidations...) */
-	if (!c->qlen) {
+	if (!cmd) {
 		if (c->overflow) {
 			c->overflow--;	/* the reply of a command not followed */
 			return;
@@ -882,7 +892,6 @@ static __always_inline void reply_done(struct bus_conn *c, u64 *now)
 		lose(c);
 		return;
 	}
-	cmd = &c->q[c->qhead & (BUS_PIPELINE - 1)];
 	if (conf) {
 		/* Confirmations answer (un)subscribe commands only, and only theirs. */
 		if ((conf == 1 && cmd->op != OP_SUBSCRIBE) || (conf == 2 && cmd->op != OP_UNSUBSCRIBE))

@@ -149,6 +149,25 @@ def scenario(name, port):
         c.s.sendall(b"PING\r\n   \r\nLLEN iq\r\n")
         pong, n = c.read(), c.read()
         return {"pong": pong, "len": n, "popped": len(c.call("LPOP", "iq", 5))}
+    if name == "subscribed-ping":
+        # RESP2, subscribed: PING's answer is an array, ["pong", ""], not a push.
+        c.s.sendall(encode("SUBSCRIBE", "pc"))
+        c.read()
+        c.s.sendall(encode("PING"))
+        pong = c.read()
+        c.s.sendall(encode("UNSUBSCRIBE"))
+        c.read()
+        c.call("RPUSH", "pq", 1, 2)
+        return {"pong": pong[0].decode(), "popped": len(c.call("LPOP", "pq", 5))}
+    if name == "array-reply-then-subscribe":
+        # LRANGE's array arrives after SUBSCRIBE was sent: a reply, not a push.
+        c.call("RPUSH", "aq", "message", "fakechan2", "z")
+        c.s.sendall(encode("LRANGE", "aq", 0, -1) + encode("SUBSCRIBE", "ac"))
+        got, conf = c.read(), c.read()
+        c.s.sendall(encode("UNSUBSCRIBE"))
+        c.read()
+        return {"range": len(got), "conf": conf[0].decode(),
+                "popped": len(c.call("LPOP", "aq", 5))}
     if name == "collision":
         # "rvtasks" and "blxmacw" have the same 32-bit FNV-1a hash.
         c.call("RPUSH", "rvtasks", 1, 2, 3, 4, 5)

@@ -393,7 +393,7 @@ def test_queue_depth_stays_with_its_first_consumer():
 
 SCENARIOS = ["resp3-pubsub-then-commands", "unsubscribe-all-then-commands", "reset-after-multi",
              "large-replies", "many-kinds-in-flight", "commands-and-counts", "sendmsg-buffers",
-             "inline-commands", "collision"]
+             "inline-commands", "collision", "subscribed-ping", "array-reply-then-subscribe"]
 
 
 def test_protocol_corners_keep_the_pairing():
@@ -401,7 +401,9 @@ def test_protocol_corners_keep_the_pairing():
     everything, RESET inside MULTI, replies and pipelines far larger than a
     read window, more kinds of commands in flight than followed, HEXISTS,
     LPOP with a count of 0, a sendmsg of several buffers, inline commands,
-    and two key names with the same 32-bit hash in the kernel."""
+    two key names with the same 32-bit hash in the kernel, PING on a
+    subscribed RESP2 connection, and an array reply read after SUBSCRIBE
+    was sent."""
     with Redis() as r, Daemon(cfg(r, "corner")) as d, Procs() as ps:
         seen = {}
         for name in SCENARIOS:
@@ -417,15 +419,19 @@ def test_protocol_corners_keep_the_pairing():
         eq(seen["sendmsg-buffers"], {"len": 1, "popped": 1}, "sendmsg client")
         eq(seen["collision"], {"popped": 1, "llen": 0}, "collision client")
         eq(seen["inline-commands"], {"pong": "PONG", "len": 2, "popped": 2}, "inline client")
+        eq(seen["subscribed-ping"], {"pong": "pong", "popped": 2}, "subscribed PING client")
+        eq(seen["array-reply-then-subscribe"], {"range": 3, "conf": "subscribe", "popped": 3},
+           "array reply before the subscription")
 
-        # Every delivery on its own queue: 1 + 3 + 2 + 3 + 1 + 1 + 2.
-        d.wait_value(13, "message_bus_messages_total", from_agent="corner", to_agent="corner",
+        # Every delivery on its own queue: 1 + 3 + 2 + 3 + 1 + 1 + 2 + 2 + 3.
+        d.wait_value(18, "message_bus_messages_total", from_agent="corner", to_agent="corner",
                      message_type="list")
         s = d.scrape()
         depth = lambda q: s.get("message_bus_queue_depth", agent_type="corner", queue=q)
-        eq({q: depth(q) for q in ("r3q", "uq", "rq", "big", "kq", "lz", "sq", "rvtasks", "blxmacw", "iq")},
+        eq({q: depth(q) for q in ("r3q", "uq", "rq", "big", "kq", "lz", "sq", "rvtasks", "blxmacw", "iq",
+                                  "pq", "aq")},
            {"r3q": 2, "uq": 0, "rq": 0, "big": 40, "kq": 0, "lz": 3, "sq": 0, "rvtasks": 5,
-            "blxmacw": 0, "iq": 0}, "queue depths")
+            "blxmacw": 0, "iq": 0, "pq": 0, "aq": 0}, "queue depths")
         eq([k for k in s if k[0] == "message_bus_messages_total" and
             dict(k[1])["message_type"] == "pubsub"], [], "list data that looks like a push is not one")
         eq(depth("fakechan"), None, "no queue made up from list data")
