@@ -8,6 +8,8 @@ one after the other is not.
 
   nginx:  two nginx workers on CPU 1 (the scheduler gives each half of
           it), two wrk on CPU 0, one per server.
+  uvicorn: the same with two copies of the trivial FastAPI agent of
+          http_bench.py.
   redis:  two redis-benchmark clients on CPU 0 (the client is the agent;
           they share that CPU), one redis-server on CPU 1.
 
@@ -20,7 +22,7 @@ untouched: it pays what every process on the host pays for the hooks
 (bench/bpf_profile.py's bystander workload), so this is the agent's own
 cost on top of that, which throughput rounds cannot resolve here.
 
-Usage: sudo bench/side_by_side.py [--rounds N] [--seconds S] [--only nginx|redis]
+Usage: sudo bench/side_by_side.py [--rounds N] [--seconds S] [--only nginx|uvicorn|redis]
                                   [--config "request_start: read"]
 Results in bench/results/side_by_side.md.
 """
@@ -35,7 +37,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import Daemon, free_port, require, stop_all, wait_port, write_report
+from benchlib import BENCH, PY, Daemon, free_port, require, stop_all, wait_port, write_report
 
 
 def nginx_server(work, procs, tag):
@@ -65,9 +67,21 @@ http {{
     return port
 
 
-def wrk_rate(port, seconds):
-    out = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", "-c25", f"-d{seconds}s",
-                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True,
+def uvicorn_server(procs, tag):
+    """The trivial FastAPI agent of http_bench.py on CPU 1; its argv holds
+    tag, which the agent's cmdline glob matches."""
+    port = free_port()
+    procs.append(subprocess.Popen(["taskset", "-c", "1", PY, "-m", "uvicorn", "bench_agent:app",
+                                   "--host", "127.0.0.1", "--port", str(port), "--log-level",
+                                   "warning", "--no-access-log", "--root-path", f"/copy-{tag}"],
+                                  cwd=BENCH))
+    wait_port(port)
+    return port
+
+
+def wrk_rate(port, seconds, path="/", connections=25):
+    out = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True,
                          timeout=seconds + 30).stdout
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
@@ -131,7 +145,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--only", choices=("nginx", "redis"), help="run one of the two pairs")
+    ap.add_argument("--only", choices=("nginx", "uvicorn", "redis"), help="run one of the pairs")
     ap.add_argument("--config", default="", metavar="YAML",
                     help='more agentbpf config for every round, e.g. "request_start: read"')
     a = ap.parse_args()
@@ -141,14 +155,21 @@ def main():
     procs = []
     rows = []
     try:
-        if a.only != "redis":
+        if a.only in (None, "nginx"):
             pa, pb = nginx_server(work, procs, "a"), nginx_server(work, procs, "b")
             rows.append(measure("nginx, small static file (two workers sharing CPU 1)", work,
                                 a.rounds, a.seconds,
                                 lambda: together([lambda: wrk_rate(pa, a.seconds),
                                                   lambda: wrk_rate(pb, a.seconds)]),
                                 lambda slot: f"*nginx-{slot}.conf*", extra_config=extra))
-        if a.only != "nginx":
+        if a.only in (None, "uvicorn"):
+            ua, ub = uvicorn_server(procs, "a"), uvicorn_server(procs, "b")
+            rows.append(measure("uvicorn + FastAPI, trivial endpoint (two servers sharing CPU 1)",
+                                work, a.rounds, a.seconds,
+                                lambda: together([lambda: wrk_rate(ua, a.seconds, "/ok", 10),
+                                                  lambda: wrk_rate(ub, a.seconds, "/ok", 10)]),
+                                lambda slot: f"*--root-path /copy-{slot}*", extra_config=extra))
+        if a.only in (None, "redis"):
             port = free_port()
             procs.append(subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(port),
                                            "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
