@@ -36,13 +36,15 @@ def wrk(port, seconds, connections, path):
     return rps, p99, total
 
 
-def start_nginx(work, procs):
-    """nginx on CPU 1: one worker, a small static file, keep-alive. Returns its port."""
+def start_nginx(work, procs, conf="nginx.conf"):
+    """nginx on CPU 1: one worker, a small static file, keep-alive, its files
+    under work and its config named conf (what a cmdline glob can match).
+    Returns its port."""
     nport = free_port()
     os.makedirs(f"{work}/www")
     with open(f"{work}/www/index.html", "w") as f:
         f.write("<html>agent</html>\n" * 8)
-    with open(f"{work}/nginx.conf", "w") as f:
+    with open(f"{work}/{conf}", "w") as f:
         f.write(f"""worker_processes 1;
 worker_cpu_affinity 10;
 pid {work}/nginx.pid;
@@ -55,7 +57,7 @@ http {{
     server {{ listen 127.0.0.1:{nport}; root {work}/www; }}
 }}
 """)
-    procs.append(subprocess.Popen(["/usr/sbin/nginx", "-c", f"{work}/nginx.conf", "-g", "daemon off;"]))
+    procs.append(subprocess.Popen(["/usr/sbin/nginx", "-c", f"{work}/{conf}", "-g", "daemon off;"]))
     wait_port(nport)
     return nport
 

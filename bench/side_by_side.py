@@ -38,33 +38,7 @@ import threading
 import time
 
 from benchlib import BENCH, PY, Daemon, free_port, require, stop_all, wait_port, write_report
-
-
-def nginx_server(work, procs, tag):
-    """An nginx worker on CPU 1 serving a small static file, keep-alive. Its
-    config path holds tag, which the agent's cmdline glob matches."""
-    root = os.path.join(work, tag)
-    os.makedirs(f"{root}/www")
-    with open(f"{root}/www/index.html", "w") as f:
-        f.write("<html>agent</html>\n" * 8)
-    port = free_port()
-    conf = f"{root}/nginx-{tag}.conf"
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-worker_cpu_affinity 10;
-pid {root}/nginx.pid;
-error_log {root}/error.log crit;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off; sendfile on; keepalive_requests 1000000;
-    client_body_temp_path {root}; proxy_temp_path {root}; fastcgi_temp_path {root};
-    uwsgi_temp_path {root}; scgi_temp_path {root};
-    server {{ listen 127.0.0.1:{port}; root {root}/www; }}
-}}
-""")
-    procs.append(subprocess.Popen(["/usr/sbin/nginx", "-c", conf, "-g", "daemon off;"]))
-    wait_port(port)
-    return port
+from http_bench import start_nginx
 
 
 def uvicorn_server(procs, tag):
@@ -156,7 +130,7 @@ def main():
     rows = []
     try:
         if a.only in (None, "nginx"):
-            pa, pb = nginx_server(work, procs, "a"), nginx_server(work, procs, "b")
+            pa, pb = (start_nginx(os.path.join(work, t), procs, f"nginx-{t}.conf") for t in "ab")
             rows.append(measure("nginx, small static file (two workers sharing CPU 1)", work,
                                 a.rounds, a.seconds,
                                 lambda: together([lambda: wrk_rate(pa, a.seconds),
