@@ -52,6 +52,7 @@ enum chunk_state {
 enum parse_state {
 	P_IDLE,		/* expecting the start of a message */
 	P_HEAD,		/* inside a head split across calls (bytes in http_carry) */
+	P_START,	/* a message's first bytes, too few to tell (in http_carry) */
 	P_BODY,		/* `remaining` body bytes to come */
 	P_CHUNKED,	/* chunked body, framed chunk by chunk (enum chunk_state) */
 	P_CLOSE,	/* response body delimited by the connection's end */
@@ -481,6 +482,9 @@ static __always_inline u64 now_of(struct parse_ctx *x)
 {
 	return clock_of(&x->now);
 }
+
+/* Bytes message_start() needs: "OPTIONS " is the longest method; "HTTP/1.x NNN". */
+#define START_MIN(dir)	((dir) == DIR_RESP ? 12 : 8)
 
 /* Matches the request line or status line; fills method or code. */
 static __always_inline bool message_start(struct parse_ctx *x, u32 len, u8 *method, u16 *code)
@@ -1011,6 +1015,22 @@ static __always_inline long chunk_step(struct parse_ctx *x, struct http_dir *d, 
 	return 0;
 }
 
+/* Keeps keep bytes of the window, from from on, for the call to come. */
+static __always_inline bool carry_keep(struct parse_ctx *x, struct carry_key *ck, u32 from,
+				       u32 keep)
+{
+	struct carry *nc;
+
+	bpf_map_update_elem(&http_carry, ck, &zero_carry, BPF_ANY);
+	nc = bpf_map_lookup_elem(&http_carry, ck);
+	if (!nc)
+		return false;
+	nc->len = keep;
+	bpf_probe_read_kernel(nc->buf, clamp_size(keep, HTTP_CARRY),
+			      x->s->buf + clamp_size(from, HTTP_SCRATCH + HTTP_CARRY));
+	return true;
+}
+
 /* Frames one message (or the rest of one) from x->off; returns 1 when done. */
 static long parse_step(u32 idx, void *arg)
 {
@@ -1056,7 +1076,7 @@ static long parse_step(u32 idx, void *arg)
 	 * its first HTTP_CARRY bytes matter, the framing headers being short.
 	 */
 	__builtin_memset(h, 0, sizeof(*h));
-	if (d->state == P_HEAD) {
+	if (d->state == P_HEAD || d->state == P_START) {
 		cr = bpf_map_lookup_elem(&http_carry, &ck);
 		if (!cr || cr->len > HTTP_CARRY) {
 			count_drop(HTTP_DROP_DESYNC);
@@ -1066,10 +1086,12 @@ static long parse_step(u32 idx, void *arg)
 		}
 		carried = clamp_size(cr->len, HTTP_CARRY);
 		bpf_probe_read_kernel(x->s->buf, clamp_size(carried, HTTP_CARRY), cr->buf);
-		h->content_length = d->head_length;
-		h->has_length = d->head_has_length;
-		h->chunked = d->head_chunked;
-		h->in_headers = d->head_in_headers;
+		if (d->state == P_HEAD) {
+			h->content_length = d->head_length;
+			h->has_length = d->head_has_length;
+			h->chunked = d->head_chunked;
+			h->in_headers = d->head_in_headers;
+		}
 	}
 	if (!x->io->buf || x->off >= x->io->len) {
 		/* The rest is not in the first buffer: framing is lost. */
@@ -1093,6 +1115,21 @@ static long parse_step(u32 idx, void *arg)
 	if (d->state != P_HEAD) {
 		if (!message_start(x, len, &method, &code)) {
 			/*
+			 * Too few bytes to tell, and the call has no more: a read
+			 * or write that ended a few bytes into a message (a
+			 * pipelined request cut by the reader's buffer). They wait
+			 * for the next call, and a request's time starts now.
+			 */
+			if (len < START_MIN(x->dir) && x->off + avail >= x->total &&
+			    carry_keep(x, &ck, 0, len)) {
+				if (d->state != P_START && x->dir == DIR_REQ)
+					d->msg_start_ns = c->data_ready_ns ? c->data_ready_ns :
+									   now_of(x);
+				d->state = P_START;
+				x->off = x->total;
+				return 1;
+			}
+			/*
 			 * Not a request here. A connection joined mid-message (the
 			 * agent was found while it was busy) gets a few calls to show
 			 * a message start; other protocols stop costing after that.
@@ -1109,12 +1146,18 @@ static long parse_step(u32 idx, void *arg)
 		if (x->dir == DIR_REQ) {
 			c->role = ROLE_SERVER;
 			if (trace_requests) {
-				/* The raw bytes after the method; userspace cuts at the space. */
+				/*
+				 * The raw bytes after the method, none past the window
+				 * (the scratch holds older calls' there); userspace cuts
+				 * at the space.
+				 */
 				struct path_key pk = { .sk = x->sk, .seq = c->seq };
 				char *path = x->s->buf + SCRATCH_SIZE - HTTP_PATH_LEN;
 				u32 sp = method_len(method);
 
-				bpf_probe_read_kernel(path, HTTP_PATH_LEN, x->s->buf + (sp & 15));
+				__builtin_memset(path, 0, HTTP_PATH_LEN);
+				bpf_probe_read_kernel(path, clamp_size(len - sp, HTTP_PATH_LEN),
+						      x->s->buf + (sp & 15));
 				bpf_map_update_elem(&http_paths, &pk, path, BPF_ANY);
 			}
 			d->route_new = 0;
@@ -1128,9 +1171,10 @@ static long parse_step(u32 idx, void *arg)
 		 * A response's start matters only to tell whether the client had
 		 * already gone: the clock is read only then.
 		 */
-		if (x->dir == DIR_REQ)
-			d->msg_start_ns = c->data_ready_ns ? c->data_ready_ns : now_of(x);
-		else
+		if (x->dir == DIR_REQ) {
+			if (d->state != P_START)
+				d->msg_start_ns = c->data_ready_ns ? c->data_ready_ns : now_of(x);
+		} else
 			d->msg_start_ns = c->peer_closed_ns ? now_of(x) : 0;
 		/*
 		 * Only a head that starts here has a start line to compare from
@@ -1149,7 +1193,6 @@ static long parse_step(u32 idx, void *arg)
 	}
 	if (!h->end) {
 		/* The head goes on: carry its unfinished line to the next window. */
-		struct carry *nc;
 		u32 line = h->line_start < len ? h->line_start : len;
 		u32 keep = len - line;
 
@@ -1160,17 +1203,12 @@ static long parse_step(u32 idx, void *arg)
 		d->head_has_length = h->has_length;
 		d->head_chunked = h->chunked;
 		d->head_in_headers = h->in_headers;
-		bpf_map_update_elem(&http_carry, &ck, &zero_carry, BPF_ANY);
-		nc = bpf_map_lookup_elem(&http_carry, &ck);
-		if (!nc) {
+		if (!carry_keep(x, &ck, line, keep)) {
 			count_drop(HTTP_DROP_DESYNC);
 			d->state = P_SKIP;
 			x->off = x->total;
 			return 1;
 		}
-		nc->len = keep;
-		bpf_probe_read_kernel(nc->buf, clamp_size(keep, HTTP_CARRY),
-				      x->s->buf + clamp_size(line, HTTP_SCRATCH + HTTP_CARRY));
 		d->state = P_HEAD;
 		x->off += len - carried;
 		return 0;

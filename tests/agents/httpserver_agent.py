@@ -2,7 +2,8 @@
 /ok and /any/...,  /status/N, /sleep/MS, /chunked/N (chunked body), /bigheaders (a 4 KiB
 response head), /close (body until the
 connection closes, no Content-Length), /abort (closes without a response),
-/layout/X (raw responses laid out alike, see LAYOUTS);
+/layout/X (raw responses laid out alike, see LAYOUTS), /cutstart/N (a response
+written in two pieces, the first N bytes long);
 --single serves one connection at a time;
 POST reads a Content-Length body and answers with its size; HEAD answers
 like GET without a body."""
@@ -56,6 +57,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(int(parts[2]), b"status\n", head_only)
         if parts[1] == "layout":
             self.wfile.write(LAYOUTS[parts[2]])
+            return
+        if parts[1] == "cutstart":  # a response written in two pieces, the first N bytes
+            raw, n = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n", int(parts[2])
+            self.wfile.write(raw[:n])
+            time.sleep(0.01)
+            self.wfile.write(raw[n:])
             return
         if parts[1] == "sleep":
             time.sleep(int(parts[2]) / 1000)

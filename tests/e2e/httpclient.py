@@ -9,6 +9,10 @@ import time
 class Conn:
     def __init__(self, port, timeout=10):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        # Each send its own segment, cut where the test cuts it: Nagle
+        # would hold a piece back until the last was acknowledged, merging
+        # pieces the server should read apart.
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
     def send(self, data):

@@ -266,6 +266,37 @@ def test_heads_cut_where_the_scan_looks():
         no_http_drops(d)
 
 
+def test_message_starts_cut_in_their_first_bytes():
+    # Reads and writes that end a few bytes into a request or status line,
+    # too few to tell a message from anything else: the bytes wait for the
+    # next call. Each request counted once, with its exact size.
+    port = free_port()
+    with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
+        start_httpserver(ps, port, d=d)
+        sent, got = [], []
+        with Conn(port) as c:
+            for cut in (1, 3, 5, 7):
+                r = request("GET", "/ok")
+                c.send_cut(r, [cut])
+                code, size = c.response()
+                eq(code, 200, f"request cut after {cut} bytes")
+                sent.append(len(r))
+                got.append(size)
+            for cut in (1, 5, 9, 11):
+                r = request("GET", f"/cutstart/{cut}")
+                c.send(r)
+                code, size = c.response()
+                eq(code, 200, f"response cut after {cut} bytes")
+                sent.append(len(r))
+                got.append(size)
+        wait_counts(d, "pyserver", success=len(sent))
+        eq(d.value("agent_request_size_bytes_sum", agent_type="pyserver"), sum(sent),
+           "request bytes")
+        eq(d.value("agent_response_size_bytes_sum", agent_type="pyserver"), sum(got),
+           "response bytes")
+        no_http_drops(d)
+
+
 def test_responses_laid_out_alike_are_framed_each_by_its_own_head():
     # The kernel side skips the scan of a response head laid out like the
     # connection's last one. These heads share their line ends: a chunked one
