@@ -929,10 +929,14 @@ static __always_inline void body_done(struct parse_ctx *x)
 		response_done(x->sk, c, now_of(x), d->msg_bytes, false);
 		return;
 	}
-	/* The request just framed is the newest in the queue. */
+	/*
+	 * The request just framed is the newest in the queue, if it was queued
+	 * (not past a full queue) and not answered yet: the seq tells.
+	 */
 	if (c->qlen) {
 		r = &c->q[(c->qhead + c->qlen - 1) & (HTTP_PIPELINE - 1)];
-		r->bytes = d->msg_bytes;
+		if (r->seq == c->seq - 1)
+			r->bytes = d->msg_bytes;
 	}
 }
 

@@ -670,10 +670,14 @@ def test_pipelining_deeper_than_followed_is_counted_as_dropped():
     port = free_port()
     with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
         start_httpserver(ps, port, d=d)
+        get = request("GET", "/ok")
         with Conn(port) as c:
-            c.send(b"".join(request("GET", "/ok") for _ in range(20)))
+            # The last, not followed, has a body: its size is nobody's.
+            c.send(get * 19 + request("POST", "/echo", b"p" * 1000))
             for _ in range(20):
                 c.response()
         wait_counts(d, "pyserver", success=16)
         eq(d.value("agentbpf_events_dropped_total", reason="http_pipeline_full"), 4,
            "requests beyond the followed depth are counted as dropped")
+        eq(d.value("agent_request_size_bytes_sum", agent_type="pyserver"), 16 * len(get),
+           "the followed requests' sizes")
