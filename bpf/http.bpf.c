@@ -120,7 +120,7 @@ struct http_conn {
 	__u8 role;
 	__u8 qhead;
 	__u8 qlen;
-	__u8 pad0;
+	__u8 resp_cut;		/* a response's framing was lost on the way */
 	__u8 undecided;		/* calls seen before the role was known */
 	__u8 pad1;
 	__u16 code;
@@ -941,6 +941,23 @@ static __always_inline void body_done(struct parse_ctx *x)
 }
 
 /*
+ * This direction's framing is lost until a call starts a message. A
+ * response under way answered the front request: frame() counts it as it
+ * stood, or each later response would be paired with the request before
+ * its own. Returns what parse_step returns.
+ */
+static __always_inline long framing_lost(struct parse_ctx *x, struct http_dir *d)
+{
+	if (x->c->role == ROLE_SERVER)
+		count_drop(HTTP_DROP_DESYNC);
+	if (x->dir == DIR_RESP && d->state != P_IDLE && d->state != P_START && d->state != P_SKIP)
+		x->c->resp_cut = 1;
+	d->state = P_SKIP;
+	x->off = x->total;
+	return 1;
+}
+
+/*
  * Frames a chunked body: chunk data is skipped by count like a
  * Content-Length body; only the short size and trailer lines are read.
  * Returns what parse_step returns.
@@ -963,12 +980,8 @@ static __always_inline long chunk_step(struct parse_ctx *x, struct http_dir *d, 
 		d->chunk_state = CH_SIZE;
 		return 0;
 	}
-	if (!x->io->buf || x->off >= x->io->len) {
-		count_drop(HTTP_DROP_DESYNC);
-		d->state = P_SKIP;
-		x->off = x->total;
-		return 1;
-	}
+	if (!x->io->buf || x->off >= x->io->len)
+		return framing_lost(x, d);
 	n = x->io->len - x->off;
 	if (n > sizeof(b))
 		n = sizeof(b);
@@ -1082,12 +1095,8 @@ static long parse_step(u32 idx, void *arg)
 	__builtin_memset(h, 0, sizeof(*h));
 	if (d->state == P_HEAD || d->state == P_START) {
 		cr = bpf_map_lookup_elem(&http_carry, &ck);
-		if (!cr || cr->len > HTTP_CARRY) {
-			count_drop(HTTP_DROP_DESYNC);
-			d->state = P_SKIP;
-			x->off = x->total;
-			return 1;
-		}
+		if (!cr || cr->len > HTTP_CARRY)
+			return framing_lost(x, d);
 		carried = clamp_size(cr->len, HTTP_CARRY);
 		bpf_probe_read_kernel(x->s->buf, clamp_size(carried, HTTP_CARRY), cr->buf);
 		if (d->state == P_HEAD) {
@@ -1097,14 +1106,9 @@ static long parse_step(u32 idx, void *arg)
 			h->in_headers = d->head_in_headers;
 		}
 	}
-	if (!x->io->buf || x->off >= x->io->len) {
-		/* The rest is not in the first buffer: framing is lost. */
-		if (c->role == ROLE_SERVER)
-			count_drop(HTTP_DROP_DESYNC);
-		d->state = P_SKIP;
-		x->off = x->total;
-		return 1;
-	}
+	/* The rest is not in the first buffer. */
+	if (!x->io->buf || x->off >= x->io->len)
+		return framing_lost(x, d);
 	avail = (u64)x->io->len - (u64)x->off;
 	if (avail > HTTP_SCRATCH)
 		avail = HTTP_SCRATCH;
@@ -1207,12 +1211,8 @@ static long parse_step(u32 idx, void *arg)
 		d->head_has_length = h->has_length;
 		d->head_chunked = h->chunked;
 		d->head_in_headers = h->in_headers;
-		if (!carry_keep(x, &ck, line, keep)) {
-			count_drop(HTTP_DROP_DESYNC);
-			d->state = P_SKIP;
-			x->off = x->total;
-			return 1;
-		}
+		if (!carry_keep(x, &ck, line, keep))
+			return framing_lost(x, d);
 		d->state = P_HEAD;
 		x->off += len - carried;
 		return 0;
@@ -1256,10 +1256,11 @@ static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret)
 		c->dirs[dir & 1].state = P_IDLE;
 	bpf_loop(HTTP_MSGS_PER_CALL, parse_step, &x, 0);
 	/* More messages in one call than we frame: count it, resync later. */
-	if (x.off < x.total && c->dirs[dir & 1].state != P_BODY &&
-	    c->dirs[dir & 1].state != P_CLOSE) {
-		count_drop(HTTP_DROP_DESYNC);
-		c->dirs[dir & 1].state = P_SKIP;
+	if (x.off < x.total && d->state != P_BODY && d->state != P_CLOSE)
+		framing_lost(&x, d);
+	if (dir == DIR_RESP && c->resp_cut) {
+		c->resp_cut = 0;
+		response_done(sk, c, now_of(&x), c->dirs[DIR_RESP].msg_bytes, false);
 	}
 	/* A body delimited by the close ends with the last write before it. */
 	if (dir == DIR_RESP && c->dirs[DIR_RESP].state == P_CLOSE)

@@ -3,7 +3,8 @@
 response head), /close (body until the
 connection closes, no Content-Length), /abort (closes without a response),
 /layout/X (raw responses laid out alike, see LAYOUTS), /cutstart/N (a response
-written in two pieces, the first N bytes long);
+written in two pieces, the first N bytes long), /chunkedvec (a chunked response
+in one sendmsg of five buffers);
 --single serves one connection at a time;
 POST reads a Content-Length body and answers with its size; HEAD answers
 like GET without a body."""
@@ -57,6 +58,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(int(parts[2]), b"status\n", head_only)
         if parts[1] == "layout":
             self.wfile.write(LAYOUTS[parts[2]])
+            return
+        if self.path == "/chunkedvec":  # Node.js's way: head, size line, data, CRLF in one writev
+            self.wfile.flush()
+            self.connection.sendmsg([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                                     b"5\r\n", b"hello", b"\r\n", b"0\r\n\r\n"])
             return
         if parts[1] == "cutstart":  # a response written in two pieces, the first N bytes
             raw, n = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n", int(parts[2])

@@ -297,6 +297,28 @@ def test_message_starts_cut_in_their_first_bytes():
         no_http_drops(d)
 
 
+def test_a_response_framed_past_a_writev_first_buffer_keeps_the_pairing():
+    # A chunked response whose size lines are in later buffers of one
+    # sendmsg: its framing is lost there (counted), yet it answered its
+    # request, and the next response on the connection is the next request's.
+    port = free_port()
+    with Daemon(cfg(HTTPSERVER)) as d, Procs() as ps:
+        start_httpserver(ps, port, d=d)
+        with Conn(port) as c:
+            c.send(request("GET", "/chunkedvec"))
+            eq(c.response()[0], 200, "chunked in one sendmsg")
+            c.send(request("GET", "/sleep/300"))
+            eq(c.response()[0], 200, "the next request")
+        wait_counts(d, "pyserver", success=2)
+        eq(d.value("agentbpf_events_dropped_total", reason="http_framing_lost"), 1,
+           "the lost framing is counted")
+        # The second request's own duration, not the first's request to the second's response.
+        eq(d.value("agent_request_duration_seconds_bucket", agent_type="pyserver", le="0.25"), 1,
+           "one fast request")
+        eq(d.value("agent_request_duration_seconds_bucket", agent_type="pyserver", le="0.5"), 2,
+           "and the 300 ms one")
+
+
 def test_responses_laid_out_alike_are_framed_each_by_its_own_head():
     # The kernel side skips the scan of a response head laid out like the
     # connection's last one. These heads share their line ends: a chunked one
