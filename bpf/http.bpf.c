@@ -170,6 +170,7 @@ struct route_state {
 	u32 seg_out;		/* where the current segment starts in the route */
 	u32 seg_len, digits, hexes, dashes;
 	u32 hash, seg_hash;	/* FNV-1a of the route, and of it before the segment */
+	u32 cut;		/* the bytes ended inside the path */
 };
 
 /* Head scan state; in the scratch map for the same reason as route_state. */
@@ -589,7 +590,14 @@ static long route_char(u32 i, void *arg)
 	struct route_state *r = &s->route;
 	char *out = s->buf + SCRATCH_SIZE - HTTP_ROUTE_LEN;
 	u32 pos = r->start + i;
-	char c = pos < r->len ? s->buf[pos & SCRATCH_MASK] : ' ';
+	char c;
+
+	if (pos >= r->len) {
+		r->cut = 1;
+		route_segment_end(r, out);
+		return 1;
+	}
+	c = s->buf[pos & SCRATCH_MASK];
 
 	/* Printable ASCII only: a route is a label value, and bytes past it are not a path. */
 	if ((u8)c <= ' ' || (u8)c >= 0x7f || c == '?' || c == '#' || r->j >= HTTP_ROUTE_LEN - 5) {
@@ -617,7 +625,8 @@ static long route_char(u32 i, void *arg)
 }
 
 /* The request's route id, registering the route if the agent has room. */
-static __always_inline u32 route_of(struct parse_ctx *x, u32 path_off, u32 len, u8 *fresh)
+static __always_inline u32 route_of(struct parse_ctx *x, u32 path_off, u32 len, u8 *fresh,
+				    bool may_wait)
 {
 	struct scratch *s = x->s;
 	struct route_state *r = &s->route;
@@ -630,6 +639,9 @@ static __always_inline u32 route_of(struct parse_ctx *x, u32 path_off, u32 len, 
 	r->len = len;
 	r->hash = r->seg_hash = 2166136261u;
 	bpf_loop(HTTP_SCRATCH, route_char, &s, 0);
+	/* Cut inside the path, with the rest to come: nothing is registered. */
+	if (r->cut && may_wait)
+		return HTTP_ROUTE_NONE;
 	out[r->j & (HTTP_ROUTE_LEN - 1)] = '\0';
 	key.id = r->hash < 2 ? r->hash + 2 : r->hash;
 	if (bpf_map_lookup_elem(&http_routes, &key))
@@ -1048,6 +1060,24 @@ static __always_inline bool carry_keep(struct parse_ctx *x, struct carry_key *ck
 	return true;
 }
 
+/*
+ * A message start waits for the call to come: its len bytes are carried,
+ * and a request's time starts now. Returns false if they cannot be kept.
+ */
+static __always_inline bool start_waits(struct parse_ctx *x, struct http_dir *d,
+					struct carry_key *ck, u32 len)
+{
+	struct http_conn *c = x->c;
+
+	if (!carry_keep(x, ck, 0, len))
+		return false;
+	if (d->state != P_START && x->dir == DIR_REQ)
+		d->msg_start_ns = c->data_ready_ns ? c->data_ready_ns : now_of(x);
+	d->state = P_START;
+	x->off = x->total;
+	return true;
+}
+
 /* Frames one message (or the rest of one) from x->off; returns 1 when done. */
 static long parse_step(u32 idx, void *arg)
 {
@@ -1129,14 +1159,8 @@ static long parse_step(u32 idx, void *arg)
 			 * for the next call, and a request's time starts now.
 			 */
 			if (len < START_MIN(x->dir) && x->off + avail >= x->total &&
-			    carry_keep(x, &ck, 0, len)) {
-				if (d->state != P_START && x->dir == DIR_REQ)
-					d->msg_start_ns = c->data_ready_ns ? c->data_ready_ns :
-									   now_of(x);
-				d->state = P_START;
-				x->off = x->total;
+			    start_waits(x, d, &ck, len))
 				return 1;
-			}
 			/*
 			 * Not a request here. A connection joined mid-message (the
 			 * agent was found while it was busy) gets a few calls to show
@@ -1169,8 +1193,17 @@ static long parse_step(u32 idx, void *arg)
 				bpf_map_update_elem(&http_paths, &pk, path, BPF_ANY);
 			}
 			d->route_new = 0;
-			if (label_route)
-				d->route = route_of(x, method_len(method), len, &d->route_new);
+			if (label_route) {
+				/*
+				 * A call that ended inside the path: the route is
+				 * taken once the rest arrives, not from the part read.
+				 */
+				bool may_wait = x->off + avail >= x->total && len <= HTTP_CARRY;
+
+				d->route = route_of(x, method_len(method), len, &d->route_new, may_wait);
+				if (may_wait && x->s->route.cut && start_waits(x, d, &ck, len))
+					return 1;
+			}
 		} else {
 			c->code = code;
 		}

@@ -64,6 +64,16 @@ def no_http_drops(d):
             eq(v, 0, f"dropped {labels}")
 
 
+def exact_sizes(d, agent, requests, responses):
+    """Each request counted once as a success, with its own and its
+    response's exact size in bytes, and nothing dropped."""
+    wait_counts(d, agent, success=len(requests))
+    s = d.scrape()
+    eq(s.get("agent_request_size_bytes_sum", agent_type=agent), sum(requests), "request bytes")
+    eq(s.get("agent_response_size_bytes_sum", agent_type=agent), sum(responses), "response bytes")
+    no_http_drops(d)
+
+
 def test_fastapi_counts_by_status_class():
     port = free_port()
     with Daemon(cfg(UVICORN)) as d, Procs() as ps:
@@ -233,13 +243,7 @@ def test_heads_larger_than_a_read_window():
             c.send_fragmented(big, seed=3, smallest=100, largest=900)
             sizes.append(c.response()[1])
             reqs.append(big)
-        wait_counts(d, "pyserver", success=len(reqs))
-        s = d.scrape()
-        eq(s.get("agent_request_size_bytes_sum", agent_type="pyserver"), sum(map(len, reqs)),
-           "request bytes")
-        eq(s.get("agent_response_size_bytes_sum", agent_type="pyserver"), sum(sizes),
-           "response bytes")
-        no_http_drops(d)
+        exact_sizes(d, "pyserver", [len(r) for r in reqs], sizes)
 
 
 def test_heads_cut_where_the_scan_looks():
@@ -289,12 +293,7 @@ def test_message_starts_cut_in_their_first_bytes():
                 eq(code, 200, f"response cut after {cut} bytes")
                 sent.append(len(r))
                 got.append(size)
-        wait_counts(d, "pyserver", success=len(sent))
-        eq(d.value("agent_request_size_bytes_sum", agent_type="pyserver"), sum(sent),
-           "request bytes")
-        eq(d.value("agent_response_size_bytes_sum", agent_type="pyserver"), sum(got),
-           "response bytes")
-        no_http_drops(d)
+        exact_sizes(d, "pyserver", sent, got)
 
 
 def test_a_response_framed_past_a_writev_first_buffer_keeps_the_pairing():
@@ -627,6 +626,26 @@ routes: ["/any/sha/*"]
                  ("/any/r1", "200", "success"): 1,
                  ("other", "404", "success"): 8,
                  ("other", "200", "success"): 2}, "series by route")
+
+
+def test_route_of_a_request_line_cut_inside_its_path():
+    # The read ends inside the path: the route (and the traced path) come
+    # from the whole path once the rest arrives, not from the part read.
+    port = free_port()
+    config = "request_labels: [route]\n" + cfg(HTTPSERVER)
+    with Daemon(config) as d, Procs() as ps:
+        start_httpserver(ps, port, d=d)
+        r = request("GET", "/any/users/42/posts")
+        with Conn(port) as c:
+            for cut in (6, 12, 18, r.index(b" HTTP")):
+                c.send_cut(r, [cut])
+                eq(c.response()[0], 200, f"request cut after {cut} bytes")
+        wait_until(lambda: sum(d.scrape().series("agent_requests_total").values()) == 4, 10,
+                   "all requests counted")
+        got = {(dict(l)["route"], dict(l)["status"]): v
+               for l, v in d.scrape().series("agent_requests_total").items() if v}
+        eq(got, {("/any/users/{id}/posts", "success"): 4}, "one route, from the whole path")
+        no_http_drops(d)
 
 
 def test_cardinality_bounded_under_100000_distinct_paths():
