@@ -387,9 +387,14 @@ static __always_inline u32 queue_of(struct bus_conn *c, u32 hash, const char *na
 		len = BUS_QUEUE_LEN;
 	if (c->last_hash == hash && c->last_len == len && c->last_queue)
 		return c->last_queue;
-	/* NATS request/reply inboxes are one subject per request: not queues. */
-	if (len > 7 && (lower8(name) & 0x00ffffffffffffffull) ==
-	    (W('_', 'i', 'n', 'b', 'o', 'x', '.', 0) | 0x20))
+	/*
+	 * NATS request/reply inboxes are one subject per request, and the
+	 * system's "$" subjects (JetStream's API and acks, $SYS) one per call
+	 * or message: not queues.
+	 */
+	if (family == BUS_NATS &&
+	    ((len > 7 && (lower8(name) & 0x00ffffffffffffffull) ==
+	      (W('_', 'i', 'n', 'b', 'o', 'x', '.', 0) | 0x20)) || name[0] == '$'))
 		return other_queue();
 	c->last_hash = hash;
 	c->last_len = len;
@@ -442,7 +447,13 @@ static __always_inline void flow_add(struct bus_conn *c, u32 queue, u8 family, u
 		}
 	}
 	*v += n;
-	if (flow == BUS_CONSUMED)
+	/*
+	 * A message a worker took starts its processing. Not one pushed to a
+	 * subscriber (it sends nothing after it: README), nor a NATS reply
+	 * (the requester's next request is not the end of any work).
+	 */
+	if (flow == BUS_CONSUMED && family != BUS_PUBSUB &&
+	    !(family == BUS_NATS && queue == BUS_QUEUE_OTHER))
 		c->msg_ns = clock_of(now);
 	trace_event(c, flow == BUS_PRODUCED ? BUS_EV_PRODUCE :
 		    flow == BUS_CONSUMED ? BUS_EV_CONSUME : BUS_EV_ACK, family, queue, n, 0, now);
@@ -1556,7 +1567,11 @@ static long nats_step(u32 i, void *arg)
 		if (out)
 			processing_done(c, &x->w->st.now);
 		queue = queue_of(c, name_hash(d->cap, d->cap_len), d->cap, d->cap_len, BUS_NATS);
-		flow_add(c, queue, BUS_NATS, out ? BUS_PRODUCED : BUS_CONSUMED, 1, &x->w->st.now);
+		/* A JetStream ack ("$JS.ACK.<stream>...") is not a message. */
+		if (!out || d->cap_len < 8 ||
+		    load8(d->cap) != W('$', 'J', 'S', '.', 'A', 'C', 'K', '.'))
+			flow_add(c, queue, BUS_NATS, out ? BUS_PRODUCED : BUS_CONSUMED, 1,
+				 &x->w->st.now);
 		d->remaining = (u64)d->num + 2;
 		d->state = R_BULK;
 	}

@@ -303,6 +303,10 @@ def main():
             m = p.get_message(timeout=1)
             if m and m["type"] == "message":
                 got += 1
+        # A health check on the subscribed connection, as redis-py's
+        # health_check_interval sends: it ends no processing.
+        p.ping()
+        p.get_message(timeout=1)
         out["received"] = got
     elif action == "cache":
         r.set("cache:a", "1")

@@ -2,9 +2,13 @@
 no Python NATS client; the protocol is a few lines of text).
 
   nats_agent.py ROLE PORT pub SUBJECT N      PUB N messages once told to
-  nats_agent.py ROLE PORT sub SUBJECT QUEUE  SUB in a queue group; prints
+  nats_agent.py ROLE PORT sub SUBJECT QUEUE [ack]
+                                             SUB in a queue group; prints
                                              "ready", counts MSGs until told
-                                             to report
+                                             to report; with ack, answers
+                                             each with a JetStream-style ack
+                                             (PUB $JS.ACK.<...> , a subject
+                                             of its own each time)
 
 Like bus_agent.py: it connects, waits for a line on stdin, acts, prints one
 JSON line, and waits for another line before exiting.
@@ -56,7 +60,7 @@ class Nats:
 
 
 def main():
-    _, port, action, subject, arg = sys.argv[1:]
+    _, port, action, subject, arg, *mode = sys.argv[1:]
     n = Nats(int(port))
     sys.stdin.readline()
     out = {}
@@ -79,7 +83,11 @@ def main():
                 if not data:
                     break
                 n.buf += data
-                got += n.messages()
+                new = n.messages()
+                if mode == ["ack"]:
+                    n.s.sendall(b"".join(b"PUB $JS.ACK.tasks.%s.1.%d.%d.0.0 4\r\n+ACK\r\n"
+                                         % (arg.encode(), got + i, got + i) for i in range(new)))
+                got += new
             if sys.stdin in r:
                 sys.stdin.readline()
                 n.s.setblocking(False)

@@ -194,6 +194,10 @@ def test_pubsub_two_subscribers():
         d.wait_value(40, "message_bus_messages_total", from_agent="publisher", to_agent="sub1",
                      message_type="alert")
         eq(messages(d, "publisher", "sub2", "alert"), 40, "publisher -> sub2")
+        # Subscribers have no processing time, a PING after the messages included.
+        for sub in ("sub1", "sub2"):
+            eq(d.value("message_bus_processing_duration_seconds_count", agent_type=sub) or 0, 0,
+               f"{sub} processing durations")
         for a in (p, s1, s2):
             a.finish()
         no_bus_drops(d)
@@ -281,8 +285,10 @@ def test_nats_queue_group_deliveries_are_exact():
     with NatsServer() as n, Daemon(cfg(n, "natspub", "natsw1", "natsw2").replace(
             "bus_agent.py", "nats_agent.py")) as d, Procs() as ps:
         subs = []
-        for role in ("natsw1", "natsw2"):
-            a = start(d, ps, role, n, "sub", "tasks.summarize", "workers", script=nats_agent)
+        # natsw2 acks each message JetStream's way: acks are not messages,
+        # and their subjects (one per message) are not queues.
+        for role, ack in (("natsw1", []), ("natsw2", ["ack"])):
+            a = start(d, ps, role, n, "sub", "tasks.summarize", "workers", *ack, script=nats_agent)
             eq(a.result(), {"ready": True}, f"{role} subscribed")
             subs.append(a)
         p = start(d, ps, "natspub", n, "pub", "tasks.summarize", 100, script=nats_agent)
@@ -296,6 +302,12 @@ def test_nats_queue_group_deliveries_are_exact():
         d.wait_value(got[0], "message_bus_messages_total", from_agent="natspub", to_agent="natsw1",
                      message_type="nats")
         eq(messages(d, "natspub", "natsw2", "nats"), got[1], "natspub -> natsw2")
+        # An ack ends the processing of the messages read before it (a read
+        # of several is one processing).
+        wait_until(lambda: (d.value("message_bus_processing_duration_seconds_count",
+                                    agent_type="natsw2") or 0) > 0, 10, "natsw2 processing")
+        check(d.value("message_bus_processing_duration_seconds_count", agent_type="natsw2")
+              <= got[1], "no more processings than messages")
         for a in subs + [p]:
             a.finish()
         no_bus_drops(d)
