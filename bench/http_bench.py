@@ -62,6 +62,15 @@ http {{
     return nport
 
 
+def start_uvicorn(procs, module, port, root_path):
+    """A FastAPI agent of bench/ (module:app) under uvicorn on CPU 1; a cmdline
+    glob tells copies apart by root_path. The caller waits for its port."""
+    procs.append(subprocess.Popen(["taskset", "-c", "1", PY, "-m", "uvicorn", f"{module}:app",
+                                   "--host", "127.0.0.1", "--port", str(port), "--log-level",
+                                   "warning", "--no-access-log", "--root-path", root_path],
+                                  cwd=BENCH))
+
+
 def requests_counted(before, after):
     def total(m):
         return sum(v for k, v in m.items() if k.startswith('agent_requests_total{agent_type="bench"'))
@@ -100,11 +109,7 @@ def main():
             for name, mod in (("baseline", "bench_agent"), ("in-process", "inproc_agent"),
                               ("agentbpf", "bench_agent")):
                 # argv carries the variant so only the tracked one matches.
-                procs.append(subprocess.Popen(["taskset", "-c", "1", PY, "-m", "uvicorn",
-                                               f"{mod}:app", "--host", "127.0.0.1",
-                                               "--port", str(ports[name]), "--log-level", "warning",
-                                               "--no-access-log", "--root-path", f"/variant-{name}"],
-                                              cwd=BENCH))
+                start_uvicorn(procs, mod, ports[name], f"/variant-{name}")
             for p in ports.values():
                 wait_port(p)
             tracked = daemons("*--root-path /variant-agentbpf*")

@@ -37,27 +37,18 @@ import tempfile
 import threading
 import time
 
-from benchlib import BENCH, PY, Daemon, free_port, require, stop_all, wait_port, write_report
-from http_bench import start_nginx
+from benchlib import Daemon, free_port, require, stop_all, wait_port, write_report
+from bus_bench import start_redis
+from http_bench import start_nginx, start_uvicorn, wrk
 
 
 def uvicorn_server(procs, tag):
-    """The trivial FastAPI agent of http_bench.py on CPU 1; its argv holds
-    tag, which the agent's cmdline glob matches."""
+    """http_bench.py's trivial FastAPI agent; its argv holds tag, which the
+    agent's cmdline glob matches."""
     port = free_port()
-    procs.append(subprocess.Popen(["taskset", "-c", "1", PY, "-m", "uvicorn", "bench_agent:app",
-                                   "--host", "127.0.0.1", "--port", str(port), "--log-level",
-                                   "warning", "--no-access-log", "--root-path", f"/copy-{tag}"],
-                                  cwd=BENCH))
+    start_uvicorn(procs, "bench_agent", port, f"/copy-{tag}")
     wait_port(port)
     return port
-
-
-def wrk_rate(port, seconds, path="/", connections=25):
-    out = subprocess.run(["taskset", "-c", "0", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
-                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True,
-                         timeout=seconds + 30).stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
 def bench_rate(port, seconds, tag):
@@ -133,22 +124,18 @@ def main():
             pa, pb = (start_nginx(os.path.join(work, t), procs, f"nginx-{t}.conf") for t in "ab")
             rows.append(measure("nginx, small static file (two workers sharing CPU 1)", work,
                                 a.rounds, a.seconds,
-                                lambda: together([lambda: wrk_rate(pa, a.seconds),
-                                                  lambda: wrk_rate(pb, a.seconds)]),
+                                lambda: together([lambda: wrk(pa, a.seconds, 25, "/")[0],
+                                                  lambda: wrk(pb, a.seconds, 25, "/")[0]]),
                                 lambda slot: f"*nginx-{slot}.conf*", extra_config=extra))
         if a.only in (None, "uvicorn"):
             ua, ub = uvicorn_server(procs, "a"), uvicorn_server(procs, "b")
             rows.append(measure("uvicorn + FastAPI, trivial endpoint (two servers sharing CPU 1)",
                                 work, a.rounds, a.seconds,
-                                lambda: together([lambda: wrk_rate(ua, a.seconds, "/ok", 10),
-                                                  lambda: wrk_rate(ub, a.seconds, "/ok", 10)]),
+                                lambda: together([lambda: wrk(ua, a.seconds, 10, "/ok")[0],
+                                                  lambda: wrk(ub, a.seconds, 10, "/ok")[0]]),
                                 lambda slot: f"*--root-path /copy-{slot}*", extra_config=extra))
         if a.only in (None, "redis"):
-            port = free_port()
-            procs.append(subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(port),
-                                           "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            wait_port(port)
+            port = start_redis(procs)
             rows.append(measure("redis-benchmark LPUSH, 1 per round trip (two clients sharing CPU 0)",
                                 work, a.rounds, a.seconds,
                                 lambda: together([lambda: bench_rate(port, a.seconds, "a"),
