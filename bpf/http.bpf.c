@@ -1061,18 +1061,26 @@ static __always_inline bool carry_keep(struct parse_ctx *x, struct carry_key *ck
 }
 
 /*
+ * A request starts when its bytes became readable, if we saw that, else
+ * now: at its first bytes, so not again when they were carried (P_START).
+ */
+static __always_inline void request_starts(struct parse_ctx *x, struct http_dir *d)
+{
+	if (d->state != P_START)
+		d->msg_start_ns = x->c->data_ready_ns ? x->c->data_ready_ns : now_of(x);
+}
+
+/*
  * A message start waits for the call to come: its len bytes are carried,
  * and a request's time starts now. Returns false if they cannot be kept.
  */
 static __always_inline bool start_waits(struct parse_ctx *x, struct http_dir *d,
 					struct carry_key *ck, u32 len)
 {
-	struct http_conn *c = x->c;
-
 	if (!carry_keep(x, ck, 0, len))
 		return false;
-	if (d->state != P_START && x->dir == DIR_REQ)
-		d->msg_start_ns = c->data_ready_ns ? c->data_ready_ns : now_of(x);
+	if (x->dir == DIR_REQ)
+		request_starts(x, d);
 	d->state = P_START;
 	x->off = x->total;
 	return true;
@@ -1208,14 +1216,12 @@ static long parse_step(u32 idx, void *arg)
 			c->code = code;
 		}
 		/*
-		 * A request starts when its bytes became readable, if we saw that.
 		 * A response's start matters only to tell whether the client had
 		 * already gone: the clock is read only then.
 		 */
-		if (x->dir == DIR_REQ) {
-			if (d->state != P_START)
-				d->msg_start_ns = c->data_ready_ns ? c->data_ready_ns : now_of(x);
-		} else
+		if (x->dir == DIR_REQ)
+			request_starts(x, d);
+		else
 			d->msg_start_ns = c->peer_closed_ns ? now_of(x) : 0;
 		/*
 		 * Only a head that starts here has a start line to compare from
@@ -1293,7 +1299,7 @@ static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret)
 		framing_lost(&x, d);
 	if (dir == DIR_RESP && c->resp_cut) {
 		c->resp_cut = 0;
-		response_done(sk, c, now_of(&x), c->dirs[DIR_RESP].msg_bytes, false);
+		response_done(sk, c, now_of(&x), d->msg_bytes, false);
 	}
 	/* A body delimited by the close ends with the last write before it. */
 	if (dir == DIR_RESP && c->dirs[DIR_RESP].state == P_CLOSE)
