@@ -447,14 +447,6 @@ static __always_inline void flow_add(struct bus_conn *c, u32 queue, u8 family, u
 		}
 	}
 	*v += n;
-	/*
-	 * A message a worker took starts its processing. Not one pushed to a
-	 * subscriber (it sends nothing after it: README), nor a NATS reply
-	 * (the requester's next request is not the end of any work).
-	 */
-	if (flow == BUS_CONSUMED && family != BUS_PUBSUB &&
-	    !(family == BUS_NATS && queue == BUS_QUEUE_OTHER))
-		c->msg_ns = clock_of(now);
 	trace_event(c, flow == BUS_PRODUCED ? BUS_EV_PRODUCE :
 		    flow == BUS_CONSUMED ? BUS_EV_CONSUME : BUS_EV_ACK, family, queue, n, 0, now);
 }
@@ -489,6 +481,16 @@ static __always_inline void cache_add(struct bus_conn *c, u64 hits, u64 misses, 
 	st->cache_hits += hits;
 	st->cache_misses += misses;
 	trace_event(c, BUS_EV_CACHE, 0, BUS_QUEUE_NONE, hits, misses, now);
+}
+
+/*
+ * A worker took a message (a pop, stream entries, a NATS delivery that is
+ * not a reply): its processing runs until its next command. Not a message
+ * pushed to a subscriber, which sends nothing after it (README).
+ */
+static __always_inline void processing_starts(struct bus_conn *c, u64 *now)
+{
+	c->msg_ns = clock_of(now);
 }
 
 /* A consumer that got a message talks to the bus again: it is done with it. */
@@ -751,6 +753,7 @@ static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd,
 
 			if (n) {	/* LPOP key 0 takes nothing */
 				flow_add(c, queue, fam, BUS_CONSUMED, n, now);
+				processing_starts(c, now);
 				depth_update(c, queue, -(s64)n, 0, now);
 			}
 		}
@@ -767,7 +770,10 @@ static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd,
 		}
 		break;
 	case OP_XREAD:
-		flow_add(c, queue, fam, BUS_CONSUMED, c->r_entries, now);
+		if (c->r_entries) {	/* none: a BLOCK that timed out */
+			flow_add(c, queue, fam, BUS_CONSUMED, c->r_entries, now);
+			processing_starts(c, now);
+		}
 		break;
 	case OP_XACK:
 		if (c->r_type == ':' && c->r_int > 0) {
@@ -1572,6 +1578,15 @@ static long nats_step(u32 i, void *arg)
 		    load8(d->cap) != W('$', 'J', 'S', '.', 'A', 'C', 'K', '.'))
 			flow_add(c, queue, BUS_NATS, out ? BUS_PRODUCED : BUS_CONSUMED, 1,
 				 &x->w->st.now);
+		/*
+		 * A delivery is work unless it is the reply to a request: one in
+		 * an inbox with no reply-to of its own. A JetStream pull consumer's
+		 * messages come in an inbox with the ack subject as reply-to (MSG
+		 * subject sid reply size: 5 tokens; HMSG has one more).
+		 */
+		if (!out && (queue != BUS_QUEUE_OTHER ||
+			     d->tok == (w == W('h', 'm', 's', 'g', 0, 0, 0, 0) ? 6 : 5)))
+			processing_starts(c, &x->w->st.now);
 		d->remaining = (u64)d->num + 2;
 		d->state = R_BULK;
 	}

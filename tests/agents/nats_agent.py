@@ -1,7 +1,13 @@
 """A NATS test agent speaking the client text protocol itself (Debian has
 no Python NATS client; the protocol is a few lines of text).
 
-  nats_agent.py ROLE PORT pub SUBJECT N      PUB N messages once told to
+  nats_agent.py ROLE PORT pub SUBJECT N [acked]
+                                             PUB N messages once told to;
+                                             acked: each with a reply-to,
+                                             as JetStream delivers to a pull
+                                             consumer's inbox (its reply-to,
+                                             $JS.ACK.<...>, is the server's
+                                             to send, not a client's)
   nats_agent.py ROLE PORT sub SUBJECT QUEUE [ack]
                                              SUB in a queue group; prints
                                              "ready", counts MSGs until told
@@ -68,7 +74,9 @@ def main():
         count = int(arg)
         for i in range(count):
             payload = f"task-{i}".encode()
-            n.s.sendall(b"PUB %s %d\r\n%s\r\n" % (subject.encode(), len(payload), payload))
+            reply = b" tasks.acks.%d" % i if mode == ["acked"] else b""
+            n.s.sendall(b"PUB %s%s %d\r\n%s\r\n" % (subject.encode(), reply, len(payload),
+                                                      payload))
         n.flush()
         out["published"] = count
     else:

@@ -313,6 +313,28 @@ def test_nats_queue_group_deliveries_are_exact():
         no_bus_drops(d)
 
 
+def test_nats_inbox_deliveries_with_a_reply_to_are_work():
+    # A JetStream pull consumer's messages arrive in its inbox, each with a
+    # reply-to (its ack subject): work, whose processing the ack ends (a
+    # plain reply to a request, with no reply-to, is not).
+    nats_agent = os.path.join(AGENTS, "nats_agent.py")
+    with NatsServer() as n, Daemon(cfg(n, "natspub", "puller").replace(
+            "bus_agent.py", "nats_agent.py")) as d, Procs() as ps:
+        w = start(d, ps, "puller", n, "sub", "_INBOX.pull", "pullers", "ack", script=nats_agent)
+        eq(w.result(), {"ready": True}, "puller subscribed")
+        p = start(d, ps, "natspub", n, "pub", "_INBOX.pull", 20, "acked", script=nats_agent)
+        eq(p.result()["published"], 20, "published")
+        w.go()
+        eq(w.result()["received"], 20, "delivered")
+        d.wait_value(20, "message_bus_messages_total", from_agent="natspub", to_agent="puller",
+                     message_type="nats")
+        wait_until(lambda: (d.value("message_bus_processing_duration_seconds_count",
+                                    agent_type="puller") or 0) > 0, 10, "puller processing")
+        for a in (w, p):
+            a.finish()
+        no_bus_drops(d)
+
+
 def test_trace_prints_bus_events():
     with Redis() as r, Procs() as ps:
         path = os.path.join(tempfile.mkdtemp(prefix="agentbpf-trace-bus-"), "agentbpf.yml")
