@@ -133,8 +133,7 @@ struct bus_conn {
 	__u8 xhead;		/* commands queued by MULTI, answered by EXEC */
 	__u8 xlen;
 	__u8 op;		/* command being sent */
-	__u8 streams;		/* XREAD*: the next argument is the stream */
-	__u8 pad[3];
+	__u8 pad[4];
 	__u64 msg_ns;		/* a message was delivered; processing runs */
 	__u32 last_hash;	/* the last queue name looked up, and its id */
 	__u32 last_queue;
@@ -148,7 +147,7 @@ struct bus_conn {
 	__s64 r_int;		/* integer reply, or the first integer element */
 	__u32 r_hits;		/* non-nil elements at depth 1 */
 	__u32 r_misses;		/* nil elements at depth 1 */
-	__u32 r_entries;	/* stream entries delivered */
+	__u32 r_entries;	/* stream entries delivered (XREAD*) */
 	__u32 r_chan;		/* pub/sub channel of a pushed message */
 	__u64 r_word;		/* first element's first bytes, lower case */
 	__u8 r_type;		/* type byte of the top-level value */
@@ -627,9 +626,10 @@ static __always_inline u8 family_of(u8 op)
 	return BUS_LIST;
 }
 
+/* Does the command's first key name its queue? XREAD's reply names each stream. */
 static __always_inline bool has_queue(u8 op)
 {
-	return op != OP_OTHER && op < OP_SUBSCRIBE;
+	return op != OP_OTHER && op != OP_XREAD && op < OP_SUBSCRIBE;
 }
 
 /* A command was sent in full: it waits for its reply behind the others. */
@@ -770,10 +770,9 @@ static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd,
 		}
 		break;
 	case OP_XREAD:
-		if (c->r_entries) {	/* none: a BLOCK that timed out */
-			flow_add(c, queue, fam, BUS_CONSUMED, c->r_entries, now);
+		/* Counted stream by stream as the reply named them (stream_entries). */
+		if (c->r_entries)	/* none: a BLOCK that timed out */
 			processing_starts(c, now);
-		}
 		break;
 	case OP_XACK:
 		if (c->r_type == ':' && c->r_int > 0) {
@@ -946,6 +945,20 @@ struct walk {
 	struct window *w;
 };
 
+/* The command the reply being read answers, if it is one of op's (a push is not). */
+static __always_inline bool answers(struct bus_conn *c, struct bus_dir *d, u8 op)
+{
+	struct bus_cmd *cmd = NULL;
+
+	if (c->r_type == '>' || (c->r_type == '*' && c->subscribed && !c->resp3))
+		return false;
+	if (!d->base && c->qlen)
+		cmd = &c->q[c->qhead & (BUS_PIPELINE - 1)];
+	else if (d->base && c->xlen && c->xlen <= BUS_EXEC_RUNS)
+		cmd = &c->xq[c->xhead & (BUS_EXEC_RUNS - 1)];	/* inside EXEC's array */
+	return cmd && cmd->op == op;
+}
+
 /*
  * A reply to BLPOP/BRPOP: [key, element], the key being the list the
  * element came from, which may be any of the keys the command named (a
@@ -954,15 +967,20 @@ struct walk {
  */
 static __always_inline bool popped_from_key(struct bus_conn *c, struct bus_dir *d)
 {
-	struct bus_cmd *cmd = NULL;
+	return c->r_type == '*' && answers(c, d, OP_BPOP);
+}
 
-	if (c->r_type != '*' || (c->subscribed && !c->resp3))
+/*
+ * Is the bulk string now starting the name of a stream in XREAD's reply?
+ * The reply names each stream before its entries: [[stream, entries], ...],
+ * or in RESP3 {stream: entries, ...}.
+ */
+static __always_inline bool stream_name_next(struct bus_conn *c, struct bus_dir *d)
+{
+	if (d->map_top ? d->depth != d->base + 1 || (d->index & 1) :
+			 d->depth != d->base + 2 || d->left[(d->base + 1) & (BUS_DEPTH - 1)] != 2)
 		return false;
-	if (!d->base && c->qlen)
-		cmd = &c->q[c->qhead & (BUS_PIPELINE - 1)];
-	else if (d->base && c->xlen && c->xlen <= BUS_EXEC_RUNS)
-		cmd = &c->xq[c->xhead & (BUS_EXEC_RUNS - 1)];	/* inside EXEC's array */
-	return cmd && cmd->op == OP_BPOP;
+	return answers(c, d, OP_XREAD);
 }
 
 /* Where the element now starting at depth 1 goes, by its index. */
@@ -971,13 +989,13 @@ static __always_inline u8 capture_for(struct walk *x)
 	struct bus_conn *c = x->c;
 	struct bus_dir *d = x->d;
 
+	if (x->w->st.dir == DIR_IN && stream_name_next(c, d))
+		return CAP_KEY;
 	if (d->depth != d->base + 1)
 		return CAP_NONE;
 	if (x->w->st.dir == DIR_OUT) {
 		if (d->index == 0)
 			return CAP_WORD;
-		if (c->op == OP_XREAD)
-			return c->streams ? CAP_KEY : CAP_WORD;
 		return d->index == 1 ? CAP_KEY : CAP_NONE;
 	}
 	if (d->index == 0)
@@ -1003,15 +1021,10 @@ static __always_inline void element_done(struct walk *x, bool nil, bool scalar)
 
 	d->capture = CAP_NONE;
 	if (x->w->st.dir == DIR_OUT) {
-		if (d->index == 0) {
+		if (d->index == 0)
 			c->op = op_of(word_of(d), d->cap[8], d->cap_len);
-			c->streams = 0;
-		} else if (cap == CAP_KEY && c->key == BUS_QUEUE_NONE) {
+		else if (cap == CAP_KEY && c->key == BUS_QUEUE_NONE)
 			command_key(c, d->cap, d->cap_len);
-		} else if (cap == CAP_WORD && c->op == OP_XREAD && !c->streams &&
-			   d->cap_len == 7 && word_of(d) == W('s', 't', 'r', 'e', 'a', 'm', 's', 0)) {
-			c->streams = 1;
-		}
 		d->index++;
 		return;
 	}
@@ -1111,6 +1124,24 @@ static __noinline int value_done(struct walk *x, bool nil, bool scalar)
 #define VALUE_SCALAR	(STEP_VALUE | STEP_SCALAR)
 #define VALUE_NIL	(STEP_VALUE | STEP_NIL | STEP_SCALAR)
 
+/*
+ * n entries of the stream XREAD's reply just named (the bulk before them,
+ * still in the capture), delivered to this consumer.
+ */
+static __always_inline void stream_entries(struct walk *x, s64 n)
+{
+	struct bus_conn *c = x->c;
+	struct bus_dir *d = x->d;
+	u32 len = d->cap_len < BUS_QUEUE_LEN ? d->cap_len : BUS_QUEUE_LEN;
+	u32 queue;
+
+	if (n <= 0 || !len || !answers(c, d, OP_XREAD))
+		return;
+	c->r_entries += n;
+	queue = queue_of(c, name_hash(d->cap, len), d->cap, len, BUS_STREAM);
+	flow_add(c, queue, BUS_STREAM, BUS_CONSUMED, n, &x->w->st.now);
+}
+
 /* A value's header line is complete: returns what it completed (STEP_*). */
 static __always_inline int line_done(struct walk *x)
 {
@@ -1139,7 +1170,7 @@ static __always_inline int line_done(struct walk *x)
 		/* Stream entries: XREAD's [[stream, entries]], or RESP3's {stream: entries}. */
 		if (x->w->st.dir == DIR_IN &&
 		    (d->map_top ? depth == d->base + 1 : depth == d->base + 2))
-			c->r_entries += n;
+			stream_entries(x, n);
 		/* EXEC's array: each element is the reply to a queued command. */
 		if (depth == 0 && n > 0 && x->w->st.dir == DIR_IN && d->type == '*' && exec_results(c))
 			d->base = 1;
@@ -1279,9 +1310,6 @@ static __always_inline int whole_command(struct walk *x)
 	}
 	name_at &= BUS_WINDOW - 1;
 	op = op_of(word_cut(lower8(buf + name_at), name_len), buf[name_at + 8], name_len);
-	/* XREAD's streams come after its options: the walk finds them. */
-	if (op == OP_XREAD)
-		return 0;
 
 	d->type = '*';
 	top_begin(x);

@@ -206,6 +206,17 @@ def main():
         print(json.dumps(out), flush=True)
         go()
         return
+    if action == "xread3":
+        # XREAD of several streams over RESP3, whose reply is a map {stream: entries}.
+        c = Resp3(port)
+        assert isinstance(c.call("HELLO", 3), dict)
+        go()
+        streams = args[0].split(",")
+        res = c.call("XREAD", "COUNT", 1000, "STREAMS", *streams, *["0"] * len(streams))
+        out["read"] = {k.decode(): len(v) for k, v in res.items()}
+        print(json.dumps(out), flush=True)
+        go()
+        return
     if action in ("garbage", "cutoff"):
         s = socket.create_connection(("127.0.0.1", port))
         go()
@@ -273,20 +284,25 @@ def main():
             r.xadd(stream, {"i": i})
         out["xlen"] = r.xlen(stream)
     elif action == "xconsume":
-        stream, group, n = args[0], args[1], int(args[2])
-        try:
-            r.xgroup_create(stream, group, id="0", mkstream=True)
-        except redis.ResponseError:
-            pass
-        got = 0
-        while got < n:
-            res = r.xreadgroup(group, "c1", {stream: ">"}, count=7, block=5000)
+        # A group's consumer of one or more streams (one XREADGROUP for all),
+        # acknowledging what it read stream by stream.
+        streams, group, n = args[0].split(","), args[1], int(args[2])
+        consumer = args[3] if len(args) > 3 else "c1"
+        for stream in streams:
+            try:
+                r.xgroup_create(stream, group, id="0", mkstream=True)
+            except redis.ResponseError:
+                pass
+        got = {s: 0 for s in streams}
+        while sum(got.values()) < n:
+            res = r.xreadgroup(group, consumer, {s: ">" for s in streams}, count=7, block=5000)
             if not res:
                 break
-            ids = [eid for _, entries in res for eid, _ in entries]
-            got += len(ids)
-            r.xack(stream, group, *ids)
-        out["read"] = got
+            for stream, entries in res:
+                stream = stream.decode()
+                got[stream] += len(entries)
+                r.xack(stream, group, *[eid for eid, _ in entries])
+        out["read"] = sum(got.values()) if len(streams) == 1 else got
     elif action == "publish":
         channel, n, subs = args[0], int(args[1]), int(args[2])
         deadline = time.time() + 15

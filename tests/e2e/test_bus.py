@@ -182,6 +182,35 @@ def test_streams_with_a_consumer_group():
         no_bus_drops(d)
 
 
+def test_stream_reads_of_several_streams_count_each_stream():
+    # Two producers, each with its own stream; one worker reads both with one
+    # XREADGROUP (its group and consumer named like the command's keyword),
+    # another with one XREAD over RESP3, whose reply is a map.
+    with Redis() as r, Daemon(cfg(r, "urgent", "batch", "worker", "auditor")) as d, Procs() as ps:
+        u = start(d, ps, "urgent", r, "xadd", "s:urgent", 30)
+        eq(u.result()["xlen"], 30, "XLEN s:urgent")
+        b = start(d, ps, "batch", r, "xadd", "s:batch", 70)
+        eq(b.result()["xlen"], 70, "XLEN s:batch")
+        w = start(d, ps, "worker", r, "xconsume", "s:urgent,s:batch", "streams", 100, "STREAMS")
+        eq(w.result()["read"], {"s:urgent": 30, "s:batch": 70}, "what the worker read, by stream")
+        d.wait_value(70, "message_bus_messages_total", from_agent="batch", to_agent="worker",
+                     message_type="stream")
+        eq(messages(d, "urgent", "worker", "stream"), 30, "entries from the urgent stream's producer")
+        for s in ("s:urgent", "s:batch"):
+            eq(d.value("message_bus_queue_depth", agent_type="worker", queue=s), 0,
+               f"{s} depth once every entry was acknowledged")
+        a = start(d, ps, "auditor", r, "xread3", "s:batch,s:urgent")
+        eq(a.result()["read"], {"s:urgent": 30, "s:batch": 70}, "what the RESP3 reader read")
+        d.wait_value(70, "message_bus_messages_total", from_agent="batch", to_agent="auditor",
+                     message_type="stream")
+        eq(messages(d, "urgent", "auditor", "stream"), 30, "RESP3: entries from the urgent stream")
+        queues = {dict(l)["queue"] for (n, l), _ in d.scrape().items() if n == "message_bus_queue_depth"}
+        eq(queues, {"s:urgent", "s:batch"}, "queues: the streams, never a keyword, group or consumer")
+        for x in (u, b, w, a):
+            x.finish()
+        no_bus_drops(d)
+
+
 def test_pubsub_two_subscribers():
     extra = 'queues:\n  - match: "alerts*"\n    type: alert\n'
     with Redis() as r, Daemon(cfg(r, "publisher", "sub1", "sub2", extra=extra)) as d, Procs() as ps:
