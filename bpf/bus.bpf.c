@@ -657,8 +657,12 @@ static __always_inline void command_done(struct bus_conn *c, struct bus_dir *d, 
 		all = op == OP_UNSUBSCRIBE && d->nargs <= 1;
 		break;
 	case OP_RESET:
+		/*
+		 * What follows is not queued. The commands queued so far are
+		 * dropped at RESET's reply: their +QUEUED, or EXEC's results,
+		 * may still come before it.
+		 */
 		c->in_multi = 0;
-		c->xlen = 0;
 		break;
 	}
 	if (has_queue(op))
@@ -805,6 +809,7 @@ static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd,
 	case OP_RESET:
 		c->subscribed = 0;
 		c->resp3 = 0;
+		c->xlen = 0;
 		break;
 	}
 }

@@ -119,6 +119,15 @@ def scenario(name, port):
         c.call("RPUSH", "rq", "x")
         c.call("RESET")
         return {"pushed": c.call("RPUSH", "rq", "y", "z"), "popped": len(c.call("LPOP", "rq", 5))}
+    if name == "reset-pipelined":
+        # RESET in the same write as a transaction's queued commands, then
+        # right after EXEC: replies that come before RESET's own.
+        c.call("RPUSH", "zq", "seed")
+        c.s.sendall(encode("MULTI") + encode("LPOP", "zq") + encode("RESET"))
+        got = [c.read() for _ in range(3)]
+        got += c.pipeline([("MULTI",), ("RPUSH", "zq", "a", "b"), ("EXEC",)])
+        got += c.pipeline([("MULTI",), ("RPUSH", "zr", "a", "b"), ("EXEC",), ("RESET",)])
+        return {"replies": got, "popped": [len(c.call("LPOP", k, 5)) for k in ("zq", "zr")]}
     if name == "large-replies":
         c.call("DEL", "big")
         # 40 pushes of 600-byte values in one write, an MGET of 40 1000-byte values.

@@ -455,13 +455,14 @@ def test_queue_depth_stays_with_its_first_consumer():
 
 
 SCENARIOS = ["resp3-pubsub-then-commands", "unsubscribe-all-then-commands", "reset-after-multi",
-             "large-replies", "many-kinds-in-flight", "commands-and-counts", "sendmsg-buffers",
+             "reset-pipelined", "large-replies", "many-kinds-in-flight", "commands-and-counts", "sendmsg-buffers",
              "inline-commands", "collision", "subscribed-ping", "array-reply-then-subscribe"]
 
 
 def test_protocol_corners_keep_the_pairing():
     """Raw RESP2/RESP3 clients: RESP3 confirmations as pushes, UNSUBSCRIBE of
-    everything, RESET inside MULTI, replies and pipelines far larger than a
+    everything, RESET inside MULTI (also in the write of its queued commands
+    and right after EXEC), replies and pipelines far larger than a
     read window, more kinds of commands in flight than followed, HEXISTS,
     LPOP with a count of 0, a sendmsg of several buffers, inline commands,
     two key names with the same 32-bit hash in the kernel, PING on a
@@ -476,6 +477,9 @@ def test_protocol_corners_keep_the_pairing():
         eq(seen["resp3-pubsub-then-commands"], {"llen": 2}, "RESP3 client")
         eq(seen["unsubscribe-all-then-commands"], {"popped": 3}, "unsubscribed client")
         eq(seen["reset-after-multi"], {"pushed": 2, "popped": 2}, "RESET client")
+        eq(seen["reset-pipelined"], {"replies": ["OK", "QUEUED", "RESET", "OK", "QUEUED", [3],
+                                                 "OK", "QUEUED", [2], "RESET"], "popped": [3, 2]},
+           "pipelined RESET client")
         eq(seen["large-replies"], {"len": 40, "hits": 40}, "large replies")
         eq(seen["many-kinds-in-flight"], {"len": 3, "popped": 3}, "overflowing pipeline")
         eq(seen["commands-and-counts"], {"replies": [1, 0, None, 0, 3]}, "HEXISTS, LPOP 0")
@@ -486,15 +490,17 @@ def test_protocol_corners_keep_the_pairing():
         eq(seen["array-reply-then-subscribe"], {"range": 3, "conf": "subscribe", "popped": 3},
            "array reply before the subscription")
 
-        # Every delivery on its own queue: 1 + 3 + 2 + 3 + 1 + 1 + 2 + 2 + 3.
-        d.wait_value(18, "message_bus_messages_total", from_agent="corner", to_agent="corner",
+        # Every delivery on its own queue: 1 + 3 + 2 + 3 + 1 + 1 + 2 + 2 + 3, and 3 + 2
+        # of the pipelined RESETs.
+        d.wait_value(23, "message_bus_messages_total", from_agent="corner", to_agent="corner",
                      message_type="list")
         s = d.scrape()
         depth = lambda q: s.get("message_bus_queue_depth", agent_type="corner", queue=q)
         eq({q: depth(q) for q in ("r3q", "uq", "rq", "big", "kq", "lz", "sq", "rvtasks", "blxmacw", "iq",
-                                  "pq", "aq")},
+                                  "pq", "aq", "zq", "zr")},
            {"r3q": 2, "uq": 0, "rq": 0, "big": 40, "kq": 0, "lz": 3, "sq": 0, "rvtasks": 5,
-            "blxmacw": 0, "iq": 0, "pq": 0, "aq": 0}, "queue depths")
+            "blxmacw": 0, "iq": 0, "pq": 0, "aq": 0, "zq": 0, "zr": 0},
+           "queue depths")
         eq([k for k in s if k[0] == "message_bus_messages_total" and
             dict(k[1])["message_type"] == "pubsub"], [], "list data that looks like a push is not one")
         eq(depth("fakechan"), None, "no queue made up from list data")
