@@ -77,6 +77,17 @@ def messages(d, frm, to, typ):
     return d.value("message_bus_messages_total", from_agent=frm, to_agent=to, message_type=typ)
 
 
+def delivered(d, to, typ, by_producer):
+    """Deliveries to one consumer, each producer's exact."""
+    for frm, n in by_producer.items():
+        d.wait_value(n, "message_bus_messages_total", from_agent=frm, to_agent=to, message_type=typ)
+
+
+def drained(d, consumer, queues, why):
+    for q in queues:
+        eq(d.value("message_bus_queue_depth", agent_type=consumer, queue=q), 0, f"{q} depth {why}")
+
+
 def promtool_clean(d):
     r = subprocess.run(["promtool", "check", "metrics"], input=d.text(), capture_output=True, text=True)
     eq((r.returncode, r.stdout + r.stderr), (0, ""), "promtool check metrics on a scrape with bus series")
@@ -123,12 +134,9 @@ def test_blocking_pop_on_several_queues_counts_the_queue_it_took_from():
         d.wait_value(70, "message_bus_queue_depth", agent_type="batch", queue="q:batch")
         w = start(d, ps, "worker", r, "popmany", "q:urgent,q:batch", 100)
         eq(w.result()["popped"], {"q:urgent": 30, "q:batch": 70}, "what the worker popped, by queue")
-        d.wait_value(70, "message_bus_messages_total", from_agent="batch", to_agent="worker",
-                     message_type="list")
-        eq(messages(d, "urgent", "worker", "list"), 30, "messages from the urgent queue's producer")
-        for q in ("q:urgent", "q:batch"):
-            eq(d.value("message_bus_queue_depth", agent_type="worker", queue=q), 0,
-               f"{q} depth once drained (LLEN {r.cli('LLEN', q)})")
+        delivered(d, "worker", "list", {"urgent": 30, "batch": 70})
+        drained(d, "worker", ("q:urgent", "q:batch"),
+                f"once drained (LLEN {r.cli('LLEN', 'q:urgent')}, {r.cli('LLEN', 'q:batch')})")
         w.finish()
         b.finish()
         # The same inside MULTI/EXEC: each pop's reply is an element of EXEC's array.
@@ -193,17 +201,11 @@ def test_stream_reads_of_several_streams_count_each_stream():
         eq(b.result()["xlen"], 70, "XLEN s:batch")
         w = start(d, ps, "worker", r, "xconsume", "s:urgent,s:batch", "streams", 100, "STREAMS")
         eq(w.result()["read"], {"s:urgent": 30, "s:batch": 70}, "what the worker read, by stream")
-        d.wait_value(70, "message_bus_messages_total", from_agent="batch", to_agent="worker",
-                     message_type="stream")
-        eq(messages(d, "urgent", "worker", "stream"), 30, "entries from the urgent stream's producer")
-        for s in ("s:urgent", "s:batch"):
-            eq(d.value("message_bus_queue_depth", agent_type="worker", queue=s), 0,
-               f"{s} depth once every entry was acknowledged")
+        delivered(d, "worker", "stream", {"urgent": 30, "batch": 70})
+        drained(d, "worker", ("s:urgent", "s:batch"), "once every entry was acknowledged")
         a = start(d, ps, "auditor", r, "xread3", "s:batch,s:urgent")
         eq(a.result()["read"], {"s:urgent": 30, "s:batch": 70}, "what the RESP3 reader read")
-        d.wait_value(70, "message_bus_messages_total", from_agent="batch", to_agent="auditor",
-                     message_type="stream")
-        eq(messages(d, "urgent", "auditor", "stream"), 30, "RESP3: entries from the urgent stream")
+        delivered(d, "auditor", "stream", {"urgent": 30, "batch": 70})
         queues = {dict(l)["queue"] for (n, l), _ in d.scrape().items() if n == "message_bus_queue_depth"}
         eq(queues, {"s:urgent", "s:batch"}, "queues: the streams, never a keyword, group or consumer")
         for x in (u, b, w, a):
