@@ -86,6 +86,7 @@ enum bus_op {
 	OP_MULTI,
 	OP_EXEC,	/* EXEC DISCARD */
 	OP_RESET,	/* RESET: no transaction, no subscriptions, RESP2 */
+	OP_SKIP,	/* commands past the queue: their replies are counted off unread */
 };
 
 /* A command sent inside MULTI: its reply is +QUEUED, its result comes in EXEC's. */
@@ -133,7 +134,9 @@ struct bus_conn {
 	__u8 xhead;		/* commands queued by MULTI, answered by EXEC */
 	__u8 xlen;
 	__u8 op;		/* command being sent */
-	__u8 pad[4];
+	__u8 xfull;		/* the transaction's commands after BUS_EXEC_RUNS runs: not followed */
+	__u8 last_family;	/* of the last queue name looked up */
+	__u8 pad[2];
 	__u64 msg_ns;		/* a message was delivered; processing runs */
 	__u32 last_hash;	/* the last queue name looked up, and its id */
 	__u32 last_queue;
@@ -158,8 +161,7 @@ struct bus_conn {
 	__u8 resp3;		/* the server sent RESP3 pushes: arrays are never pushes */
 	__u8 pad2[2];
 	__s64 r_last_int;	/* the last integer element (a confirmation's count) */
-	__u32 overflow;		/* replies of commands past the queue, to count off */
-	__u32 pad4;
+	__u32 pad4[2];
 	char r_chan_name[BUS_QUEUE_LEN];
 	struct bus_dir dirs[2];
 	struct bus_cmd q[BUS_PIPELINE];
@@ -384,7 +386,8 @@ static __always_inline u32 queue_of(struct bus_conn *c, u32 hash, const char *na
 		return BUS_QUEUE_NONE;
 	if (len > BUS_QUEUE_LEN)
 		len = BUS_QUEUE_LEN;
-	if (c->last_hash == hash && c->last_len == len && c->last_queue)
+	if (c->last_hash == hash && c->last_len == len && c->last_family == family &&
+	    c->last_queue)
 		return c->last_queue;
 	/*
 	 * NATS request/reply inboxes are one subject per request, and the
@@ -397,6 +400,7 @@ static __always_inline u32 queue_of(struct bus_conn *c, u32 hash, const char *na
 		return other_queue();
 	c->last_hash = hash;
 	c->last_len = len;
+	c->last_family = family;
 	c->last_queue = queue_id(hash, name, len, family);
 	return c->last_queue;
 }
@@ -655,6 +659,7 @@ static __always_inline void command_done(struct bus_conn *c, struct bus_dir *d, 
 		/* One confirmation per channel; without channels, one per subscription. */
 		replies = d->nargs > 2 ? d->nargs - 1 : 1;
 		all = op == OP_UNSUBSCRIBE && d->nargs <= 1;
+		arg = replies;	/* an error answers the whole command at once */
 		break;
 	case OP_RESET:
 		/*
@@ -674,23 +679,30 @@ static __always_inline void command_done(struct bus_conn *c, struct bus_dir *d, 
 	if (op == OP_EXEC)
 		c->in_multi = 0;
 
-	if (c->qlen && !c->overflow) {
-		i = (c->qhead + c->qlen - 1) & (BUS_PIPELINE - 1);
-		last = &c->q[i];
-		if (last->op == op && last->queue == queue && last->arg == arg && last->all == all &&
-		    last->count < 60000) {
+	last = c->qlen ? &c->q[(c->qhead + c->qlen - 1) & (BUS_PIPELINE - 1)] : NULL;
+	if (last && last->op == op && last->queue == queue && last->arg == arg &&
+	    last->all == all && last->count < 60000) {
+		last->count += replies;
+		return;
+	}
+	if (c->qlen >= BUS_PIPELINE - 1) {
+		/*
+		 * More kinds of commands in flight than followed: the last slot
+		 * is a run of them whose replies are counted off unread, and
+		 * commands sent once the queue has room again go behind it.
+		 */
+		count_drop(BUS_DROP_PIPELINE_FULL);
+		if (last && last->op == OP_SKIP && last->count + replies <= 60000) {
 			last->count += replies;
 			return;
 		}
-	}
-	if (c->qlen >= BUS_PIPELINE || c->overflow) {
-		/*
-		 * More kinds of commands in flight than followed: their replies are
-		 * counted off after the queue's, unread, and pairing goes on.
-		 */
-		count_drop(BUS_DROP_PIPELINE_FULL);
-		c->overflow += replies;
-		return;
+		if (c->qlen >= BUS_PIPELINE) {
+			lose(c);	/* 60,000 replies in flight past the queue */
+			return;
+		}
+		op = OP_SKIP;
+		queue = BUS_QUEUE_NONE;
+		arg = all = 0;
 	}
 	i = (c->qhead + c->qlen) & (BUS_PIPELINE - 1);
 	c->q[i] = (struct bus_cmd){ .queue = queue, .count = replies, .op = op, .all = all,
@@ -810,6 +822,7 @@ static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd,
 		c->subscribed = 0;
 		c->resp3 = 0;
 		c->xlen = 0;
+		c->xfull = 0;
 		break;
 	}
 }
@@ -831,7 +844,7 @@ static __always_inline void exec_queue(struct bus_conn *c, struct bus_cmd *cmd)
 	u8 op = cmd->op & ~OP_QUEUED;
 	u32 i;
 
-	if (c->xlen) {
+	if (c->xlen && !c->xfull) {
 		last = &c->xq[(c->xhead + c->xlen - 1) & (BUS_EXEC_RUNS - 1)];
 		if (last->op == op && last->queue == cmd->queue && last->arg == cmd->arg &&
 		    last->count < 60000) {
@@ -839,10 +852,13 @@ static __always_inline void exec_queue(struct bus_conn *c, struct bus_cmd *cmd)
 			return;
 		}
 	}
-	if (c->xlen >= BUS_EXEC_RUNS) {
-		/* Too varied a transaction: its results are not interpreted. */
+	if (c->xlen >= BUS_EXEC_RUNS || c->xfull) {
+		/*
+		 * Too varied a transaction: its results past the first runs are
+		 * not interpreted (EXEC's array has them last).
+		 */
 		count_drop(BUS_DROP_PIPELINE_FULL);
-		c->xlen = BUS_EXEC_RUNS + 1;	/* marks the transaction as not followed */
+		c->xfull = 1;
 		return;
 	}
 	i = (c->xhead + c->xlen) & (BUS_EXEC_RUNS - 1);
@@ -855,8 +871,8 @@ static __always_inline void exec_reply_done(struct bus_conn *c, u64 *now)
 {
 	struct bus_cmd *cmd;
 
-	if (!c->xlen || c->xlen > BUS_EXEC_RUNS)
-		return;
+	if (!c->xlen)
+		return;		/* a result past the runs followed */
 	cmd = &c->xq[c->xhead & (BUS_EXEC_RUNS - 1)];
 	apply_reply(c, cmd, now);
 	if (run_used(cmd)) {
@@ -903,22 +919,31 @@ static __always_inline void reply_done(struct bus_conn *c, u64 *now)
 	if (push && !conf)
 		return;		/* other pushes (client-side caching invalidations...) */
 	if (!cmd) {
-		if (c->overflow) {
-			c->overflow--;	/* the reply of a command not followed */
-			return;
-		}
 		if (conf)
 			return;		/* a confirmation for more channels than asked */
 		/* A reply nobody asked for: the pairing is gone. */
 		lose(c);
 		return;
 	}
-	if (conf) {
+	if (cmd->op == OP_SKIP) {
+		/* The reply of a command past the queue. */
+	} else if (conf) {
 		/* Confirmations answer (un)subscribe commands only, and only theirs. */
 		if ((conf == 1 && cmd->op != OP_SUBSCRIBE) || (conf == 2 && cmd->op != OP_UNSUBSCRIBE))
 			return;
-		if (cmd->all && c->r_last_int != 0)
-			return;		/* more to come: one per subscription, the last says 0 */
+		/*
+		 * More to come: one per subscription, the last says 0 -- or a
+		 * single one with no channel (nil) when there was none to drop.
+		 */
+		if (cmd->all && c->r_last_int != 0 && !c->r_misses)
+			return;
+	} else if ((cmd->op == OP_SUBSCRIBE || cmd->op == OP_UNSUBSCRIBE) &&
+		   (c->r_type == '-' || c->r_type == '!')) {
+		/* One error answers the whole command: its other replies never come. */
+		if (cmd->count > cmd->arg)
+			cmd->count -= cmd->arg - 1;
+		else
+			cmd->count = 1;
 	}
 	if (cmd->op & OP_QUEUED) {
 		if (c->r_type == '+')
@@ -926,7 +951,8 @@ static __always_inline void reply_done(struct bus_conn *c, u64 *now)
 	} else if (cmd->op == OP_EXEC) {
 		/* EXEC's replies were taken one by one; DISCARD or an abort drops them. */
 		c->xlen = 0;
-	} else {
+		c->xfull = 0;
+	} else if (cmd->op != OP_SKIP) {
 		apply_reply(c, cmd, now);
 	}
 	if (run_used(cmd)) {
@@ -938,8 +964,7 @@ static __always_inline void reply_done(struct bus_conn *c, u64 *now)
 /* Is the reply now starting EXEC's array of results? */
 static __always_inline bool exec_results(struct bus_conn *c)
 {
-	return c->qlen && c->q[c->qhead & (BUS_PIPELINE - 1)].op == OP_EXEC &&
-	       c->xlen && c->xlen <= BUS_EXEC_RUNS;
+	return c->qlen && c->q[c->qhead & (BUS_PIPELINE - 1)].op == OP_EXEC && c->xlen;
 }
 
 /* ---- the RESP walker ---- */
@@ -959,7 +984,7 @@ static __always_inline bool answers(struct bus_conn *c, struct bus_dir *d, u8 op
 		return false;
 	if (!d->base && c->qlen)
 		cmd = &c->q[c->qhead & (BUS_PIPELINE - 1)];
-	else if (d->base && c->xlen && c->xlen <= BUS_EXEC_RUNS)
+	else if (d->base && c->xlen)
 		cmd = &c->xq[c->xhead & (BUS_EXEC_RUNS - 1)];	/* inside EXEC's array */
 	return cmd && cmd->op == op;
 }

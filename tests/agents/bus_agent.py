@@ -128,6 +128,40 @@ def scenario(name, port):
         got += c.pipeline([("MULTI",), ("RPUSH", "zq", "a", "b"), ("EXEC",)])
         got += c.pipeline([("MULTI",), ("RPUSH", "zr", "a", "b"), ("EXEC",), ("RESET",)])
         return {"replies": got, "popped": [len(c.call("LPOP", k, 5)) for k in ("zq", "zr")]}
+    if name == "long-transaction":
+        # redis-py's default pipeline is a transaction: 12 runs of commands
+        # (LPUSH, LTRIM, ...) inside MULTI, more than the 8 followed.
+        cmds = [("MULTI",)]
+        for i in range(6):
+            cmds += [("LPUSH", "tq", f"t{i}"), ("LTRIM", "tq", 0, 99)]
+        got = c.pipeline(cmds + [("EXEC",)])
+        return {"results": len(got[-1]), "popped": len(c.call("LPOP", "tq", 10))}
+    if name == "overflow-drains":
+        # 34 runs in flight (3 past the queue); while 24 of their replies are
+        # still to come, a push: followed again, behind the ones not.
+        c.s.sendall(b"".join(encode(*x) for i in range(17) for x in (("SET", f"o{i}", i), ("GET", f"o{i}"))))
+        got = [c.read() for _ in range(10)]
+        c.s.sendall(encode("RPUSH", "oq", "a", "b"))
+        got += [c.read() for _ in range(25)]
+        return {"len": got[-1], "popped": len(c.call("LPOP", "oq", 5))}
+    if name == "subscribe-refused":
+        # One -NOPERM answers a SUBSCRIBE of two channels.
+        c.call("ACL", "SETUSER", "nochan", "on", ">pw", "~*", "+@all", "resetchannels")
+        c.call("AUTH", "nochan", "pw")
+        c.s.sendall(encode("SUBSCRIBE", "ra", "rb"))
+        err = c.read()
+        c.call("RPUSH", "fq", 1, 2)
+        return {"error": err.split()[0], "popped": len(c.call("LPOP", "fq", 5))}
+    if name == "punsubscribe-none":
+        # PUNSUBSCRIBE with no patterns to drop: one reply, channel nil, count 1.
+        c.s.sendall(encode("SUBSCRIBE", "pn"))
+        c.read()
+        c.s.sendall(encode("PUNSUBSCRIBE"))
+        none = c.read()
+        c.s.sendall(encode("UNSUBSCRIBE"))
+        c.read()
+        c.call("RPUSH", "nq", 1, 2)
+        return {"none": [none[1], none[2]], "popped": len(c.call("LPOP", "nq", 5))}
     if name == "large-replies":
         c.call("DEL", "big")
         # 40 pushes of 600-byte values in one write, an MGET of 40 1000-byte values.

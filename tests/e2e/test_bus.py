@@ -458,7 +458,8 @@ def test_queue_depth_stays_with_its_first_consumer():
 
 SCENARIOS = ["resp3-pubsub-then-commands", "unsubscribe-all-then-commands", "reset-after-multi",
              "reset-pipelined", "large-replies", "many-kinds-in-flight", "commands-and-counts", "sendmsg-buffers",
-             "inline-commands", "collision", "subscribed-ping", "array-reply-then-subscribe"]
+             "inline-commands", "collision", "subscribed-ping", "array-reply-then-subscribe",
+             "long-transaction", "overflow-drains", "subscribe-refused", "punsubscribe-none"]
 
 
 def test_protocol_corners_keep_the_pairing():
@@ -468,8 +469,10 @@ def test_protocol_corners_keep_the_pairing():
     read window, more kinds of commands in flight than followed, HEXISTS,
     LPOP with a count of 0, a sendmsg of several buffers, inline commands,
     two key names with the same 32-bit hash in the kernel, PING on a
-    subscribed RESP2 connection, and an array reply read after SUBSCRIBE
-    was sent."""
+    subscribed RESP2 connection, an array reply read after SUBSCRIBE
+    was sent, a transaction of more runs than followed, commands sent while
+    the replies of commands past the queue are still to come, a SUBSCRIBE
+    refused with one error, and a PUNSUBSCRIBE with no pattern to drop."""
     with Redis() as r, Daemon(cfg(r, "corner")) as d, Procs() as ps:
         seen = {}
         for name in SCENARIOS:
@@ -491,24 +494,31 @@ def test_protocol_corners_keep_the_pairing():
         eq(seen["subscribed-ping"], {"pong": "pong", "popped": 2}, "subscribed PING client")
         eq(seen["array-reply-then-subscribe"], {"range": 3, "conf": "subscribe", "popped": 3},
            "array reply before the subscription")
+        eq(seen["long-transaction"], {"results": 12, "popped": 6}, "long transaction")
+        eq(seen["overflow-drains"], {"len": 2, "popped": 2}, "push behind the overflow")
+        eq(seen["subscribe-refused"], {"error": "NOPERM", "popped": 2}, "refused SUBSCRIBE")
+        eq(seen["punsubscribe-none"], {"none": [None, 1], "popped": 2}, "PUNSUBSCRIBE of nothing")
 
-        # Every delivery on its own queue: 1 + 3 + 2 + 3 + 1 + 1 + 2 + 2 + 3, and 3 + 2
-        # of the pipelined RESETs.
-        d.wait_value(23, "message_bus_messages_total", from_agent="corner", to_agent="corner",
+        # Every delivery on its own queue: 1 + 3 + 2 + 3 + 1 + 1 + 2 + 2 + 3, 3 + 2
+        # of the pipelined RESETs, then 6 + 2 + 2 + 2.
+        d.wait_value(35, "message_bus_messages_total", from_agent="corner", to_agent="corner",
                      message_type="list")
         s = d.scrape()
         depth = lambda q: s.get("message_bus_queue_depth", agent_type="corner", queue=q)
         eq({q: depth(q) for q in ("r3q", "uq", "rq", "big", "kq", "lz", "sq", "rvtasks", "blxmacw", "iq",
-                                  "pq", "aq", "zq", "zr")},
+                                  "pq", "aq", "zq", "zr", "tq", "oq", "fq", "nq")},
            {"r3q": 2, "uq": 0, "rq": 0, "big": 40, "kq": 0, "lz": 3, "sq": 0, "rvtasks": 5,
-            "blxmacw": 0, "iq": 0, "pq": 0, "aq": 0, "zq": 0, "zr": 0},
+            "blxmacw": 0, "iq": 0, "pq": 0, "aq": 0, "zq": 0, "zr": 0,
+            "tq": 0, "oq": 0, "fq": 0, "nq": 0},
            "queue depths")
         eq([k for k in s if k[0] == "message_bus_messages_total" and
             dict(k[1])["message_type"] == "pubsub"], [], "list data that looks like a push is not one")
         eq(depth("fakechan"), None, "no queue made up from list data")
-        # 40 MGET values, the 16 GETs followed of the overflowing pipeline, HEXISTS h f.
+        # 40 MGET values, the 15 GETs followed of each of the two overflowing
+        # pipelines, HEXISTS h f.
         eq((s.get("cache_hits_total", cache_type="corner"), s.get("cache_misses_total", cache_type="corner")),
-           (57, 1), "cache hits and misses")
-        eq(s.get("agentbpf_events_dropped_total", reason="bus_pipeline_full"), 2,
-           "the two commands past the queue are counted as not followed")
+           (71, 1), "cache hits and misses")
+        # 3 + 3 commands past the queue, 4 past the transaction's runs.
+        eq(s.get("agentbpf_events_dropped_total", reason="bus_pipeline_full"), 10,
+           "the commands past the queue are counted as not followed")
         eq(s.get("agentbpf_events_dropped_total", reason="bus_protocol_lost"), 0, "no connection lost")
