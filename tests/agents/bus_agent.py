@@ -162,6 +162,10 @@ def scenario(name, port):
         c.read()
         c.call("RPUSH", "nq", 1, 2)
         return {"none": [none[1], none[2]], "popped": len(c.call("LPOP", "nq", 5))}
+    if name == "publish-then-push":
+        # One name as a channel, then as a list, on one connection.
+        c.call("PUBLISH", "pp", "x")
+        return {"len": c.call("LPUSH", "pp", "y"), "popped": len(c.call("LPOP", "pp", 5))}
     if name == "large-replies":
         c.call("DEL", "big")
         # 40 pushes of 600-byte values in one write, an MGET of 40 1000-byte values.

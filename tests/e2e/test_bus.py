@@ -459,7 +459,8 @@ def test_queue_depth_stays_with_its_first_consumer():
 SCENARIOS = ["resp3-pubsub-then-commands", "unsubscribe-all-then-commands", "reset-after-multi",
              "reset-pipelined", "large-replies", "many-kinds-in-flight", "commands-and-counts", "sendmsg-buffers",
              "inline-commands", "collision", "subscribed-ping", "array-reply-then-subscribe",
-             "long-transaction", "overflow-drains", "subscribe-refused", "punsubscribe-none"]
+             "long-transaction", "overflow-drains", "subscribe-refused", "punsubscribe-none",
+             "publish-then-push"]
 
 
 def test_protocol_corners_keep_the_pairing():
@@ -472,7 +473,8 @@ def test_protocol_corners_keep_the_pairing():
     subscribed RESP2 connection, an array reply read after SUBSCRIBE
     was sent, a transaction of more runs than followed, commands sent while
     the replies of commands past the queue are still to come, a SUBSCRIBE
-    refused with one error, and a PUNSUBSCRIBE with no pattern to drop."""
+    refused with one error, a PUNSUBSCRIBE with no pattern to drop, and a
+    name published to and then pushed on one connection."""
     with Redis() as r, Daemon(cfg(r, "corner")) as d, Procs() as ps:
         seen = {}
         for name in SCENARIOS:
@@ -498,18 +500,19 @@ def test_protocol_corners_keep_the_pairing():
         eq(seen["overflow-drains"], {"len": 2, "popped": 2}, "push behind the overflow")
         eq(seen["subscribe-refused"], {"error": "NOPERM", "popped": 2}, "refused SUBSCRIBE")
         eq(seen["punsubscribe-none"], {"none": [None, 1], "popped": 2}, "PUNSUBSCRIBE of nothing")
+        eq(seen["publish-then-push"], {"len": 1, "popped": 1}, "channel, then list")
 
         # Every delivery on its own queue: 1 + 3 + 2 + 3 + 1 + 1 + 2 + 2 + 3, 3 + 2
-        # of the pipelined RESETs, then 6 + 2 + 2 + 2.
-        d.wait_value(35, "message_bus_messages_total", from_agent="corner", to_agent="corner",
+        # of the pipelined RESETs, then 6 + 2 + 2 + 2 + 1.
+        d.wait_value(36, "message_bus_messages_total", from_agent="corner", to_agent="corner",
                      message_type="list")
         s = d.scrape()
         depth = lambda q: s.get("message_bus_queue_depth", agent_type="corner", queue=q)
         eq({q: depth(q) for q in ("r3q", "uq", "rq", "big", "kq", "lz", "sq", "rvtasks", "blxmacw", "iq",
-                                  "pq", "aq", "zq", "zr", "tq", "oq", "fq", "nq")},
+                                  "pq", "aq", "zq", "zr", "tq", "oq", "fq", "nq", "pp")},
            {"r3q": 2, "uq": 0, "rq": 0, "big": 40, "kq": 0, "lz": 3, "sq": 0, "rvtasks": 5,
             "blxmacw": 0, "iq": 0, "pq": 0, "aq": 0, "zq": 0, "zr": 0,
-            "tq": 0, "oq": 0, "fq": 0, "nq": 0},
+            "tq": 0, "oq": 0, "fq": 0, "nq": 0, "pp": 0},
            "queue depths")
         eq([k for k in s if k[0] == "message_bus_messages_total" and
             dict(k[1])["message_type"] == "pubsub"], [], "list data that looks like a push is not one")
