@@ -451,13 +451,27 @@ static __always_inline void response_done(u64 sk, struct http_conn *c, u64 now, 
 	queue_pop(c);
 }
 
-/* Requests that will get no response: the connection is ending. */
+/*
+ * The connection is ending. A response under way that began before the
+ * client went away was cut off: an error, ending with its last write (a
+ * timeout is a client gone before the server began to answer, README). The
+ * requests behind it get no response.
+ */
 static __always_inline void abort_requests(u64 sk, struct http_conn *c, u64 now)
 {
+	struct http_dir *d = &c->dirs[DIR_RESP];
 	struct http_req *r;
 	u8 status = c->peer_closed_ns ? HTTP_TIMEOUT : HTTP_ERROR;
 	u64 end = c->peer_closed_ns ? c->peer_closed_ns : now;
 	int i;
+
+	r = queue_front(c);
+	if (r && (d->state == P_HEAD || d->state == P_BODY || d->state == P_CHUNKED) &&
+	    !(c->peer_closed_ns && c->peer_closed_ns <= c->resp_start_ns)) {
+		record(sk, c, r, HTTP_ERROR, c->code, c->last_send_ns ? c->last_send_ns : now,
+		       d->msg_bytes, true);
+		queue_pop(c);
+	}
 
 	for (i = 0; i < HTTP_PIPELINE; i++) {
 		r = queue_front(c);

@@ -226,7 +226,7 @@ static const char *route_name(struct http_tracker *t, uint32_t agent, uint32_t i
 	struct http_route_key key = { .agent = agent, .id = id };
 	struct http_route val;
 	struct route_name *r;
-	uint32_t i;
+	uint32_t i, home, probes;
 
 	if (id == HTTP_ROUTE_OTHER)
 		return "other";
@@ -240,10 +240,19 @@ static const char *route_name(struct http_tracker *t, uint32_t agent, uint32_t i
 			return "other";
 		t->routes_mask = size - 1;
 	}
-	for (i = (id ^ agent * 2654435761u) & t->routes_mask; t->routes[i].id;
-	     i = (i + 1) & t->routes_mask) {
+	home = (id ^ agent * 2654435761u) & t->routes_mask;
+	for (i = home, probes = 0; t->routes[i].id; i = (i + 1) & t->routes_mask) {
 		if (t->routes[i].id == id && t->routes[i].agent == agent)
 			return config_route_label(t->cfg, t->routes[i].route);
+		if (++probes > t->routes_mask) {
+			/*
+			 * Full: ids of routes the kernel dropped and registered
+			 * anew have piled up. It is only a cache: start it over.
+			 */
+			memset(t->routes, 0, (t->routes_mask + 1) * sizeof(*t->routes));
+			i = home;
+			break;
+		}
 	}
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.http_routes), &key, &val))
 		return "other";

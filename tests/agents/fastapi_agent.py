@@ -36,6 +36,15 @@ async def echo(request: Request):
     return {"received": len(body)}
 
 
+@app.get("/drip/{n}/{ms}")
+async def drip(n: int, ms: int):
+    async def parts():
+        for i in range(n):
+            yield b"drop-%d;" % i
+            await asyncio.sleep(ms / 1000)
+    return StreamingResponse(parts(), media_type="text/plain")
+
+
 @app.get("/chunked/{n}")
 async def chunked(n: int):
     async def parts():
