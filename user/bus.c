@@ -246,21 +246,50 @@ static uint64_t flow_total(struct bus_tracker *t, uint32_t i)
 	return sum;
 }
 
+static uint32_t flow_hash(const struct bus_flow_key *k)
+{
+	uint32_t h = k->agent * 2654435761u ^ k->queue * 2246822519u ^ (k->family << 8 | k->flow);
+
+	return h ^ h >> 15;
+}
+
+/*
+ * The flows' last totals, open-addressed and doubled at half full: a scrape
+ * looks up every consumed flow (up to 65,536) in it.
+ */
+static int seen_grow(struct bus_tracker *t)
+{
+	uint32_t cap = t->seen_cap ? t->seen_cap * 2 : 64, i, j;
+	struct bus_seen *tab = calloc(cap, sizeof(*tab));
+
+	if (!tab)
+		return -ENOMEM;
+	for (i = 0; i < t->seen_cap; i++) {
+		if (!t->seen[i].used)
+			continue;
+		for (j = flow_hash(&t->seen[i].key) & (cap - 1); tab[j].used; j = (j + 1) & (cap - 1))
+			;
+		tab[j] = t->seen[i];
+	}
+	free(t->seen);
+	t->seen = tab;
+	t->seen_cap = cap;
+	return 0;
+}
+
 static struct bus_seen *seen_of(struct bus_tracker *t, const struct bus_flow_key *k)
 {
-	struct bus_seen *grown;
 	uint32_t i;
 
-	for (i = 0; i < t->nseen; i++) {
+	if (2 * (t->nseen + 1) > t->seen_cap && seen_grow(t))
+		return NULL;
+	for (i = flow_hash(k) & (t->seen_cap - 1); t->seen[i].used; i = (i + 1) & (t->seen_cap - 1)) {
 		if (!memcmp(&t->seen[i].key, k, sizeof(*k)))
 			return &t->seen[i];
 	}
-	grown = grow_array(t->seen, &t->seen_cap, t->nseen, sizeof(*grown), 64);
-	if (!grown)
-		return NULL;
-	t->seen = grown;
-	t->seen[t->nseen] = (struct bus_seen){ .key = *k };
-	return &t->seen[t->nseen++];
+	t->seen[i] = (struct bus_seen){ .key = *k, .used = 1 };
+	t->nseen++;
+	return &t->seen[i];
 }
 
 static void series_add(struct bus_tracker *t, int from, int to, const char *type, uint64_t n)
@@ -350,14 +379,20 @@ static void account_consumed(struct bus_tracker *t)
 static int queue_owner(struct bus_tracker *t, const struct bus_queue_info *q)
 {
 	struct bus_owner *grown;
-	uint32_t i;
+	uint32_t lo = 0, hi = t->nowners, mid;
 	int owner;
 
 	if (q->conf && q->conf->to >= 0)
 		return q->conf->to;
-	for (i = 0; i < t->nowners; i++) {
-		if (t->owners[i].queue == q->id)
-			return t->owners[i].agent;
+	/* Kept in queue order: every queue is looked up at every scrape. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (t->owners[mid].queue == q->id)
+			return t->owners[mid].agent;
+		if (t->owners[mid].queue < q->id)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	if (q->consumer < 0)
 		return q->producer >= 0 ? q->producer : q->observer;
@@ -366,7 +401,9 @@ static int queue_owner(struct bus_tracker *t, const struct bus_queue_info *q)
 	if (!grown)
 		return owner;
 	t->owners = grown;
-	t->owners[t->nowners++] = (struct bus_owner){ q->id, owner };
+	memmove(&t->owners[lo + 1], &t->owners[lo], (t->nowners - lo) * sizeof(*grown));
+	t->owners[lo] = (struct bus_owner){ q->id, owner };
+	t->nowners++;
 	return owner;
 }
 
@@ -506,5 +543,5 @@ void bus_tracker_close(struct bus_tracker *t)
 	t->qinfo = NULL;
 	t->seen = NULL;
 	t->series = NULL;
-	t->nqinfo = t->nseen = t->nseries = 0;
+	t->nqinfo = t->nseen = t->seen_cap = t->nseries = 0;
 }

@@ -28,6 +28,7 @@ struct bus_queue_info {
 /* Consumed messages of one (agent, queue, family) at the previous scrape. */
 struct bus_seen {
 	struct bus_flow_key key;
+	uint32_t used;		/* a slot of the open-addressed table */
 	uint64_t consumed;
 };
 
