@@ -31,7 +31,9 @@ class Nats:
         self.buf = b""
         info = self.line()
         assert info.startswith(b"INFO "), info
-        self.s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"name":"agentbpf-test"}\r\n')
+        self.s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,'
+                       b'"name":"agentbpf-test"}\r\n')
+        self.statuses = 0
         self.flush()
 
     def line(self):
@@ -50,16 +52,19 @@ class Nats:
             pass
 
     def messages(self):
-        """Reads what has arrived; returns the MSGs in it."""
+        """Reads what has arrived; returns the MSGs and HMSGs in it that are
+        messages (status-only HMSGs, "NATS/1.0 100 ...", counted apart)."""
         n = 0
         while b"\r\n" in self.buf:
             line = self.line()
-            if line.startswith(b"MSG "):
+            if line.startswith((b"MSG ", b"HMSG ")):
                 size = int(line.split()[-1])
                 while len(self.buf) < size + 2:
                     self.buf += self.s.recv(65536)
+                status = line.startswith(b"HMSG ") and self.buf.startswith(b"NATS/1.0 ")
                 self.buf = self.buf[size + 2:]
-                n += 1
+                self.statuses += status
+                n += not status
             elif line == b"PING":
                 self.s.sendall(b"PONG\r\n")
         return n
@@ -75,6 +80,15 @@ def main():
         for i in range(count):
             payload = f"task-{i}".encode()
             reply = b" tasks.acks.%d" % i if mode == ["acked"] else b""
+            if mode == ["headers"]:
+                # Messages with headers, and every fourth a status-only one
+                # as JetStream sends (an idle heartbeat).
+                status = i % 4 == 3
+                hdr = b"NATS/1.0 100 Idle Heartbeat\r\n\r\n" if status else b"NATS/1.0\r\nTask: %d\r\n\r\n" % i
+                body = b"" if status else payload
+                n.s.sendall(b"HPUB %s %d %d\r\n%s%s\r\n" % (subject.encode(), len(hdr), len(hdr) + len(body),
+                                                              hdr, body))
+                continue
             n.s.sendall(b"PUB %s%s %d\r\n%s\r\n" % (subject.encode(), reply, len(payload),
                                                       payload))
         n.flush()
@@ -107,6 +121,7 @@ def main():
                 got += n.messages()
                 break
         out["received"] = got
+        out["statuses"] = n.statuses
     print(json.dumps(out), flush=True)
     sys.stdin.readline()
 

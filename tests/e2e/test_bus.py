@@ -344,6 +344,26 @@ def test_nats_queue_group_deliveries_are_exact():
         no_bus_drops(d)
 
 
+def test_nats_status_messages_are_not_deliveries():
+    # HMSGs whose header is a status line ("NATS/1.0 100 Idle Heartbeat",
+    # JetStream's heartbeats, flow control, 404/408 of pull requests) are
+    # not messages.
+    nats_agent = os.path.join(AGENTS, "nats_agent.py")
+    with NatsServer() as n, Daemon(cfg(n, "natspub", "natsw1").replace(
+            "bus_agent.py", "nats_agent.py")) as d, Procs() as ps:
+        w = start(d, ps, "natsw1", n, "sub", "tasks.hb", "hb", script=nats_agent)
+        eq(w.result(), {"ready": True}, "subscribed")
+        p = start(d, ps, "natspub", n, "pub", "tasks.hb", 40, "headers", script=nats_agent)
+        eq(p.result()["published"], 40, "published")
+        w.go()
+        eq(w.result(), {"received": 30, "statuses": 10}, "what the subscriber read")
+        d.wait_value(30, "message_bus_messages_total", from_agent="natspub", to_agent="natsw1",
+                     message_type="nats")
+        for a in (w, p):
+            a.finish()
+        no_bus_drops(d)
+
+
 def test_nats_inbox_deliveries_with_a_reply_to_are_work():
     # A JetStream pull consumer's messages arrive in its inbox, each with a
     # reply-to (its ack subject): work, whose processing the ack ends (a
