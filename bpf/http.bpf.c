@@ -333,6 +333,28 @@ static __always_inline void active_add(u32 agent, enum active_change what)
 }
 
 /* A request ended: count it in its series and its histograms. */
+/* A route registered by a request that turned out not to deserve a slot. */
+static __always_inline void route_release(u32 agent, u32 id)
+{
+	struct http_route_key rk = { .agent = agent, .id = id };
+	u32 *count = bpf_map_lookup_elem(&http_route_count, &rk.agent);
+
+	if (bpf_map_delete_elem(&http_routes, &rk) == 0 && count)
+		__sync_fetch_and_add(count, -1);
+}
+
+/*
+ * A request that registered its route never finished its head (the
+ * connection ended, the framing was lost, or it was not followed): the
+ * slot goes back, so probes that never finish cannot use up the routes.
+ */
+static __always_inline void route_abandoned(struct http_conn *c, struct http_dir *d)
+{
+	if (d->route_new)
+		route_release(c->agent, d->route);
+	d->route_new = 0;
+}
+
 static __always_inline void record(u64 sk, struct http_conn *c, struct http_req *r,
 				   u8 status, u16 code, u64 end_ns, u64 resp_bytes, bool in_close)
 {
@@ -356,11 +378,7 @@ static __always_inline void record(u64 sk, struct http_conn *c, struct http_req 
 		 * typo: it gives its slot back and counts as "other", so such
 		 * paths cannot use up the agent's routes.
 		 */
-		struct http_route_key rk = { .agent = c->agent, .id = r->route };
-		u32 *count = bpf_map_lookup_elem(&http_route_count, &rk.agent);
-
-		if (bpf_map_delete_elem(&http_routes, &rk) == 0 && count)
-			__sync_fetch_and_add(count, -1);
+		route_release(c->agent, r->route);
 		key.route = HTTP_ROUTE_OTHER;
 	}
 	st = bpf_map_lookup_elem(&http_stats, &key);
@@ -889,6 +907,7 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 	if (x->dir == DIR_REQ) {
 		if (c->qlen >= HTTP_PIPELINE) {
 			count_drop(HTTP_DROP_PIPELINE_FULL);
+			route_abandoned(c, d);
 		} else {
 			r = &c->q[(c->qhead + c->qlen) & (HTTP_PIPELINE - 1)];
 			r->start_ns = d->msg_start_ns;
@@ -897,6 +916,7 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 			r->method = method;
 			r->route = d->route;
 			r->route_new = d->route_new;
+			d->route_new = 0;	/* the request has it now */
 			c->qlen++;
 			active_add(agent, REQ_STARTED);
 		}
@@ -978,6 +998,8 @@ static __always_inline long framing_lost(struct parse_ctx *x, struct http_dir *d
 		count_drop(HTTP_DROP_DESYNC);
 	if (x->dir == DIR_RESP && d->state != P_IDLE && d->state != P_START && d->state != P_SKIP)
 		x->c->resp_cut = 1;
+	if (x->dir == DIR_REQ)
+		route_abandoned(x->c, d);
 	d->state = P_SKIP;
 	x->off = x->total;
 	return 1;
@@ -1214,7 +1236,7 @@ static long parse_step(u32 idx, void *arg)
 						      x->s->buf + (sp & 15));
 				bpf_map_update_elem(&http_paths, &pk, path, BPF_ANY);
 			}
-			d->route_new = 0;
+			route_abandoned(c, d);
 			if (label_route) {
 				/*
 				 * A call that ended inside the path: the route is
@@ -1460,6 +1482,7 @@ int BPF_PROG(http_destroy, struct sock *sk)
 	c = sk_state(&http_conns, sk);
 	if (!c)
 		return 0;
+	route_abandoned(c, &c->dirs[DIR_REQ]);
 	if (c->role == ROLE_SERVER) {
 		/* A body delimited by the close ended with the last write. */
 		if (c->dirs[DIR_RESP].state == P_CLOSE)

@@ -639,6 +639,27 @@ routes: ["/any/sha/*"]
                  ("other", "200", "success"): 2}, "series by route")
 
 
+def test_requests_that_never_finish_their_head_give_their_route_back():
+    # Probes that send a request line and never end the head (the client
+    # goes away) must not use up the agent's routes.
+    port = free_port()
+    config = "request_labels: [route]\nmax_routes: 3\n" + cfg(HTTPSERVER)
+    with Daemon(config) as d, Procs() as ps:
+        start_httpserver(ps, port, d=d)
+        for i in range(10):
+            with Conn(port) as c:
+                c.send(b"GET /probe%d HTTP/1.1\r\nHost: x\r\n" % i)
+                time.sleep(0.05)
+        with Conn(port) as c:
+            for p in ("/any/r1", "/any/r2", "/any/r3"):
+                c.send(request("GET", p))
+                eq(c.response()[0], 200, p)
+        wait_until(lambda: sum(d.scrape().series("agent_requests_total").values()) == 3, 10,
+                   "the three requests counted")
+        got = {dict(l)["route"]: v for l, v in d.scrape().series("agent_requests_total").items() if v}
+        eq(got, {"/any/r1": 1, "/any/r2": 1, "/any/r3": 1}, "routes after ten unfinished probes")
+
+
 def test_route_of_a_request_line_cut_inside_its_path():
     # The read ends inside the path: the route (and the traced path) come
     # from the whole path once the rest arrives, not from the part read.
