@@ -92,6 +92,24 @@ class Resp3:
         return line.decode()
 
 
+def subscribed_reply(c, channel, *cmd):
+    """The reply to cmd on a RESP2 connection subscribed to channel, which
+    then unsubscribes from everything."""
+    c.s.sendall(encode("SUBSCRIBE", channel))
+    c.read()
+    c.s.sendall(encode(*cmd))
+    reply = c.read()
+    c.s.sendall(encode("UNSUBSCRIBE"))
+    c.read()
+    return reply
+
+
+def popped_after_push(c, key):
+    """Pushes two elements and pops what is there: two if the pairing held."""
+    c.call("RPUSH", key, 1, 2)
+    return len(c.call("LPOP", key, 5))
+
+
 def scenario(name, port):
     """Returns what the client saw; the test checks the daemon agrees."""
     c = Resp3(port)
@@ -150,18 +168,11 @@ def scenario(name, port):
         c.call("AUTH", "nochan", "pw")
         c.s.sendall(encode("SUBSCRIBE", "ra", "rb"))
         err = c.read()
-        c.call("RPUSH", "fq", 1, 2)
-        return {"error": err.split()[0], "popped": len(c.call("LPOP", "fq", 5))}
+        return {"error": err.split()[0], "popped": popped_after_push(c, "fq")}
     if name == "punsubscribe-none":
         # PUNSUBSCRIBE with no patterns to drop: one reply, channel nil, count 1.
-        c.s.sendall(encode("SUBSCRIBE", "pn"))
-        c.read()
-        c.s.sendall(encode("PUNSUBSCRIBE"))
-        none = c.read()
-        c.s.sendall(encode("UNSUBSCRIBE"))
-        c.read()
-        c.call("RPUSH", "nq", 1, 2)
-        return {"none": [none[1], none[2]], "popped": len(c.call("LPOP", "nq", 5))}
+        none = subscribed_reply(c, "pn", "PUNSUBSCRIBE")
+        return {"none": [none[1], none[2]], "popped": popped_after_push(c, "nq")}
     if name == "publish-then-push":
         # One name as a channel, then as a list, on one connection.
         c.call("PUBLISH", "pp", "x")
@@ -198,14 +209,8 @@ def scenario(name, port):
         return {"pong": pong, "len": n, "popped": len(c.call("LPOP", "iq", 5))}
     if name == "subscribed-ping":
         # RESP2, subscribed: PING's answer is an array, ["pong", ""], not a push.
-        c.s.sendall(encode("SUBSCRIBE", "pc"))
-        c.read()
-        c.s.sendall(encode("PING"))
-        pong = c.read()
-        c.s.sendall(encode("UNSUBSCRIBE"))
-        c.read()
-        c.call("RPUSH", "pq", 1, 2)
-        return {"pong": pong[0].decode(), "popped": len(c.call("LPOP", "pq", 5))}
+        pong = subscribed_reply(c, "pc", "PING")
+        return {"pong": pong[0].decode(), "popped": popped_after_push(c, "pq")}
     if name == "array-reply-then-subscribe":
         # LRANGE's array arrives after SUBSCRIBE was sent: a reply, not a push.
         c.call("RPUSH", "aq", "message", "fakechan2", "z")
