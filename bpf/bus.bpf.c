@@ -823,6 +823,12 @@ static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd,
 	case OP_RESET:
 		c->subscribed = 0;
 		c->resp3 = 0;
+		/* fall through */
+	case OP_MULTI:
+		/*
+		 * A transaction starts afresh: what an EXEC past the queue left
+		 * (its results were counted off unread) is gone.
+		 */
 		c->xlen = 0;
 		c->xfull = 0;
 		break;

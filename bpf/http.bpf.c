@@ -484,7 +484,7 @@ static __always_inline void abort_requests(u64 sk, struct http_conn *c, u64 now)
 	int i;
 
 	r = queue_front(c);
-	if (r && (d->state == P_HEAD || d->state == P_BODY || d->state == P_CHUNKED) &&
+	if (r && (d->state == P_BODY || d->state == P_CHUNKED) &&
 	    !(c->peer_closed_ns && c->peer_closed_ns <= c->resp_start_ns)) {
 		record(sk, c, r, HTTP_ERROR, c->code, c->last_send_ns ? c->last_send_ns : now,
 		       d->msg_bytes, true);
@@ -1236,7 +1236,7 @@ static long parse_step(u32 idx, void *arg)
 						      x->s->buf + (sp & 15));
 				bpf_map_update_elem(&http_paths, &pk, path, BPF_ANY);
 			}
-			route_abandoned(c, d);
+			d->route_new = 0;
 			if (label_route) {
 				/*
 				 * A call that ended inside the path: the route is
@@ -1337,8 +1337,11 @@ static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret)
 		c->resp_cut = 0;
 		response_done(sk, c, now_of(&x), d->msg_bytes, false);
 	}
-	/* A body delimited by the close ends with the last write before it. */
-	if (dir == DIR_RESP && c->dirs[DIR_RESP].state == P_CLOSE)
+	/*
+	 * A body that goes on past this call ends with its last write, if the
+	 * connection's close delimits it or cuts it off.
+	 */
+	if (dir == DIR_RESP && (d->state == P_CLOSE || d->state == P_BODY || d->state == P_CHUNKED))
 		c->last_send_ns = now_of(&x);
 }
 

@@ -226,7 +226,7 @@ static const char *route_name(struct http_tracker *t, uint32_t agent, uint32_t i
 	struct http_route_key key = { .agent = agent, .id = id };
 	struct http_route val;
 	struct route_name *r;
-	uint32_t i, home, probes;
+	uint32_t i;
 
 	if (id == HTTP_ROUTE_OTHER)
 		return "other";
@@ -240,22 +240,16 @@ static const char *route_name(struct http_tracker *t, uint32_t agent, uint32_t i
 			return "other";
 		t->routes_mask = size - 1;
 	}
-	home = (id ^ agent * 2654435761u) & t->routes_mask;
-	for (i = home, probes = 0; t->routes[i].id; i = (i + 1) & t->routes_mask) {
+	for (i = (id ^ agent * 2654435761u) & t->routes_mask; t->routes[i].id;
+	     i = (i + 1) & t->routes_mask) {
 		if (t->routes[i].id == id && t->routes[i].agent == agent)
 			return config_route_label(t->cfg, t->routes[i].route);
-		if (++probes > t->routes_mask) {
-			/*
-			 * Full: ids of routes the kernel dropped and registered
-			 * anew have piled up. It is only a cache: start it over.
-			 */
-			memset(t->routes, 0, (t->routes_mask + 1) * sizeof(*t->routes));
-			i = home;
-			break;
-		}
 	}
-	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.http_routes), &key, &val))
+	/* At most half full (read_series() starts it over): the loop ends. */
+	if (2 * (t->nroutes + 1) > t->routes_mask + 1 ||
+	    bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.http_routes), &key, &val))
 		return "other";
+	t->nroutes++;
 	r = &t->routes[i];
 	r->agent = agent;
 	r->id = id;
@@ -335,6 +329,15 @@ static int read_series(struct http_tracker *t, struct http_series **out)
 	struct series_read sr = { .t = t };
 	uint32_t i, w;
 
+	/*
+	 * Ids of routes the kernel dropped and registered anew pile up in the
+	 * name cache: past half full it starts over, here and not while the
+	 * series read point into it.
+	 */
+	if (t->routes && 4 * t->nroutes > t->routes_mask + 1) {
+		memset(t->routes, 0, (t->routes_mask + 1) * sizeof(*t->routes));
+		t->nroutes = 0;
+	}
 	map_read_each(bpf_map__fd(t->skel->maps.http_stats), sizeof(struct http_key),
 		      sizeof(struct http_stats), t->ncpu, &t->batch, add_batch, &sr);
 	t->stats_entries = sr.n;

@@ -23,6 +23,7 @@ struct http_tracker {
 	struct map_read batch;	/* batch lookup buffers, kept between scrapes */
 	struct route_name *routes;	/* (agent, route id) -> route, filled as ids appear */
 	uint32_t routes_mask;
+	uint32_t nroutes;		/* slots of routes in use */
 	uint32_t stats_entries;		/* label sets in http_stats at the last scrape */
 };
 

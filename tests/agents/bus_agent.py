@@ -154,6 +154,15 @@ def scenario(name, port):
             cmds += [("LPUSH", "tq", f"t{i}"), ("LTRIM", "tq", 0, 99)]
         got = c.pipeline(cmds + [("EXEC",)])
         return {"results": len(got[-1]), "popped": len(c.call("LPOP", "tq", 10))}
+    if name == "transaction-past-the-queue":
+        # MULTI and 30 runs fill the queue: EXEC is past it, its results
+        # counted off unread. The next transaction is followed afresh.
+        cmds = [("MULTI",)]
+        for i in range(15):
+            cmds += [("LPUSH", "uq", f"u{i}"), ("LTRIM", "uq", 0, 99)]
+        c.pipeline(cmds + [("EXEC",)])
+        got = c.pipeline([("MULTI",), ("RPUSH", "vq", "a", "b", "c"), ("EXEC",)])
+        return {"results": got[-1], "popped": len(c.call("LPOP", "vq", 5))}
     if name == "overflow-drains":
         # 34 runs in flight (3 past the queue); while 24 of their replies are
         # still to come, a push: followed again, behind the ones not.

@@ -480,7 +480,7 @@ SCENARIOS = ["resp3-pubsub-then-commands", "unsubscribe-all-then-commands", "res
              "reset-pipelined", "large-replies", "many-kinds-in-flight", "commands-and-counts", "sendmsg-buffers",
              "inline-commands", "collision", "subscribed-ping", "array-reply-then-subscribe",
              "long-transaction", "overflow-drains", "subscribe-refused", "punsubscribe-none",
-             "publish-then-push"]
+             "publish-then-push", "transaction-past-the-queue"]
 
 
 def test_protocol_corners_keep_the_pairing():
@@ -493,8 +493,9 @@ def test_protocol_corners_keep_the_pairing():
     subscribed RESP2 connection, an array reply read after SUBSCRIBE
     was sent, a transaction of more runs than followed, commands sent while
     the replies of commands past the queue are still to come, a SUBSCRIBE
-    refused with one error, a PUNSUBSCRIBE with no pattern to drop, and a
-    name published to and then pushed on one connection."""
+    refused with one error, a PUNSUBSCRIBE with no pattern to drop, a
+    name published to and then pushed on one connection, and a transaction
+    after one whose EXEC was past the queue."""
     with Redis() as r, Daemon(cfg(r, "corner")) as d, Procs() as ps:
         seen = {}
         for name in SCENARIOS:
@@ -521,18 +522,20 @@ def test_protocol_corners_keep_the_pairing():
         eq(seen["subscribe-refused"], {"error": "NOPERM", "popped": 2}, "refused SUBSCRIBE")
         eq(seen["punsubscribe-none"], {"none": [None, 1], "popped": 2}, "PUNSUBSCRIBE of nothing")
         eq(seen["publish-then-push"], {"len": 1, "popped": 1}, "channel, then list")
+        eq(seen["transaction-past-the-queue"], {"results": [3], "popped": 3},
+           "transaction after one past the queue")
 
         # Every delivery on its own queue: 1 + 3 + 2 + 3 + 1 + 1 + 2 + 2 + 3, 3 + 2
-        # of the pipelined RESETs, then 6 + 2 + 2 + 2 + 1.
-        d.wait_value(36, "message_bus_messages_total", from_agent="corner", to_agent="corner",
+        # of the pipelined RESETs, then 6 + 2 + 2 + 2 + 1 + 3.
+        d.wait_value(39, "message_bus_messages_total", from_agent="corner", to_agent="corner",
                      message_type="list")
         s = d.scrape()
         depth = lambda q: s.get("message_bus_queue_depth", agent_type="corner", queue=q)
         eq({q: depth(q) for q in ("r3q", "uq", "rq", "big", "kq", "lz", "sq", "rvtasks", "blxmacw", "iq",
-                                  "pq", "aq", "zq", "zr", "tq", "oq", "fq", "nq", "pp")},
+                                  "pq", "aq", "zq", "zr", "tq", "oq", "fq", "nq", "pp", "vq")},
            {"r3q": 2, "uq": 0, "rq": 0, "big": 40, "kq": 0, "lz": 3, "sq": 0, "rvtasks": 5,
             "blxmacw": 0, "iq": 0, "pq": 0, "aq": 0, "zq": 0, "zr": 0,
-            "tq": 0, "oq": 0, "fq": 0, "nq": 0, "pp": 0},
+            "tq": 0, "oq": 0, "fq": 0, "nq": 0, "pp": 0, "vq": 0},
            "queue depths")
         eq([k for k in s if k[0] == "message_bus_messages_total" and
             dict(k[1])["message_type"] == "pubsub"], [], "list data that looks like a push is not one")
@@ -541,7 +544,8 @@ def test_protocol_corners_keep_the_pairing():
         # pipelines, HEXISTS h f.
         eq((s.get("cache_hits_total", cache_type="corner"), s.get("cache_misses_total", cache_type="corner")),
            (71, 1), "cache hits and misses")
-        # 3 + 3 commands past the queue, 4 past the transaction's runs.
-        eq(s.get("agentbpf_events_dropped_total", reason="bus_pipeline_full"), 10,
+        # 3 + 3 + 1 (an EXEC) commands past the queue, 4 + 22 past a
+        # transaction's runs.
+        eq(s.get("agentbpf_events_dropped_total", reason="bus_pipeline_full"), 33,
            "the commands past the queue are counted as not followed")
         eq(s.get("agentbpf_events_dropped_total", reason="bus_protocol_lost"), 0, "no connection lost")

@@ -649,7 +649,10 @@ def test_requests_that_never_finish_their_head_give_their_route_back():
         for i in range(10):
             with Conn(port) as c:
                 c.send(b"GET /probe%d HTTP/1.1\r\nHost: x\r\n" % i)
-                time.sleep(0.05)
+                c.sock.shutdown(socket.SHUT_WR)
+                while c.sock.recv(4096):    # the server closes on the EOF
+                    pass
+        time.sleep(0.3)     # its sockets' last ACKs: then they are destroyed
         with Conn(port) as c:
             for p in ("/any/r1", "/any/r2", "/any/r3"):
                 c.send(request("GET", p))
