@@ -13,6 +13,7 @@ import time
 from harness import AGENTBPF, AGENTS, PY, Daemon, Procs, check, eq, free_port, run, wait_until
 
 AGENT = os.path.join(AGENTS, "bus_agent.py")
+NATS_AGENT = os.path.join(AGENTS, "nats_agent.py")
 
 
 class Redis:
@@ -311,19 +312,31 @@ class NatsServer:
         self.proc.wait(10)
 
 
+def nats_cfg(n, *roles):
+    return cfg(n, *roles).replace("bus_agent.py", "nats_agent.py")
+
+
+def nats_subscribed(d, ps, n, role, subject, group, *mode):
+    """A NATS agent subscribed (in a queue group) and waiting to be told to report."""
+    a = start(d, ps, role, n, "sub", subject, group, *mode, script=NATS_AGENT)
+    eq(a.result(), {"ready": True}, f"{role} subscribed")
+    return a
+
+
+def nats_published(d, ps, n, subject, count, *mode):
+    """natspub's count messages, published and flushed."""
+    p = start(d, ps, "natspub", n, "pub", subject, count, *mode, script=NATS_AGENT)
+    eq(p.result()["published"], count, "published")
+    return p
+
+
 def test_nats_queue_group_deliveries_are_exact():
-    nats_agent = os.path.join(AGENTS, "nats_agent.py")
-    with NatsServer() as n, Daemon(cfg(n, "natspub", "natsw1", "natsw2").replace(
-            "bus_agent.py", "nats_agent.py")) as d, Procs() as ps:
-        subs = []
+    with NatsServer() as n, Daemon(nats_cfg(n, "natspub", "natsw1", "natsw2")) as d, Procs() as ps:
         # natsw2 acks each message JetStream's way: acks are not messages,
         # and their subjects (one per message) are not queues.
-        for role, ack in (("natsw1", []), ("natsw2", ["ack"])):
-            a = start(d, ps, role, n, "sub", "tasks.summarize", "workers", *ack, script=nats_agent)
-            eq(a.result(), {"ready": True}, f"{role} subscribed")
-            subs.append(a)
-        p = start(d, ps, "natspub", n, "pub", "tasks.summarize", 100, script=nats_agent)
-        eq(p.result()["published"], 100, "published")
+        subs = [nats_subscribed(d, ps, n, role, "tasks.summarize", "workers", *ack)
+                for role, ack in (("natsw1", []), ("natsw2", ["ack"]))]
+        p = nats_published(d, ps, n, "tasks.summarize", 100)
         got = []
         for a in subs:
             a.go()
@@ -348,13 +361,9 @@ def test_nats_status_messages_are_not_deliveries():
     # HMSGs whose header is a status line ("NATS/1.0 100 Idle Heartbeat",
     # JetStream's heartbeats, flow control, 404/408 of pull requests) are
     # not messages.
-    nats_agent = os.path.join(AGENTS, "nats_agent.py")
-    with NatsServer() as n, Daemon(cfg(n, "natspub", "natsw1").replace(
-            "bus_agent.py", "nats_agent.py")) as d, Procs() as ps:
-        w = start(d, ps, "natsw1", n, "sub", "tasks.hb", "hb", script=nats_agent)
-        eq(w.result(), {"ready": True}, "subscribed")
-        p = start(d, ps, "natspub", n, "pub", "tasks.hb", 40, "headers", script=nats_agent)
-        eq(p.result()["published"], 40, "published")
+    with NatsServer() as n, Daemon(nats_cfg(n, "natspub", "natsw1")) as d, Procs() as ps:
+        w = nats_subscribed(d, ps, n, "natsw1", "tasks.hb", "hb")
+        p = nats_published(d, ps, n, "tasks.hb", 40, "headers")
         w.go()
         eq(w.result(), {"received": 30, "statuses": 10}, "what the subscriber read")
         d.wait_value(30, "message_bus_messages_total", from_agent="natspub", to_agent="natsw1",
@@ -368,13 +377,9 @@ def test_nats_inbox_deliveries_with_a_reply_to_are_work():
     # A JetStream pull consumer's messages arrive in its inbox, each with a
     # reply-to (its ack subject): work, whose processing the ack ends (a
     # plain reply to a request, with no reply-to, is not).
-    nats_agent = os.path.join(AGENTS, "nats_agent.py")
-    with NatsServer() as n, Daemon(cfg(n, "natspub", "puller").replace(
-            "bus_agent.py", "nats_agent.py")) as d, Procs() as ps:
-        w = start(d, ps, "puller", n, "sub", "_INBOX.pull", "pullers", "ack", script=nats_agent)
-        eq(w.result(), {"ready": True}, "puller subscribed")
-        p = start(d, ps, "natspub", n, "pub", "_INBOX.pull", 20, "acked", script=nats_agent)
-        eq(p.result()["published"], 20, "published")
+    with NatsServer() as n, Daemon(nats_cfg(n, "natspub", "puller")) as d, Procs() as ps:
+        w = nats_subscribed(d, ps, n, "puller", "_INBOX.pull", "pullers", "ack")
+        p = nats_published(d, ps, n, "_INBOX.pull", 20, "acked")
         w.go()
         eq(w.result()["received"], 20, "delivered")
         d.wait_value(20, "message_bus_messages_total", from_agent="natspub", to_agent="puller",
