@@ -331,7 +331,7 @@ static int read_series(struct http_tracker *t, struct http_series **out)
 
 	/*
 	 * Ids of routes the kernel dropped and registered anew pile up in the
-	 * name cache: past half full it starts over, here and not while the
+	 * name cache: past a quarter full it starts over, here and not while the
 	 * series read point into it.
 	 */
 	if (t->routes && 4 * t->nroutes > t->routes_mask + 1) {
