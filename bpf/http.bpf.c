@@ -115,6 +115,7 @@ struct http_layout {
 };
 
 struct http_conn {
+	__u64 sk;		/* the socket: key of its carries and trace paths */
 	__u32 agent;
 	__u32 pid;
 	__u8 role;
@@ -190,10 +191,22 @@ struct head_state {
 	u32 cl_at, cl_nl;	/* the Content-Length line */
 };
 
+/* The recvmsg or sendmsg being framed. */
+struct call {
+	struct io io;
+	u64 sk;
+	u64 now;	/* read on first use: see clock_of */
+	u32 total;	/* bytes of this call */
+	u32 off;	/* bytes of this call already framed */
+	u32 dir;
+	u32 route_new;	/* http_route_of() registered the route */
+};
+
 struct scratch {
 	char buf[SCRATCH_SIZE + 32];
 	struct route_state route;
 	struct head_state head;
+	struct call call;
 };
 
 /*
@@ -332,7 +345,6 @@ static __always_inline void active_add(u32 agent, enum active_change what)
 		act->finished++;
 }
 
-/* A request ended: count it in its series and its histograms. */
 /* A route registered by a request that turned out not to deserve a slot. */
 static __always_inline void route_release(u32 agent, u32 id)
 {
@@ -355,8 +367,16 @@ static __always_inline void route_abandoned(struct http_conn *c, struct http_dir
 	d->route_new = 0;
 }
 
-static __always_inline void record(u64 sk, struct http_conn *c, struct http_req *r,
-				   u8 status, u16 code, u64 end_ns, u64 resp_bytes, bool in_close)
+/*
+ * How a request ended, for http_answer(): status, code and whether the
+ * connection's end decided it, in one argument (a global function has five).
+ */
+#define ANSWER(status, code, in_close) \
+	((u32)(status) | (u32)(code) << 8 | (u32)(in_close) << 24)
+
+/* A request ended: count it in its series and its histograms. */
+static __always_inline void record(struct http_conn *c, struct http_req *r, u8 status,
+				   u16 code, u64 end_ns, u64 resp_bytes, bool in_close)
 {
 	struct http_key key = { .agent = c->agent, .status = status };
 	struct http_stats *st;
@@ -428,7 +448,7 @@ static __always_inline void record(u64 sk, struct http_conn *c, struct http_req 
 	e->pad = 0;
 	e->path[0] = '\0';
 	{
-		struct path_key pk = { .sk = sk, .seq = r->seq };
+		struct path_key pk = { .sk = c->sk, .seq = r->seq };
 
 		path = bpf_map_lookup_elem(&http_paths, &pk);
 		if (path) {
@@ -446,27 +466,34 @@ static __always_inline struct http_req *queue_front(struct http_conn *c)
 	return &c->q[c->qhead & (HTTP_PIPELINE - 1)];
 }
 
-static __always_inline void queue_pop(struct http_conn *c)
+/*
+ * The oldest request on the connection is answered (or given up): counted,
+ * and out of the queue. Global, so the verifier checks the accounting once
+ * rather than at each of the many places a request can end. how: ANSWER().
+ */
+__noinline int http_answer(struct http_conn *c, u64 end_ns, u64 resp_bytes, u32 how)
 {
+	struct http_req *r;
+
+	if (!c || !c->qlen)
+		return 0;
+	r = &c->q[c->qhead & (HTTP_PIPELINE - 1)];
+	record(c, r, how & 0xff, (how >> 8) & 0xffff, end_ns, resp_bytes, how >> 24);
 	c->qhead = (c->qhead + 1) & (HTTP_PIPELINE - 1);
 	c->qlen--;
+	return 0;
 }
 
 /* The response in progress ends: it answers the oldest request. */
-static __always_inline void response_done(u64 sk, struct http_conn *c, u64 now, u64 bytes,
+static __always_inline void response_done(struct http_conn *c, u64 now, u64 bytes,
 					  bool in_close)
 {
-	struct http_req *r = queue_front(c);
-	u8 status;
+	u8 status = status_of(c->code);
 
-	if (!r)
-		return;
-	status = status_of(c->code);
 	/* The client had gone before the server began to answer. */
 	if (c->peer_closed_ns && c->peer_closed_ns <= c->resp_start_ns)
 		status = HTTP_TIMEOUT;
-	record(sk, c, r, status, c->code, now, bytes, in_close);
-	queue_pop(c);
+	http_answer(c, now, bytes, ANSWER(status, c->code, in_close));
 }
 
 /*
@@ -475,45 +502,39 @@ static __always_inline void response_done(u64 sk, struct http_conn *c, u64 now, 
  * timeout is a client gone before the server began to answer, README). The
  * requests behind it get no response.
  */
-static __always_inline void abort_requests(u64 sk, struct http_conn *c, u64 now)
+static __always_inline void abort_requests(struct http_conn *c, u64 now)
 {
 	struct http_dir *d = &c->dirs[DIR_RESP];
-	struct http_req *r;
 	u8 status = c->peer_closed_ns ? HTTP_TIMEOUT : HTTP_ERROR;
 	u64 end = c->peer_closed_ns ? c->peer_closed_ns : now;
 	int i;
 
-	r = queue_front(c);
-	if (r && (d->state == P_BODY || d->state == P_CHUNKED) &&
-	    !(c->peer_closed_ns && c->peer_closed_ns <= c->resp_start_ns)) {
-		record(sk, c, r, HTTP_ERROR, c->code, c->last_send_ns ? c->last_send_ns : now,
-		       d->msg_bytes, true);
-		queue_pop(c);
-	}
+	if (c->qlen && (d->state == P_BODY || d->state == P_CHUNKED) &&
+	    !(c->peer_closed_ns && c->peer_closed_ns <= c->resp_start_ns))
+		http_answer(c, c->last_send_ns ? c->last_send_ns : now, d->msg_bytes,
+			    ANSWER(HTTP_ERROR, c->code, true));
 
 	for (i = 0; i < HTTP_PIPELINE; i++) {
-		r = queue_front(c);
-		if (!r)
+		if (!c->qlen)
 			break;
-		record(sk, c, r, status, 0, end, 0, true);
-		queue_pop(c);
+		http_answer(c, end, 0, ANSWER(status, 0, true));
 	}
 }
 
+/*
+ * What the parse functions work on. Only the pointers are on the stack: the
+ * call's own values are in the scratch map, where the global functions
+ * below find them through s.
+ */
 struct parse_ctx {
 	struct http_conn *c;
 	struct scratch *s;
-	struct io *io;
-	u64 sk;
-	u64 now;	/* read on first use: see clock_of */
-	u32 total;	/* bytes of this call */
-	u32 off;	/* bytes of this call already framed */
-	u32 dir;
+	struct call *k;		/* &s->call */
 };
 
 static __always_inline u64 now_of(struct parse_ctx *x)
 {
-	return clock_of(&x->now);
+	return clock_of(&x->k->now);
 }
 
 /* Bytes message_start() needs: "OPTIONS " is the longest method; "HTTP/1.x NNN". */
@@ -528,7 +549,7 @@ static __always_inline bool message_start(struct parse_ctx *x, u32 len, u8 *meth
 	if (len < 8)
 		return false;
 	w = load8(b);
-	if (x->dir == DIR_RESP) {
+	if (x->k->dir == DIR_RESP) {
 		u16 v = 0;
 		int i;
 
@@ -656,16 +677,23 @@ static long route_char(u32 i, void *arg)
 	return 0;
 }
 
-/* The request's route id, registering the route if the agent has room. */
-static __always_inline u32 route_of(struct parse_ctx *x, u32 path_off, u32 len, u8 *fresh,
-				    bool may_wait)
+/*
+ * The request's route id, registering the route if the agent has room
+ * (then s->call.route_new is set). The path starts at path_off of the len
+ * bytes in s->buf. Global: verified once, on its own.
+ */
+__noinline u32 http_route_of(struct scratch *s, u32 agent, u32 path_off, u32 len, u32 may_wait)
 {
-	struct scratch *s = x->s;
-	struct route_state *r = &s->route;
-	char *out = s->buf + SCRATCH_SIZE - HTTP_ROUTE_LEN;
-	struct http_route_key key = { .agent = x->c->agent };
+	struct route_state *r;
+	char *out;
+	struct http_route_key key = { .agent = agent };
 	u32 *count;
 
+	if (!s)
+		return HTTP_ROUTE_NONE;
+	r = &s->route;
+	out = s->buf + SCRATCH_SIZE - HTTP_ROUTE_LEN;
+	s->call.route_new = 0;
 	__builtin_memset(r, 0, sizeof(*r));
 	r->start = path_off;
 	r->len = len;
@@ -683,7 +711,7 @@ static __always_inline u32 route_of(struct parse_ctx *x, u32 path_off, u32 len, 
 		return HTTP_ROUTE_OTHER;
 	if (bpf_map_update_elem(&http_routes, &key, out, BPF_NOEXIST) == 0) {
 		__sync_fetch_and_add(count, 1);
-		*fresh = 1;
+		s->call.route_new = 1;
 	}
 	return key.id;
 }
@@ -759,12 +787,16 @@ static __always_inline void header_line(struct scratch *s, u32 start, u32 nl)
  * line), then handles one line ending. Returns 1 when the scan is over:
  * the head's end or the window's.
  */
-static __always_inline int scan_line(struct scratch *s)
+__noinline int http_scan_line(struct scratch *s)
 {
-	struct head_state *h = &s->head;
-	u32 pos = h->pos, nl, start, k;
+	struct head_state *h;
+	u32 pos, nl, start, k;
 	u64 w, m = 0;
 
+	if (!s)
+		return 1;
+	h = &s->head;
+	pos = h->pos;
 	if (pos >= h->len)
 		return 1;
 	for (k = 0; k < 4; k++) {
@@ -797,21 +829,14 @@ static __always_inline int scan_line(struct scratch *s)
 	return 0;
 }
 
-/*
- * One step of the head scan: two lines. Three measured a little faster but
- * tripled the verifier's time on the HTTP programs (daemon startup); four
- * exceed its complexity limit.
- */
+/* One step of the head scan: two lines (fewer calls per head). */
 static long scan_step(u32 i, void *arg)
 {
 	struct scratch *s = *(struct scratch **)arg;
-	int j;
 
-	for (j = 0; j < 2; j++) {
-		if (scan_line(s))
-			return 1;
-	}
-	return 0;
+	if (http_scan_line(s))
+		return 1;
+	return http_scan_line(s) ? 1 : 0;
 }
 
 /* Start lines longer than this are not looked past for a kept layout. */
@@ -888,7 +913,7 @@ static __always_inline void layout_keep(struct http_layout *lay, struct scratch 
 
 static __always_inline void carry_drop(struct parse_ctx *x)
 {
-	struct carry_key k = { .sk = x->sk, .dir = x->dir };
+	struct carry_key k = { .sk = x->k->sk, .dir = x->k->dir };
 
 	bpf_map_delete_elem(&http_carry, &k);
 }
@@ -897,14 +922,14 @@ static __always_inline void carry_drop(struct parse_ctx *x)
 static __always_inline void head_done(struct parse_ctx *x, struct head_state *h, u8 method)
 {
 	struct http_conn *c = x->c;
-	struct http_dir *d = &c->dirs[x->dir & 1];
+	struct http_dir *d = &c->dirs[x->k->dir & 1];
 	struct http_req *r;
 	struct http_req *front;
 	u32 agent = c->agent;
 	bool nobody;
 
 	d->msg_bytes = d->head_bytes + h->end;
-	if (x->dir == DIR_REQ) {
+	if (x->k->dir == DIR_REQ) {
 		if (c->qlen >= HTTP_PIPELINE) {
 			count_drop(HTTP_DROP_PIPELINE_FULL);
 			route_abandoned(c, d);
@@ -943,14 +968,14 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 		/* Interim response: the final one follows. 101 switches protocols. */
 		d->state = P_IDLE;
 		if (c->code == 101) {
-			response_done(x->sk, c, now_of(x), d->msg_bytes, false);
+			response_done(c, now_of(x), d->msg_bytes, false);
 			c->role = ROLE_OTHER;
 		}
 		return;
 	}
 	if (nobody || (h->has_length && !h->content_length)) {
 		d->state = P_IDLE;
-		response_done(x->sk, c, now_of(x), d->msg_bytes, false);
+		response_done(c, now_of(x), d->msg_bytes, false);
 	} else if (h->chunked) {
 		d->state = P_CHUNKED;
 		d->chunk_state = CH_SIZE;
@@ -967,12 +992,12 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 static __always_inline void body_done(struct parse_ctx *x)
 {
 	struct http_conn *c = x->c;
-	struct http_dir *d = &c->dirs[x->dir & 1];
+	struct http_dir *d = &c->dirs[x->k->dir & 1];
 	struct http_req *r;
 
 	d->state = P_IDLE;
-	if (x->dir == DIR_RESP) {
-		response_done(x->sk, c, now_of(x), d->msg_bytes, false);
+	if (x->k->dir == DIR_RESP) {
+		response_done(c, now_of(x), d->msg_bytes, false);
 		return;
 	}
 	/*
@@ -996,12 +1021,12 @@ static __always_inline long framing_lost(struct parse_ctx *x, struct http_dir *d
 {
 	if (x->c->role == ROLE_SERVER)
 		count_drop(HTTP_DROP_DESYNC);
-	if (x->dir == DIR_RESP && d->state != P_IDLE && d->state != P_START && d->state != P_SKIP)
+	if (x->k->dir == DIR_RESP && d->state != P_IDLE && d->state != P_START && d->state != P_SKIP)
 		x->c->resp_cut = 1;
-	if (x->dir == DIR_REQ)
+	if (x->k->dir == DIR_REQ)
 		route_abandoned(x->c, d);
 	d->state = P_SKIP;
-	x->off = x->total;
+	x->k->off = x->k->total;
 	return 1;
 }
 
@@ -1019,21 +1044,21 @@ static __always_inline long chunk_step(struct parse_ctx *x, struct http_dir *d, 
 		if (d->remaining > left) {
 			d->remaining -= left;
 			d->msg_bytes += left;
-			x->off = x->total;
+			x->k->off = x->k->total;
 			return 1;
 		}
-		x->off += d->remaining;
+		x->k->off += d->remaining;
 		d->msg_bytes += d->remaining;
 		d->remaining = 0;
 		d->chunk_state = CH_SIZE;
 		return 0;
 	}
-	if (!x->io->buf || x->off >= x->io->len)
+	if (!x->k->io.buf || x->k->off >= x->k->io.len)
 		return framing_lost(x, d);
-	n = x->io->len - x->off;
+	n = x->k->io.len - x->k->off;
 	if (n > sizeof(b))
 		n = sizeof(b);
-	if (bpf_probe_read_user(b, clamp_size(n, sizeof(b)), x->io->buf + x->off))
+	if (bpf_probe_read_user(b, clamp_size(n, sizeof(b)), x->k->io.buf + x->k->off))
 		return 1;
 	for (k = 0; k < sizeof(b); k++) {
 		char ch = b[k];
@@ -1065,7 +1090,7 @@ static __always_inline long chunk_step(struct parse_ctx *x, struct http_dir *d, 
 		if (ch == '\n') {
 			if (!d->chunk_line) {
 				k++;
-				x->off += k;
+				x->k->off += k;
 				d->msg_bytes += k;
 				body_done(x);
 				return 0;
@@ -1075,7 +1100,7 @@ static __always_inline long chunk_step(struct parse_ctx *x, struct http_dir *d, 
 			d->chunk_line = 1;
 		}
 	}
-	x->off += k;
+	x->k->off += k;
 	d->msg_bytes += k;
 	return 0;
 }
@@ -1115,21 +1140,25 @@ static __always_inline bool start_waits(struct parse_ctx *x, struct http_dir *d,
 {
 	if (!carry_keep(x, ck, 0, len))
 		return false;
-	if (x->dir == DIR_REQ)
+	if (x->k->dir == DIR_REQ)
 		request_starts(x, d);
 	d->state = P_START;
-	x->off = x->total;
+	x->k->off = x->k->total;
 	return true;
 }
 
-/* Frames one message (or the rest of one) from x->off; returns 1 when done. */
-static long parse_step(u32 idx, void *arg)
+/*
+ * Frames one message (or the rest of one) from s->call.off; returns 1 when
+ * done. Global: the verifier checks it once, on its own, instead of once
+ * per state the loop around it could be in.
+ */
+__noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 {
-	struct parse_ctx *x = arg;
-	struct http_conn *c = x->c;
-	struct http_dir *d = &c->dirs[x->dir & 1];
-	struct carry_key ck = { .sk = x->sk, .dir = x->dir };
-	struct head_state *h = &x->s->head;
+	struct parse_ctx ctx = { .c = conn, .s = s }, *x = &ctx;
+	struct http_conn *c = conn;
+	struct http_dir *d;
+	struct carry_key ck;
+	struct head_state *h;
 	struct scratch *scratch;
 	struct carry *cr;
 	u32 left, carried = 0, len;
@@ -1137,18 +1166,24 @@ static long parse_step(u32 idx, void *arg)
 	u8 method = 0;
 	u16 code = 0;
 
-	if (x->off >= x->total)
+	if (!c || !s)
 		return 1;
-	left = x->total - x->off;
+	x->k = &s->call;
+	d = &c->dirs[x->k->dir & 1];
+	ck = (struct carry_key){ .sk = x->k->sk, .dir = x->k->dir };
+	h = &s->head;
+	if (x->k->off >= x->k->total)
+		return 1;
+	left = x->k->total - x->k->off;
 	switch (d->state) {
 	case P_BODY:
 		if (d->remaining > left) {
 			d->remaining -= left;
 			d->msg_bytes += left;
-			x->off = x->total;
+			x->k->off = x->k->total;
 			return 1;
 		}
-		x->off += d->remaining;
+		x->k->off += d->remaining;
 		d->msg_bytes += d->remaining;
 		d->remaining = 0;
 		body_done(x);
@@ -1157,7 +1192,7 @@ static long parse_step(u32 idx, void *arg)
 		return chunk_step(x, d, left);
 	case P_CLOSE:
 		d->msg_bytes += left;
-		x->off = x->total;
+		x->k->off = x->k->total;
 		return 1;
 	}
 
@@ -1181,15 +1216,15 @@ static long parse_step(u32 idx, void *arg)
 		}
 	}
 	/* The rest is not in the first buffer. */
-	if (!x->io->buf || x->off >= x->io->len)
+	if (!x->k->io.buf || x->k->off >= x->k->io.len)
 		return framing_lost(x, d);
-	avail = (u64)x->io->len - (u64)x->off;
+	avail = (u64)x->k->io.len - (u64)x->k->off;
 	if (avail > HTTP_SCRATCH)
 		avail = HTTP_SCRATCH;
 	if (carried > HTTP_CARRY)
 		return 1;
 	avail = clamp_size(avail, HTTP_SCRATCH);
-	if (bpf_probe_read_user(x->s->buf + carried, avail, x->io->buf + x->off))
+	if (bpf_probe_read_user(x->s->buf + carried, avail, x->k->io.buf + x->k->off))
 		return 1;
 	len = carried + avail;
 	h->len = len;
@@ -1202,7 +1237,7 @@ static long parse_step(u32 idx, void *arg)
 			 * pipelined request cut by the reader's buffer). They wait
 			 * for the next call, and a request's time starts now.
 			 */
-			if (len < START_MIN(x->dir) && x->off + avail >= x->total &&
+			if (len < START_MIN(x->k->dir) && x->k->off + avail >= x->k->total &&
 			    start_waits(x, d, &ck, len))
 				return 1;
 			/*
@@ -1213,13 +1248,13 @@ static long parse_step(u32 idx, void *arg)
 			if (c->role == ROLE_UNKNOWN && ++c->undecided >= 4)
 				c->role = ROLE_OTHER;
 			d->state = P_SKIP;
-			x->off = x->total;
+			x->k->off = x->k->total;
 			return 1;
 		}
 		d->method = method;
 		d->head_bytes = 0;
 		d->route = HTTP_ROUTE_NONE;
-		if (x->dir == DIR_REQ) {
+		if (x->k->dir == DIR_REQ) {
 			c->role = ROLE_SERVER;
 			if (trace_requests) {
 				/*
@@ -1227,7 +1262,7 @@ static long parse_step(u32 idx, void *arg)
 				 * (the scratch holds older calls' there); userspace cuts
 				 * at the space.
 				 */
-				struct path_key pk = { .sk = x->sk, .seq = c->seq };
+				struct path_key pk = { .sk = x->k->sk, .seq = c->seq };
 				char *path = x->s->buf + SCRATCH_SIZE - HTTP_PATH_LEN;
 				u32 sp = method_len(method);
 
@@ -1242,9 +1277,11 @@ static long parse_step(u32 idx, void *arg)
 				 * A call that ended inside the path: the route is
 				 * taken once the rest arrives, not from the part read.
 				 */
-				bool may_wait = x->off + avail >= x->total && len <= HTTP_CARRY;
+				bool may_wait = x->k->off + avail >= x->k->total && len <= HTTP_CARRY;
 
-				d->route = route_of(x, method_len(method), len, &d->route_new, may_wait);
+				d->route = http_route_of(x->s, c->agent, method_len(method), len,
+							 may_wait);
+				d->route_new = x->s->call.route_new;
 				if (may_wait && x->s->route.cut && start_waits(x, d, &ck, len))
 					return 1;
 			}
@@ -1255,7 +1292,7 @@ static long parse_step(u32 idx, void *arg)
 		 * A response's start matters only to tell whether the client had
 		 * already gone: the clock is read only then.
 		 */
-		if (x->dir == DIR_REQ)
+		if (x->k->dir == DIR_REQ)
 			request_starts(x, d);
 		else
 			d->msg_start_ns = c->peer_closed_ns ? now_of(x) : 0;
@@ -1265,14 +1302,14 @@ static long parse_step(u32 idx, void *arg)
 		 * after a line). A match sets h->end.
 		 */
 		h->starts = 1;
-		frame_from_layout(&c->layout[x->dir & 1], x->s);
+		frame_from_layout(&c->layout[x->k->dir & 1], x->s);
 	}
 
 	scratch = x->s;
 	if (!h->end) {
 		bpf_loop(HTTP_SCRATCH + HTTP_CARRY, scan_step, &scratch, 0);
 		if (h->end && h->starts)
-			layout_keep(&c->layout[x->dir & 1], scratch);
+			layout_keep(&c->layout[x->k->dir & 1], scratch);
 	}
 	if (!h->end) {
 		/* The head goes on: carry its unfinished line to the next window. */
@@ -1289,25 +1326,43 @@ static long parse_step(u32 idx, void *arg)
 		if (!carry_keep(x, &ck, line, keep))
 			return framing_lost(x, d);
 		d->state = P_HEAD;
-		x->off += len - carried;
+		x->k->off += len - carried;
 		return 0;
 	}
 	if (carried)
 		carry_drop(x);
-	x->off += h->end - carried;
+	x->k->off += h->end - carried;
 	head_done(x, h, d->method);
 	return 0;
 }
 
-static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret)
+static long parse_step(u32 idx, void *arg)
 {
-	struct http_dir *d = &c->dirs[dir & 1];
-	u32 zero = 0;
-	struct io io;
-	struct parse_ctx x = {
-		.c = c, .sk = sk, .total = ret, .dir = dir, .io = &io,
-	};
+	struct parse_ctx *x = arg;
 
+	/* A global function's result is any int to the verifier; a callback's is 0 or 1. */
+	return http_parse_step(x->c, x->s) ? 1 : 0;
+}
+
+/* Frames the ret bytes of a call in direction dir on the connection. */
+__noinline int http_frame(struct http_conn *c, u32 dir, u32 ret)
+{
+	struct parse_ctx ctx = { .c = c }, *x = &ctx;
+	struct http_dir *d;
+	u32 zero = 0;
+
+	if (!c)
+		return 0;
+	x->s = bpf_map_lookup_elem(&http_scratch, &zero);
+	if (!x->s)
+		return 0;
+	x->k = &x->s->call;
+	x->k->sk = c->sk;
+	x->k->now = 0;
+	x->k->dir = dir & 1;
+	x->k->total = ret;
+	x->k->off = 0;
+	d = &c->dirs[dir & 1];
 	/*
 	 * The common body call (a sendfile, a large upload's next read) ends
 	 * at or before the body's end: count it without looking at its bytes,
@@ -1317,32 +1372,30 @@ static __always_inline void frame(u64 sk, struct http_conn *c, int dir, int ret)
 		d->remaining -= ret;
 		d->msg_bytes += ret;
 		if (!d->remaining) {
-			x.off = ret;
-			body_done(&x);
+			x->k->off = ret;
+			body_done(x);
 		}
-		return;
+		return 0;
 	}
-	x.s = bpf_map_lookup_elem(&http_scratch, &zero);
-	if (!x.s)
-		return;
-	find_io(&io, ret);
+	find_io(&x->k->io, ret);
 	/* A call that does not start a message cannot resync a lost framing. */
-	if (c->dirs[dir & 1].state == P_SKIP)
-		c->dirs[dir & 1].state = P_IDLE;
-	bpf_loop(HTTP_MSGS_PER_CALL, parse_step, &x, 0);
+	if (d->state == P_SKIP)
+		d->state = P_IDLE;
+	bpf_loop(HTTP_MSGS_PER_CALL, parse_step, x, 0);
 	/* More messages in one call than we frame: count it, resync later. */
-	if (x.off < x.total && d->state != P_BODY && d->state != P_CLOSE)
-		framing_lost(&x, d);
+	if (x->k->off < x->k->total && d->state != P_BODY && d->state != P_CLOSE)
+		framing_lost(x, d);
 	if (dir == DIR_RESP && c->resp_cut) {
 		c->resp_cut = 0;
-		response_done(sk, c, now_of(&x), d->msg_bytes, false);
+		response_done(c, now_of(x), d->msg_bytes, false);
 	}
 	/*
 	 * A body that goes on past this call ends with its last write, if the
 	 * connection's close delimits it or cuts it off.
 	 */
 	if (dir == DIR_RESP && (d->state == P_CLOSE || d->state == P_BODY || d->state == P_CHUNKED))
-		c->last_send_ns = now_of(&x);
+		c->last_send_ns = now_of(x);
+	return 0;
 }
 
 /* The connection of a member process, created on its first TCP read. */
@@ -1365,6 +1418,7 @@ static __always_inline struct http_conn *conn_of(struct sock *sk, bool create)
 		return NULL;
 	c = bpf_sk_storage_get(&http_conns, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (c) {
+		c->sk = (u64)sk;
 		c->agent = agent;
 		c->pid = tgid;
 	}
@@ -1393,7 +1447,7 @@ int BPF_PROG(http_recv, struct sock *sk, int ret, int flags)
 			c->peer_closed_ns = bpf_ktime_get_boot_ns();
 		return 0;
 	}
-	frame((u64)sk, c, DIR_REQ, ret);
+	http_frame(c, DIR_REQ, ret);
 	/* Later data is a later request's, unless it is this one's body. */
 	c->data_ready_ns = 0;
 	return 0;
@@ -1459,7 +1513,7 @@ int BPF_PROG(http_send, struct sock *sk, int ret, int flags)
 		return 0;
 	if (c->role == ROLE_UNKNOWN && !server_speaks(c, ret))
 		return 0;
-	frame((u64)sk, c, DIR_RESP, ret);
+	http_frame(c, DIR_RESP, ret);
 	return 0;
 }
 
@@ -1479,7 +1533,7 @@ int BPF_PROG(http_state, const struct sock *sk, int oldstate, int newstate)
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(http_destroy, struct sock *sk)
 {
-	u64 key = (u64)sk, now = bpf_ktime_get_boot_ns();
+	u64 now = bpf_ktime_get_boot_ns();
 	struct http_conn *c;
 
 	c = sk_state(&http_conns, sk);
@@ -1489,8 +1543,8 @@ int BPF_PROG(http_destroy, struct sock *sk)
 	if (c->role == ROLE_SERVER) {
 		/* A body delimited by the close ended with the last write. */
 		if (c->dirs[DIR_RESP].state == P_CLOSE)
-			response_done(key, c, c->last_send_ns, c->dirs[DIR_RESP].msg_bytes, true);
-		abort_requests(key, c, now);
+			response_done(c, c->last_send_ns, c->dirs[DIR_RESP].msg_bytes, true);
+		abort_requests(c, now);
 	}
 	bpf_sk_storage_delete(&http_conns, sk);
 	return 0;
