@@ -23,7 +23,7 @@ BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # Pure userspace logic, linked into the daemon and into the unit tests.
-LIB_SRCS  := user/config.c user/expo.c user/util.c user/lifecycle.c user/procfs.c \
+LIB_SRCS  := user/config.c user/expo.c user/util.c user/lifecycle.c user/procfs.c user/verify.c \
 	     user/cgroups.c user/trace.c user/kube.c user/top.c
 LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 APP_SRCS  := user/main.c user/proc.c user/server.c user/selfstats.c user/check.c \

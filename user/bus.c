@@ -10,6 +10,7 @@
 #include "bus_user.h"
 #include "proc_user.h"
 #include "util.h"
+#include "verify.h"
 
 static const char *const family_names[BUS_FAMILY_MAX] = {
 	[BUS_LIST] = "list",
@@ -131,7 +132,9 @@ int bus_tracker_open(struct bus_tracker *t, const struct config *cfg,
 	}
 	for (i = 0; next_fd >= 0 && i < HTTP_NEXT_MAX; i++)
 		bpf_program__set_autoattach(dispatched(t, i), false);
+	verify_prepare(t->skel->obj);
 	ret = bus_bpf__load(t->skel);
+	verify_collect(t->skel->obj, "bus");
 	if (ret) {
 		snprintf(err, errlen, "cannot load the message-bus BPF programs: %s (run with AGENTBPF_DEBUG=1 for the verifier log)",
 			 strerror(-ret));

@@ -19,6 +19,7 @@
 #include "proc.h"
 #include "proc.skel.h"
 #include "proc_user.h"
+#include "verify.h"
 
 #define TRACEFS "/sys/kernel/tracing"
 
@@ -35,6 +36,26 @@ static void line(enum verdict v, const char *what, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	putchar('\n');
+}
+
+/*
+ * The verifier's figures for the programs loaded since the last call: a
+ * program over the budget loads here but may be refused by another build
+ * of the kernel (verification cost moves 2-3x between builds).
+ */
+static void verifier_lines(int *shown)
+{
+	const struct verify_stat *st;
+	int i, n = verify_stats(&st);
+
+	for (i = *shown; i < n; i++) {
+		bool over = st[i].insns > VERIFY_BUDGET;
+
+		line(over || !st[i].loaded ? FAIL : OK, "verifier", "%s/%s: %u instructions (budget %u), %.2f s%s",
+		     st[i].family, st[i].program, st[i].insns, VERIFY_BUDGET, st[i].seconds,
+		     !st[i].loaded ? ", rejected" : over ? ", over budget: may be rejected on other kernels" : "");
+	}
+	*shown = n;
 }
 
 static bool has_cap(const struct __user_cap_data_struct *d, int cap)
@@ -67,7 +88,7 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 	struct utsname u;
 	bool privileged, fatal = false, cfg_ok = false;
 	unsigned int i;
-	int fd;
+	int fd, shown = 0;
 
 	uname(&u);
 	line(INFO, "kernel", "%s %s", u.release, u.machine);
@@ -152,12 +173,22 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 		const char *btf = strcmp(btf_path, "/sys/kernel/btf/vmlinux") ? btf_path : NULL;
 
 		if (proc_tracker_open(&t, &cfg, &lc, &lock, btf, err, sizeof(err))) {
+			verifier_lines(&shown);
 			line(FAIL, "load probes", "%s", err);
 			fatal = true;
 		} else {
+			verifier_lines(&shown);
 			line(OK, "load probes", "lifecycle programs loaded and attached (tp_btf)");
-			if (http_tracker_open(&http, &cfg, &t, NULL,
-					      (struct trace_out){ 0 }, btf, err, sizeof(err))) {
+			/*
+			 * With trace events on: the costlier build of the programs,
+			 * the one `agentbpf trace` loads (no ring is mapped here).
+			 */
+			struct trace_out traced = { stdout, false };
+			int http_failed = http_tracker_open(&http, &cfg, &t, NULL, traced, btf, err,
+							    sizeof(err));
+
+			verifier_lines(&shown);
+			if (http_failed) {
 				line(FAIL, "load probes", "%s", err);
 				fatal = true;
 			} else {
@@ -168,9 +199,11 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 				     "at the read that returns it (no sk_data_ready before Linux 6.4)");
 			}
 			/* As the daemon does: run from the HTTP programs when they loaded. */
-			if (bus_tracker_open(&bus, &cfg, &t,
-					     http_tracker_next_fd(&http), NULL, (struct trace_out){ 0 },
-					     btf, err, sizeof(err))) {
+			int bus_failed = bus_tracker_open(&bus, &cfg, &t, http_tracker_next_fd(&http),
+							  NULL, traced, btf, err, sizeof(err));
+
+			verifier_lines(&shown);
+			if (bus_failed) {
 				line(FAIL, "load probes", "%s", err);
 				fatal = true;
 			} else {

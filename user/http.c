@@ -10,6 +10,7 @@
 #include "http_user.h"
 #include "proc_user.h"
 #include "util.h"
+#include "verify.h"
 
 static const char *const status_names[HTTP_STATUS_MAX] = {
 	[HTTP_SUCCESS] = "success",
@@ -149,7 +150,9 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg,
 		snprintf(err, errlen, "cannot share the agent maps with the HTTP probes: %s", strerror(-ret));
 		goto fail;
 	}
+	verify_prepare(t->skel->obj);
 	ret = http_bpf__load(t->skel);
+	verify_collect(t->skel->obj, "http");
 	if (ret) {
 		snprintf(err, errlen, "cannot load the HTTP BPF programs: %s (run with AGENTBPF_DEBUG=1 for the verifier log)",
 			 strerror(-ret));

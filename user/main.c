@@ -22,6 +22,7 @@
 #include "proc.h"
 #include "proc.skel.h"
 #include "top.h"
+#include "verify.h"
 #include "proc_user.h"
 #include "procfs.h"
 #include "selfstats.h"
@@ -299,6 +300,18 @@ static void render_self(struct app *app, struct expo *e)
 	}
 
 	selfstats_render_programs(e, objs, ARRAY_SIZE(objs));
+	verify_render(e);
+
+	/* A family that did not load says so here, not by silent zeros. */
+	expo_family(e, "agentbpf_probe_family_up", EXPO_GAUGE,
+		    "1 when a probe family's programs are loaded and attached, 0 when it is off (the daemon's log and `agentbpf check` say why); hook: what its programs are attached to.");
+	for (i = 0; i < (int)ARRAY_SIZE(objs); i++) {
+		static const char *const names[] = { "lifecycle", "http", "bus" };
+
+		l[0] = (struct label){ "family", names[i] };
+		l[1] = (struct label){ "hook", "tp_btf" };
+		expo_sample(e, l, 2, objs[i] != NULL);
+	}
 }
 
 /*

@@ -16,6 +16,7 @@
 #include "proc.skel.h"
 #include "procfs.h"
 #include "util.h"
+#include "verify.h"
 
 static const char *const loss_names[LOSS_MAX] = {
 	[LOSS_RINGBUF_FULL] = "ringbuf_full",
@@ -345,7 +346,9 @@ int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct l
 	t->skel->rodata->classify_window_ns = t->window_ns;
 	bpf_map__set_max_entries(t->skel->maps.agent_pids, cfg->max_processes);
 
+	verify_prepare(t->skel->obj);
 	ret = proc_bpf__load(t->skel);
+	verify_collect(t->skel->obj, "lifecycle");
 	if (ret) {
 		if (ret == -EPERM || ret == -EACCES)
 			snprintf(err, errlen, "not permitted to load BPF programs (%s): run as root or with CAP_BPF and CAP_PERFMON (and CAP_SYS_RESOURCE on kernels before 5.11)",

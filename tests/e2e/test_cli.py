@@ -2,6 +2,7 @@
 a busy port and `agentbpf check` give one clear line and the promised exit
 status; `agentbpf top` shows a running daemon's numbers."""
 import os
+import re
 import socket
 import tempfile
 
@@ -167,3 +168,42 @@ def test_top_shows_the_daemons_counts_and_rates():
           f"the error names the fix: {r.stderr!r}")
     r = run([AGENTBPF, "top", "--interval", "0"], timeout=20)
     eq(r.returncode, 2, "a bad --interval is a usage error")
+
+
+# Every option at its most expensive for the verifier: all request labels,
+# the largest caps, eight bus ports, 32 buckets (check loads with trace on).
+COSTLIEST = """
+request_labels: [method, route, code]
+max_routes: 10000
+max_queues: 10000
+bus_ports: [6379, 4222, 6380, 6381, 4223, 4224, 6382, 6383]
+buckets: [%s]
+agents:
+  - name: a
+    match: {comm: nosuchprocess}
+""" % ", ".join(str(0.001 * (i + 1)) for i in range(32))
+
+VERIFIER_LINE = re.compile(r"^(ok  |FAIL)  verifier +(\w+)/(\w+): (\d+) instructions "
+                           r"\(budget (\d+)\), ([\d.]+) s", re.M)
+
+
+def test_every_program_verifies_within_budget():
+    # Verification cost moves 2-3x between builds of one kernel: every
+    # program keeps to 15 % of the verifier's 1M-instruction limit, with
+    # every option on, and check shows each one's figures.
+    path = write(COSTLIEST)
+    try:
+        r = run_daemon("check", "--config", path)
+        eq(r.returncode, 0, f"check exit status:\n{r.stdout}")
+        seen = {}
+        for tag, family, prog, insns, budget, _ in VERIFIER_LINE.findall(r.stdout):
+            eq(int(budget), 150000, "budget")
+            check(0 < int(insns) <= 150000 and tag == "ok  ",
+                  f"{family}/{prog} verified in {insns} instructions, over the 150000 budget")
+            seen[prog] = int(insns)
+        for prog in ("handle_exec", "handle_fork", "handle_exit", "http_recv", "http_send",
+                     "http_destroy", "bus_send", "bus_recv"):
+            check(prog in seen, f"check shows no verifier figures for {prog}:\n{r.stdout}")
+        print("verified instructions:", seen)
+    finally:
+        os.unlink(path)
