@@ -187,7 +187,6 @@ struct walk_state {
 	__u32 len;		/* bytes in the window */
 	__u32 done;		/* bytes of the buffer walked */
 	__u32 total;		/* bytes of the buffer readable at ubuf */
-	__u32 step;		/* what resp_step completed: see STEP_LINE */
 };
 
 struct window {
@@ -349,6 +348,11 @@ static __always_inline u32 queue_id(u32 hash, const char *name, u32 len, u8 fami
 	count = bpf_map_lookup_elem(&bus_queue_count, &zero);
 	if (!count)
 		return BUS_QUEUE_OTHER;
+	/*
+	 * Unrolled: as a loop, clang ends it with a fall-through into its
+	 * head, which Linux 6.1's verifier refuses as a back-edge.
+	 */
+#pragma unroll
 	for (i = 0; i < 4; i++) {
 		if (id < 2)
 			id += 2;
@@ -379,12 +383,18 @@ static __always_inline u32 queue_id(u32 hash, const char *name, u32 len, u8 fami
 
 /*
  * The queue id of a captured name, registered on first sight. A connection
- * mostly talks about one queue: its last answer is kept.
+ * mostly talks about one queue: its last answer is kept. Global, so that
+ * the verifier checks the probing and the name comparisons once, not at
+ * each of the five places a name is looked up and for each way there.
+ * name_buf: a pointer to an array, as a global function's pointer argument
+ * stands for memory of the size of what it points to.
  */
-static __always_inline u32 queue_of(struct bus_conn *c, u32 hash, const char *name, u32 len,
-				    u8 family)
+__noinline u32 bus_queue_of(struct bus_conn *c, u32 hash, const char (*name_buf)[BUS_QUEUE_LEN],
+			    u32 len, u32 family)
 {
-	if (!len)
+	const char *name = *name_buf;
+
+	if (!c || !name_buf || !len)
 		return BUS_QUEUE_NONE;
 	if (len > BUS_QUEUE_LEN)
 		len = BUS_QUEUE_LEN;
@@ -405,6 +415,13 @@ static __always_inline u32 queue_of(struct bus_conn *c, u32 hash, const char *na
 	c->last_family = family;
 	c->last_queue = queue_id(hash, name, len, family);
 	return c->last_queue;
+}
+
+/* name: at least BUS_QUEUE_LEN bytes. */
+static __always_inline u32 queue_of(struct bus_conn *c, u32 hash, const char *name, u32 len,
+				    u8 family)
+{
+	return bus_queue_of(c, hash, (const char (*)[BUS_QUEUE_LEN])name, len, family);
 }
 
 static __always_inline void trace_event(struct bus_conn *c, u8 kind, u8 family, u32 queue,
@@ -477,9 +494,20 @@ static __always_inline void depth_update(struct bus_conn *c, u32 queue, s64 delt
 		    q->depth, 0, now);
 }
 
+/*
+ * The agent's stats. The key is copied to the stack: Linux 6.1 takes a map
+ * key from the stack or a map value, not from a global function's argument.
+ */
+static __always_inline struct bus_agent_stats *agent_stats(struct bus_conn *c)
+{
+	u32 agent = c->agent;
+
+	return bpf_map_lookup_elem(&bus_agents, &agent);
+}
+
 static __always_inline void cache_add(struct bus_conn *c, u64 hits, u64 misses, u64 *now)
 {
-	struct bus_agent_stats *st = bpf_map_lookup_elem(&bus_agents, &c->agent);
+	struct bus_agent_stats *st = agent_stats(c);
 
 	if (!st)
 		return;
@@ -498,20 +526,24 @@ static __always_inline void processing_starts(struct bus_conn *c, u64 *now)
 	c->msg_ns = clock_of(now);
 }
 
-/* A consumer that got a message talks to the bus again: it is done with it. */
-static __always_inline void processing_done(struct bus_conn *c, u64 *now)
+/*
+ * A consumer that got a message talks to the bus again: it is done with it.
+ * Global: the search of the bounds is checked once, not in every step that
+ * can begin a command.
+ */
+__noinline int bus_processing_done(struct bus_conn *c, u64 *now)
 {
 	struct bus_agent_stats *st;
 	u64 dur;
 	u32 i, b = nbounds;
 
-	if (!c->msg_ns)
-		return;
+	if (!c || !now || !c->msg_ns)
+		return 0;
 	dur = clock_of(now) > c->msg_ns ? *now - c->msg_ns : 0;
 	c->msg_ns = 0;
-	st = bpf_map_lookup_elem(&bus_agents, &c->agent);
+	st = agent_stats(c);
 	if (!st)
-		return;
+		return 0;
 	for (i = 0; i < BUS_MAX_BUCKETS && i < nbounds; i++) {
 		if (dur <= bounds_ns[i]) {
 			b = i;
@@ -522,6 +554,13 @@ static __always_inline void processing_done(struct bus_conn *c, u64 *now)
 	st->proc_ns += dur;
 	if (b <= BUS_MAX_BUCKETS)
 		st->proc_buckets[b]++;
+	return 0;
+}
+
+static __always_inline void processing_done(struct bus_conn *c, u64 *now)
+{
+	if (c->msg_ns)
+		bus_processing_done(c, now);
 }
 
 /* ---- commands and replies ---- */
@@ -613,6 +652,15 @@ static __always_inline u8 op_of(u64 w, char ninth, u32 len)
 		return OP_EXEC;
 	}
 	return OP_OTHER;
+}
+
+/*
+ * op_of() as a global function: where it is inlined, the verifier follows
+ * each op it can return through the rest of the command's handling.
+ */
+__noinline int bus_op_of(u64 w, int ninth, u32 len)
+{
+	return op_of(w, ninth, len);
 }
 
 static __always_inline u8 family_of(u8 op)
@@ -875,18 +923,19 @@ static __always_inline void exec_queue(struct bus_conn *c, struct bus_cmd *cmd)
 }
 
 /* One element of EXEC's array: the reply to the oldest queued command. */
-static __always_inline void exec_reply_done(struct bus_conn *c, u64 *now)
+__noinline int bus_exec_reply_done(struct bus_conn *c, u64 *now)
 {
 	struct bus_cmd *cmd;
 
-	if (!c->xlen)
-		return;		/* a result past the runs followed */
+	if (!c || !now || !c->xlen)
+		return 0;		/* a result past the runs followed */
 	cmd = &c->xq[c->xhead & (BUS_EXEC_RUNS - 1)];
 	apply_reply(c, cmd, now);
 	if (run_used(cmd)) {
 		c->xhead = (c->xhead + 1) & (BUS_EXEC_RUNS - 1);
 		c->xlen--;
 	}
+	return 0;
 }
 
 /* PING's answer on a subscribed RESP2 connection: ["pong", message]. */
@@ -983,6 +1032,15 @@ struct walk {
 	struct window *w;
 };
 
+/*
+ * The walker's pointers, for a global function given only the connection
+ * and the window (see bus_window_step()).
+ */
+static __always_inline struct walk walk_of(struct bus_conn *c, struct window *w)
+{
+	return (struct walk){ .c = c, .d = &c->dirs[w->st.dir & 1], .w = w };
+}
+
 /* The command the reply being read answers, if it is one of op's (a push is not). */
 static __always_inline bool answers(struct bus_conn *c, struct bus_dir *d, u8 op)
 {
@@ -1060,7 +1118,7 @@ static __always_inline void element_done(struct walk *x, bool nil, bool scalar)
 	d->capture = CAP_NONE;
 	if (x->w->st.dir == DIR_OUT) {
 		if (d->index == 0)
-			c->op = op_of(word_of(d), d->cap[8], d->cap_len);
+			c->op = bus_op_of(word_of(d), d->cap[8], d->cap_len);
 		else if (cap == CAP_KEY && c->key == BUS_QUEUE_NONE)
 			command_key(c, d->cap, d->cap_len);
 		d->index++;
@@ -1108,22 +1166,48 @@ static __always_inline void top_done(struct walk *x)
 	reply_done(c, &x->w->st.now);
 }
 
+/* element_done() and top_done() as global functions, for bus_value_done(). */
+__noinline int bus_element_done(struct bus_conn *c, struct window *w, int nil, int scalar)
+{
+	struct walk x;
+
+	if (!c || !w)
+		return 0;
+	x = walk_of(c, w);
+	element_done(&x, nil, scalar);
+	return 0;
+}
+
+__noinline int bus_top_done(struct bus_conn *c, struct window *w)
+{
+	struct walk x;
+
+	if (!c || !w)
+		return 0;
+	x = walk_of(c, w);
+	top_done(&x);
+	return 0;
+}
+
 /*
  * A value ended (a scalar, or an aggregate whose last element ended): close
- * every aggregate it completes. Not inlined: it holds all of the command and
- * reply handling, and inlined at each of its call sites it made the
- * programs over 100 KB of machine code. It has one call site, in
- * resp_step(): the verifier walks a static function anew at each call site,
- * and with six of them the bus programs took 661k of the kernel's 1M
- * instructions to verify (355k with one). Returns -1 if the nesting is
- * deeper than followed. (Its result must be used: when no caller uses it,
- * clang leaves R0 unset and the verifier refuses the return.)
+ * every aggregate it completes. Returns -1 if the nesting is deeper than
+ * followed; nil and scalar are flags. Global (see bus_window_step()), and so
+ * is the handling it calls, each piece once rather than in each turn of the
+ * loop: inlined in it, clang kept so many of their addresses on the stack
+ * that the call chain passed the kernel's 512 bytes, and inlined in the
+ * steps, all of it made the programs over 100 KB of machine code.
  */
-static __noinline int value_done(struct walk *x, bool nil, bool scalar)
+__noinline int bus_value_done(struct bus_conn *c, struct window *w, int nil, int scalar)
 {
-	struct bus_dir *d = x->d;
+	struct walk wk, *x = &wk;
+	struct bus_dir *d;
 	u32 i;
 
+	if (!c || !w)
+		return -1;
+	wk = walk_of(c, w);
+	d = x->d;
 	d->state = R_TYPE;
 	for (i = 0; i <= BUS_DEPTH; i++) {
 		u32 depth = d->depth;
@@ -1134,30 +1218,31 @@ static __noinline int value_done(struct walk *x, bool nil, bool scalar)
 				x->c->r_int = d->num;
 		}
 		if (depth == 0) {
-			top_done(x);
+			bus_top_done(x->c, x->w);
 			return 0;
 		}
 		if (depth == d->base)
-			exec_reply_done(x->c, &x->w->st.now);	/* an element of EXEC's array */
+			bus_exec_reply_done(x->c, &x->w->st.now);	/* an element of EXEC's array */
 		else if (depth == d->base + 1)
-			element_done(x, nil, scalar);
+			bus_element_done(x->c, x->w, nil, scalar);
 		if (depth > BUS_DEPTH)
 			return -1;
 		if (--d->left[(depth - 1) & (BUS_DEPTH - 1)])
 			return 0;
 		d->depth--;
-		nil = false;
-		scalar = false;
+		nil = 0;
+		scalar = 0;
 	}
 	return 0;
 }
 
-/* What a step of the walker completed, for resp_step's one call of value_done(). */
+/* What a step of the walker completed, for resp_step()'s call of bus_value_done(). */
 #define STEP_LINE	1	/* a header line ended */
 #define STEP_VALUE	2	/* a value ended */
 #define STEP_NIL	4	/* ... a nil one */
 #define STEP_SCALAR	8	/* ... a scalar */
 #define STEP_LOST	16	/* the stream is not RESP, or nests deeper than followed */
+#define STEP_STOP	32	/* the window is used up, or the stream was lost before */
 
 #define VALUE_SCALAR	(STEP_VALUE | STEP_SCALAR)
 #define VALUE_NIL	(STEP_VALUE | STEP_NIL | STEP_SCALAR)
@@ -1308,8 +1393,8 @@ static __always_inline u32 short_bulk(u64 w, u32 *n)
  * an array of up to WHOLE_ARGS bulk strings, none longer than 999 bytes
  * ("*3\r\n$5\r\nLPUSH\r\n$4\r\njobs\r\n$2\r\nhi\r\n"). Taken in one step
  * instead of one per element, with the same result the element-by-element
- * walk would have: returns STEP_VALUE (value_done() then sends it on), or 0
- * and changes nothing when the bytes are anything else.
+ * walk would have: returns STEP_VALUE (bus_value_done() then sends it on),
+ * or 0 and changes nothing when the bytes are anything else.
  */
 static __always_inline int whole_command(struct walk *x)
 {
@@ -1347,7 +1432,7 @@ static __always_inline int whole_command(struct walk *x)
 		p = data + size + 2;
 	}
 	name_at &= BUS_WINDOW - 1;
-	op = op_of(word_cut(lower8(buf + name_at), name_len), buf[name_at + 8], name_len);
+	op = bus_op_of(word_cut(lower8(buf + name_at), name_len), buf[name_at + 8], name_len);
 
 	d->type = '*';
 	top_begin(x);
@@ -1500,26 +1585,30 @@ static __always_inline int line_part(struct walk *x)
 
 /*
  * One step of the RESP walker: a value's type, its header line and, for a
- * bulk string, its payload as far as the window goes. Returns 1 when the
- * window is used up or the stream is lost.
+ * bulk string, its payload as far as the window goes. Returns what it
+ * completed (STEP_*), for resp_step() to act on; STEP_STOP when the window
+ * is used up or the stream was lost before. Global, like the other steps:
+ * see bus_window_step().
  */
-static long resp_step(u32 i, void *arg)
+__noinline int bus_resp_step(struct bus_conn *c, struct window *w)
 {
-	struct walk *x = arg;
-	struct bus_dir *d = x->d;
+	struct walk wk, *x = &wk;
+	struct bus_dir *d;
 	int done = 0;
 
+	if (!c || !w)
+		return STEP_STOP;
+	wk = walk_of(c, w);
+	d = x->d;
 	if (x->w->st.pos >= x->w->st.len || x->c->proto == PROTO_LOST)
-		return 1;
+		return STEP_STOP;
 	if (d->state == R_TYPE && !d->depth && x->w->st.dir == DIR_OUT)
 		done = whole_command(x);
-	if (!done && d->state == R_TYPE && type_part(x) < 0) {
-		lose(x->c);
-		return 1;
-	}
+	if (!done && d->state == R_TYPE && type_part(x) < 0)
+		return STEP_LOST;
 	if (d->state == R_LINE || d->state == R_INLINE) {
 		if (x->w->st.pos >= x->w->st.len)
-			return 1;
+			return STEP_STOP;
 		done = line_part(x);
 		if (!done)
 			return 0;
@@ -1527,15 +1616,23 @@ static long resp_step(u32 i, void *arg)
 	if (!(done & (STEP_VALUE | STEP_LOST)) && d->state == R_BULK &&
 	    x->w->st.pos < x->w->st.len)
 		done = bulk_part(x);
-	/*
-	 * Through memory, so that the verifier reaches value_done() with one
-	 * unknown value instead of once per constant a path brought here (it
-	 * took 906k instructions to verify that way).
-	 */
-	x->w->st.step = done;
-	done = *(volatile __u32 *)&x->w->st.step;
+	return done;
+}
+
+/*
+ * bus_value_done() is called from here rather than from bus_resp_step() so
+ * that the two are never on the stack together: the kernel allows 512 bytes
+ * for the frames of a whole chain of calls, program and callbacks included.
+ */
+static long resp_step(u32 i, void *arg)
+{
+	struct walk *x = arg;
+	int done = bus_resp_step(x->c, x->w);
+
+	if (done & STEP_STOP)
+		return 1;
 	if ((done & STEP_VALUE) &&
-	    value_done(x, done & STEP_NIL, done & STEP_SCALAR) < 0)
+	    bus_value_done(x->c, x->w, !!(done & STEP_NIL), !!(done & STEP_SCALAR)) < 0)
 		done = STEP_LOST;
 	if (done & STEP_LOST) {
 		lose(x->c);
@@ -1574,16 +1671,22 @@ static __always_inline void nats_held_done(struct walk *x)
 		processing_starts(c, &x->w->st.now);
 }
 
-static long nats_step(u32 i, void *arg)
+/* One step of the NATS walker: a line, or a payload as far as the window goes. */
+__noinline int bus_nats_step(struct bus_conn *c, struct window *win)
 {
-	struct walk *x = arg;
-	struct bus_conn *c = x->c;
-	struct bus_dir *d = x->d;
-	const char *buf = x->w->buf;
-	u32 pos = x->w->st.pos, k;
+	struct walk wk, *x = &wk;
+	struct bus_dir *d;
+	const char *buf;
+	u32 pos, k;
 	bool line_end = false;
 	u64 w;
 
+	if (!c || !win)
+		return 1;
+	wk = walk_of(c, win);
+	d = x->d;
+	buf = win->buf;
+	pos = win->st.pos;
 	if (pos >= x->w->st.len || c->proto == PROTO_LOST)
 		return 1;
 	if (d->state == R_BULK) {
@@ -1692,6 +1795,13 @@ static long nats_step(u32 i, void *arg)
 	return 0;
 }
 
+static long nats_step(u32 i, void *arg)
+{
+	struct walk *x = arg;
+
+	return bus_nats_step(x->c, x->w) ? 1 : 0;
+}
+
 /*
  * One step over a call's bytes. When a buffer is used up, the next is
  * taken: the only one of a read/write/send/recv, or the next of a
@@ -1699,14 +1809,32 @@ static long nats_step(u32 i, void *arg)
  * skipped by length without reading it, and the next BUS_WINDOW bytes are
  * read and walked. Buffers and windows share one callback so that a call
  * of one short buffer, nearly every call, is a single step.
+ *
+ * The steps are global functions, each called by its bpf_loop() callback:
+ * the verifier checks a global function once, on its own, with its
+ * arguments unknown, where it walks a callback or a static function again
+ * for every state it is reached in. As callbacks, the steps took the bus
+ * programs to 446k instructions to verify on one build of 6.18 and past the
+ * kernel's 1M limit on another; as global functions, with what they reach
+ * from several places or in loops (bus_value_done() and the handling it
+ * calls, bus_queue_of(), bus_op_of(), bus_processing_done()), 73k there and
+ * 87k on 6.1. A global function takes at most five arguments, scalars or
+ * pointers, and sees a pointer as memory of its type's size that may be
+ * NULL, hence the checks; it returns a scalar. So each step takes the
+ * connection and the window and rebuilds its struct walk from them.
  */
-static long window_step(u32 i, void *arg)
+__noinline int bus_window_step(struct bus_conn *c, struct window *w)
 {
-	struct walk *x = arg;
-	struct walk_state *st = &x->w->st;
-	struct bus_dir *d = x->d;
+	struct walk wk, *x = &wk;
+	struct walk_state *st;
+	struct bus_dir *d;
 	u32 left, avail;
 
+	if (!c || !w)
+		return 1;
+	wk = walk_of(c, w);
+	st = &w->st;
+	d = x->d;
 	if (x->c->proto == PROTO_LOST)
 		return 1;
 	if (st->done >= st->total) {
@@ -1758,6 +1886,13 @@ static long window_step(u32 i, void *arg)
 	}
 	/* The call's end: stop here rather than in a step more (each costs). */
 	return st->done >= st->total && (!st->left || st->k >= st->iovcnt);
+}
+
+static long window_step(u32 i, void *arg)
+{
+	struct walk *x = arg;
+
+	return bus_window_step(x->c, x->w) ? 1 : 0;
 }
 
 static __always_inline void walk_call(struct bus_conn *c, int dir, int ret)
