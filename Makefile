@@ -27,7 +27,7 @@ LIB_SRCS  := user/config.c user/expo.c user/util.c user/lifecycle.c user/procfs.
 	     user/cgroups.c user/trace.c user/kube.c user/top.c
 LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 APP_SRCS  := user/main.c user/proc.c user/server.c user/selfstats.c user/check.c \
-	     user/http.c user/bus.c user/mapread.c
+	     user/http.c user/bus.c user/mapread.c user/sockhook.c
 APP_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS)) $(OUTPUT)/webassets.o
 # The live view at /: our page and script, and uPlot from npm (web/package-lock.json),
 # embedded in the binary.

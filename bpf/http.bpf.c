@@ -680,15 +680,19 @@ static long route_char(u32 i, void *arg)
 /*
  * The request's route id, registering the route if the agent has room
  * (then s->call.route_new is set). The path starts at path_off of the len
- * bytes in s->buf. Global: verified once, on its own.
+ * bytes in the scratch's buf. Global: verified once, on its own. It looks
+ * the scratch up itself: Linux 6.1 takes only map values and the stack,
+ * not a global function's memory argument, as a map element to store.
  */
-__noinline u32 http_route_of(struct scratch *s, u32 agent, u32 path_off, u32 len, u32 may_wait)
+__noinline u32 http_route_of(u32 agent, u32 path_off, u32 len, u32 may_wait)
 {
-	struct route_state *r;
-	char *out;
 	struct http_route_key key = { .agent = agent };
-	u32 *count;
+	struct route_state *r;
+	struct scratch *s;
+	u32 *count, zero = 0;
+	char *out;
 
+	s = bpf_map_lookup_elem(&http_scratch, &zero);
 	if (!s)
 		return HTTP_ROUTE_NONE;
 	r = &s->route;
@@ -1263,13 +1267,18 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 				 * at the space.
 				 */
 				struct path_key pk = { .sk = x->k->sk, .seq = c->seq };
-				char *path = x->s->buf + SCRATCH_SIZE - HTTP_PATH_LEN;
-				u32 sp = method_len(method);
+				u32 sp = method_len(method), zero = 0;
+				/* A map value to store from, for 6.1: see http_route_of(). */
+				struct scratch *sv = bpf_map_lookup_elem(&http_scratch, &zero);
+				char *path;
 
-				__builtin_memset(path, 0, HTTP_PATH_LEN);
-				bpf_probe_read_kernel(path, clamp_size(len - sp, HTTP_PATH_LEN),
-						      x->s->buf + (sp & 15));
-				bpf_map_update_elem(&http_paths, &pk, path, BPF_ANY);
+				if (sv) {
+					path = sv->buf + SCRATCH_SIZE - HTTP_PATH_LEN;
+					__builtin_memset(path, 0, HTTP_PATH_LEN);
+					bpf_probe_read_kernel(path, clamp_size(len - sp, HTTP_PATH_LEN),
+							      sv->buf + (sp & 15));
+					bpf_map_update_elem(&http_paths, &pk, path, BPF_ANY);
+				}
 			}
 			d->route_new = 0;
 			if (label_route) {
@@ -1279,8 +1288,7 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 				 */
 				bool may_wait = x->k->off + avail >= x->k->total && len <= HTTP_CARRY;
 
-				d->route = http_route_of(x->s, c->agent, method_len(method), len,
-							 may_wait);
+				d->route = http_route_of(c->agent, method_len(method), len, may_wait);
 				d->route_new = x->s->call.route_new;
 				if (may_wait && x->s->route.cut && start_waits(x, d, &ck, len))
 					return 1;
@@ -1425,16 +1433,24 @@ static __always_inline struct http_conn *conn_of(struct sock *sk, bool create)
 	return c;
 }
 
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(http_recv, struct sock *sk, int ret, int flags)
+/*
+ * A socket recvmsg returned ret. Both hooks below hand their calls here:
+ * the sock_recv_length tracepoint, and on kernels without it (before 6.3)
+ * fexit on sock_recvmsg, which the tracepoint sits in. Only the tracepoint
+ * programs dispatch to the bus family: the kernel lets a program array
+ * serve programs of one attach prototype, and sock_recvmsg's is not
+ * sock_sendmsg's; with fexit the bus family attaches its own programs.
+ */
+static __always_inline int on_recv(void *ctx, struct sock *sk, int ret, int flags,
+				   bool dispatch)
 {
 	struct http_conn *c;
 
 	if ((flags & MSG_PEEK) || ret < 0)
 		return 0;
-	/* An agent's Redis or NATS connection: the bus family's, by a tail call. */
+	/* An agent's Redis or NATS connection: the bus family's. */
 	if (remote_port_in(sk, other_ports, nother_ports)) {
-		if (ret > 0)
+		if (dispatch && ret > 0)
 			bpf_tail_call(ctx, &sock_next, HTTP_NEXT_RECV);
 		return 0;
 	}
@@ -1451,6 +1467,18 @@ int BPF_PROG(http_recv, struct sock *sk, int ret, int flags)
 	/* Later data is a later request's, unless it is this one's body. */
 	c->data_ready_ns = 0;
 	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(http_recv, struct sock *sk, int ret, int flags)
+{
+	return on_recv(ctx, sk, ret, flags, true);
+}
+
+SEC("fexit/sock_recvmsg")
+int BPF_PROG(http_recv_fexit, struct socket *sock, struct msghdr *msg, int flags, int ret)
+{
+	return on_recv(ctx, sock->sk, ret, flags, false);
 }
 
 /*
@@ -1497,15 +1525,16 @@ static __always_inline bool server_speaks(struct http_conn *c, int ret)
 	return false;
 }
 
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(http_send, struct sock *sk, int ret, int flags)
+/* A socket sendmsg returned ret: as on_recv(). */
+static __always_inline int on_send(void *ctx, struct sock *sk, int ret, bool dispatch)
 {
 	struct http_conn *c;
 
 	if (ret <= 0)
 		return 0;
 	if (remote_port_in(sk, other_ports, nother_ports)) {
-		bpf_tail_call(ctx, &sock_next, HTTP_NEXT_SEND);
+		if (dispatch)
+			bpf_tail_call(ctx, &sock_next, HTTP_NEXT_SEND);
 		return 0;
 	}
 	c = conn_of(sk, true);
@@ -1515,6 +1544,31 @@ int BPF_PROG(http_send, struct sock *sk, int ret, int flags)
 		return 0;
 	http_frame(c, DIR_RESP, ret);
 	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(http_send, struct sock *sk, int ret, int flags)
+{
+	return on_send(ctx, sk, ret, true);
+}
+
+/*
+ * Not sock_sendmsg: net/socket.c's own callers (write, sendto, sendmsg)
+ * get it inlined on Debian's 6.1, so its fexit saw no response. tcp_sendmsg
+ * is called across files, v4 and v6 alike, with the same arguments since 4.x.
+ */
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(http_send_fexit, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+	return on_send(ctx, sk, ret, false);
+}
+
+/* sendfile before 6.5 (nginx's bodies): its bytes are counted, not read. */
+SEC("fexit/tcp_sendpage")
+int BPF_PROG(http_sendpage_fexit, struct sock *sk, struct page *page, int offset, size_t size,
+	     int flags, int ret)
+{
+	return on_send(ctx, sk, ret, false);
 }
 
 SEC("tp_btf/inet_sock_set_state")

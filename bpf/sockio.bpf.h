@@ -127,7 +127,11 @@ struct io {
 #define SYSCALL_ARG3(regs) ((regs)->regs[2])
 #endif
 
-static __always_inline void find_io(struct io *io, int ret)
+/*
+ * Not inlined: its msghdr copy would sit in the caller's stack frame for the
+ * whole parse, and Linux 6.1 refuses call chains over 512 bytes of stack.
+ */
+static __noinline int find_io(struct io *io, int ret)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	long nr = SYSCALL_NR(regs);
@@ -148,7 +152,7 @@ static __always_inline void find_io(struct io *io, int ret)
 	case NR_SENDTO:
 		io->buf = (const char *)arg;
 		io->len = ret;
-		return;
+		return 0;
 	case NR_READV:
 	case NR_WRITEV:
 		iovp = (const struct iovec *)arg;
@@ -156,20 +160,21 @@ static __always_inline void find_io(struct io *io, int ret)
 	case NR_RECVMSG:
 	case NR_SENDMSG:
 		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)arg))
-			return;
+			return 0;
 		iovp = msg.msg_iov;
 		cnt = msg.msg_iovlen;
 		break;
 	default:
 		/* sendfile, splice: the bytes are not in user memory. */
-		return;
+		return 0;
 	}
 	if (!iovp || !cnt || bpf_probe_read_user(&iov, sizeof(iov), iovp))
-		return;
+		return 0;
 	io->iov = iovp;
 	io->iovcnt = cnt;
 	io->buf = iov.iov_base;
 	io->len = iov.iov_len < (u64)ret ? iov.iov_len : (u32)ret;
+	return 0;
 }
 
 /*

@@ -19,6 +19,7 @@
 #include "proc.h"
 #include "proc.skel.h"
 #include "proc_user.h"
+#include "sockhook.h"
 #include "verify.h"
 
 #define TRACEFS "/sys/kernel/tracing"
@@ -53,7 +54,7 @@ static void verifier_lines(int *shown)
 
 		line(over || !st[i].loaded ? FAIL : OK, "verifier", "%s/%s: %u instructions (budget %u), %.2f s%s",
 		     st[i].family, st[i].program, st[i].insns, VERIFY_BUDGET, st[i].seconds,
-		     !st[i].loaded ? ", rejected" : over ? ", over budget: may be rejected on other kernels" : "");
+		     !st[i].loaded ? ", not loaded" : over ? ", over budget: may be rejected on other kernels" : "");
 	}
 	*shown = n;
 }
@@ -121,8 +122,12 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 		line(OK, "tracefs", "%s", TRACEFS);
 		for (i = 0; i < ARRAY_SIZE(tps); i++) {
 			snprintf(path, sizeof(path), TRACEFS "/events/%s", tps[i]);
-			line(exists(path) ? OK : FAIL, "tracepoint", "%s%s", tps[i],
-			     exists(path) ? "" : " missing");
+			/* The socket families have a second hook for kernels before 6.3. */
+			bool fallback = strstr(tps[i], "_length") != NULL;
+
+			line(exists(path) ? OK : fallback ? INFO : FAIL, "tracepoint", "%s%s", tps[i],
+			     exists(path) ? "" : fallback ? " missing (before Linux 6.3): HTTP and message-bus programs use fexit on sock_recvmsg/tcp_sendmsg" :
+			     " missing");
 			fatal |= !exists(path) && i < 3;
 		}
 	} else {
@@ -140,7 +145,9 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 	     "unavailable (CONFIG_UPROBE_EVENTS): TLS traffic will not be seen");
 	line(INFO, "kprobes", "%s", exists("/sys/bus/event_source/devices/kprobe/type") ?
 	     "available (not used)" : "unavailable (not needed: agentbpf uses tracepoints and uprobes)");
-	line(INFO, "fentry/fexit", "not used (agentbpf needs only tp_btf, tracepoints and uprobes)");
+	line(INFO, "fentry/fexit", "%s", sock_hook_choose() == SOCK_HOOK_FEXIT ?
+	     "used for socket calls (this kernel has no sock_recv_length/sock_send_length)" :
+	     "not used (the sock_recv_length/sock_send_length tracepoints are here)");
 
 	fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	line(fd >= 0 ? OK : INFO, "bpf stats", "%s", fd >= 0 ? "run count and time per program" :
@@ -192,7 +199,8 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 				line(FAIL, "load probes", "%s", err);
 				fatal = true;
 			} else {
-				line(OK, "load probes", "HTTP programs loaded and attached (sock_recv/send_length)");
+				line(OK, "load probes", "HTTP programs loaded and attached to %s",
+				     sock_hook_targets(sock_hook_choose()));
 				line(INFO, "request start", "%s", http_tracker_starts_at_arrival(&http) ?
 				     "when its bytes reach the socket (sk_data_ready)" :
 				     cfg.start_at_read ? "at the read that returns it (request_start: read)" :
@@ -209,7 +217,7 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 			} else {
 				line(OK, "load probes", http_tracker_next_fd(&http) >= 0 ?
 				     "message-bus programs loaded, run by the HTTP programs for the bus ports" :
-				     "message-bus programs loaded and attached (sock_recv/send_length)");
+				     "message-bus programs loaded and attached to their own hooks");
 				bus_tracker_close(&bus);
 			}
 			http_tracker_close(&http);

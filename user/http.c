@@ -9,6 +9,7 @@
 #include "http.skel.h"
 #include "http_user.h"
 #include "proc_user.h"
+#include "sockhook.h"
 #include "util.h"
 #include "verify.h"
 
@@ -43,7 +44,13 @@ struct bpf_object *http_tracker_object(struct http_tracker *t)
 
 int http_tracker_next_fd(struct http_tracker *t)
 {
-	return t->skel ? bpf_map__fd(t->skel->maps.sock_next) : -1;
+	/*
+	 * The bus programs run from the HTTP tracepoint programs; with the
+	 * fexit hook each family attaches its own programs.
+	 */
+	if (!t->skel || t->hook != SOCK_HOOK_TRACEPOINT)
+		return -1;
+	return bpf_map__fd(t->skel->maps.sock_next);
 }
 
 bool http_tracker_starts_at_arrival(struct http_tracker *t)
@@ -80,20 +87,6 @@ static int on_request(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/*
- * sk_data_ready appeared in Linux 6.4. Asking the kernel's BTF would parse
- * all of it once more (5 MB here) just for this.
- */
-static bool kernel_has_sk_data_ready(void)
-{
-	struct utsname u;
-	int major = 0, minor = 0;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
-		return false;
-	return major > 6 || (major == 6 && minor >= 4);
-}
-
 int http_tracker_open(struct http_tracker *t, const struct config *cfg,
 		      const struct proc_tracker *proc,
 		      struct ring_buffer *rb, struct trace_out trace, const char *btf_path,
@@ -126,8 +119,16 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg,
 	 * sk_data_ready exists since Linux 6.4; without it, or when the config
 	 * asks, a request starts at its read.
 	 */
-	if (cfg->start_at_read || !kernel_has_sk_data_ready())
+	if (cfg->start_at_read || !kernel_has_tracepoint("sock", "sk_data_ready"))
 		bpf_program__set_autoload(t->skel->progs.http_data_ready, false);
+	t->hook = sock_hook_choose();
+	bpf_program__set_autoload(t->skel->progs.http_recv, t->hook == SOCK_HOOK_TRACEPOINT);
+	bpf_program__set_autoload(t->skel->progs.http_send, t->hook == SOCK_HOOK_TRACEPOINT);
+	bpf_program__set_autoload(t->skel->progs.http_recv_fexit, t->hook == SOCK_HOOK_FEXIT);
+	bpf_program__set_autoload(t->skel->progs.http_send_fexit, t->hook == SOCK_HOOK_FEXIT);
+	/* tcp_sendpage is gone since 6.5, where sendfile goes through tcp_sendmsg. */
+	bpf_program__set_autoload(t->skel->progs.http_sendpage_fexit, t->hook == SOCK_HOOK_FEXIT &&
+				  libbpf_find_vmlinux_btf_id("tcp_sendpage", BPF_TRACE_FEXIT) >= 0);
 	/* Label sets an agent can have: 3 statuses, times what the labels add. */
 	{
 		uint64_t per_agent = 3;
@@ -160,7 +161,7 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg,
 	}
 	ret = http_bpf__attach(t->skel);
 	if (ret) {
-		snprintf(err, errlen, "cannot attach to the sock_recv_length/sock_send_length tracepoints: %s",
+		snprintf(err, errlen, "cannot attach to %s: %s", sock_hook_targets(t->hook),
 			 strerror(-ret));
 		goto fail;
 	}

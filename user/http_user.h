@@ -17,6 +17,7 @@ struct route_name;
 
 struct http_tracker {
 	struct http_bpf *skel;
+	int hook;			/* enum sock_hook its programs use */
 	const struct config *cfg;
 	struct trace_out trace;
 	int ncpu;

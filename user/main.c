@@ -22,6 +22,7 @@
 #include "proc.h"
 #include "proc.skel.h"
 #include "top.h"
+#include "sockhook.h"
 #include "verify.h"
 #include "proc_user.h"
 #include "procfs.h"
@@ -309,7 +310,7 @@ static void render_self(struct app *app, struct expo *e)
 		static const char *const names[] = { "lifecycle", "http", "bus" };
 
 		l[0] = (struct label){ "family", names[i] };
-		l[1] = (struct label){ "hook", "tp_btf" };
+		l[1] = (struct label){ "hook", i ? sock_hook_name(sock_hook_choose()) : "tp_btf" };
 		expo_sample(e, l, 2, objs[i] != NULL);
 	}
 }

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdio.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "sockhook.h"
+
+#define TRACEFS_EVENTS	"/sys/kernel/tracing/events"
+
+bool kernel_has_tracepoint(const char *system, const char *event)
+{
+	char path[256];
+
+	if (access(TRACEFS_EVENTS, F_OK) == 0) {
+		snprintf(path, sizeof(path), TRACEFS_EVENTS "/%s/%s", system, event);
+		return access(path, F_OK) == 0;
+	}
+	return libbpf_find_vmlinux_btf_id(event, BPF_TRACE_RAW_TP) >= 0;
+}
+
+enum sock_hook sock_hook_choose(void)
+{
+	static int chosen = -1;
+
+	if (chosen < 0)
+		chosen = kernel_has_tracepoint("sock", "sock_recv_length") &&
+			 kernel_has_tracepoint("sock", "sock_send_length") ?
+			 SOCK_HOOK_TRACEPOINT : SOCK_HOOK_FEXIT;
+	return chosen;
+}
+
+const char *sock_hook_name(enum sock_hook h)
+{
+	return h == SOCK_HOOK_FEXIT ? "fexit" : "tp_btf";
+}
+
+const char *sock_hook_targets(enum sock_hook h)
+{
+	return h == SOCK_HOOK_FEXIT ? "fexit on sock_recvmsg/tcp_sendmsg" :
+				      "the sock_recv_length/sock_send_length tracepoints";
+}
