@@ -2010,6 +2010,10 @@ static __always_inline void on_call(struct sock *sk, int dir, int ret)
 		walk_call(c, dir, ret);
 }
 
+/*
+ * The same two hooks as the HTTP family (user/sockhook.c): the tracepoints,
+ * or before Linux 6.3 fexit on the functions they sit in.
+ */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(bus_send, struct sock *sk, int ret, int flags)
 {
@@ -2023,5 +2027,21 @@ int BPF_PROG(bus_recv, struct sock *sk, int ret, int flags)
 {
 	if (ret > 0 && !(flags & MSG_PEEK))
 		on_call(sk, DIR_IN, ret);
+	return 0;
+}
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(bus_send_fexit, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+	if (ret > 0)
+		on_call(sk, DIR_OUT, ret);
+	return 0;
+}
+
+SEC("fexit/sock_recvmsg")
+int BPF_PROG(bus_recv_fexit, struct socket *sock, struct msghdr *msg, int flags, int ret)
+{
+	if (ret > 0 && !(flags & MSG_PEEK))
+		on_call(sock->sk, DIR_IN, ret);
 	return 0;
 }

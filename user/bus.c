@@ -10,6 +10,7 @@
 #include "bus_user.h"
 #include "proc_user.h"
 #include "util.h"
+#include "sockhook.h"
 #include "verify.h"
 
 static const char *const family_names[BUS_FAMILY_MAX] = {
@@ -130,6 +131,8 @@ int bus_tracker_open(struct bus_tracker *t, const struct config *cfg,
 			 strerror(-ret));
 		goto fail;
 	}
+	sock_hook_select(sock_hook_choose(), t->skel->progs.bus_recv, t->skel->progs.bus_send,
+			 t->skel->progs.bus_recv_fexit, t->skel->progs.bus_send_fexit);
 	for (i = 0; next_fd >= 0 && i < HTTP_NEXT_MAX; i++)
 		bpf_program__set_autoattach(dispatched(t, i), false);
 	verify_prepare(t->skel->obj);
@@ -150,8 +153,8 @@ int bus_tracker_open(struct bus_tracker *t, const struct config *cfg,
 	}
 	ret = bus_bpf__attach(t->skel);
 	if (ret) {
-		snprintf(err, errlen, "cannot attach the message-bus programs to the sock_recv_length/sock_send_length tracepoints: %s",
-			 strerror(-ret));
+		snprintf(err, errlen, "cannot attach the message-bus programs to %s: %s",
+			 sock_hook_targets(sock_hook_choose()), strerror(-ret));
 		goto fail;
 	}
 	if (trace.f && rb) {

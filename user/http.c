@@ -122,10 +122,8 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg,
 	if (cfg->start_at_read || !kernel_has_tracepoint("sock", "sk_data_ready"))
 		bpf_program__set_autoload(t->skel->progs.http_data_ready, false);
 	t->hook = sock_hook_choose();
-	bpf_program__set_autoload(t->skel->progs.http_recv, t->hook == SOCK_HOOK_TRACEPOINT);
-	bpf_program__set_autoload(t->skel->progs.http_send, t->hook == SOCK_HOOK_TRACEPOINT);
-	bpf_program__set_autoload(t->skel->progs.http_recv_fexit, t->hook == SOCK_HOOK_FEXIT);
-	bpf_program__set_autoload(t->skel->progs.http_send_fexit, t->hook == SOCK_HOOK_FEXIT);
+	sock_hook_select(t->hook, t->skel->progs.http_recv, t->skel->progs.http_send,
+			 t->skel->progs.http_recv_fexit, t->skel->progs.http_send_fexit);
 	/* tcp_sendpage is gone since 6.5, where sendfile goes through tcp_sendmsg. */
 	bpf_program__set_autoload(t->skel->progs.http_sendpage_fexit, t->hook == SOCK_HOOK_FEXIT &&
 				  libbpf_find_vmlinux_btf_id("tcp_sendpage", BPF_TRACE_FEXIT) >= 0);

@@ -28,6 +28,15 @@ enum sock_hook sock_hook_choose(void)
 	return chosen;
 }
 
+void sock_hook_select(enum sock_hook h, struct bpf_program *tp_recv, struct bpf_program *tp_send,
+		      struct bpf_program *fexit_recv, struct bpf_program *fexit_send)
+{
+	bpf_program__set_autoload(tp_recv, h == SOCK_HOOK_TRACEPOINT);
+	bpf_program__set_autoload(tp_send, h == SOCK_HOOK_TRACEPOINT);
+	bpf_program__set_autoload(fexit_recv, h == SOCK_HOOK_FEXIT);
+	bpf_program__set_autoload(fexit_send, h == SOCK_HOOK_FEXIT);
+}
+
 const char *sock_hook_name(enum sock_hook h)
 {
 	return h == SOCK_HOOK_FEXIT ? "fexit" : "tp_btf";

@@ -18,6 +18,14 @@ enum sock_hook {
 
 /* The hook to use here: the tracepoints when the kernel has them. */
 enum sock_hook sock_hook_choose(void);
+struct bpf_program;
+
+/*
+ * Loads a family's programs for the hook h and leaves the others out:
+ * tp_* are the tracepoint programs, fexit_* those of the fallback.
+ */
+void sock_hook_select(enum sock_hook h, struct bpf_program *tp_recv, struct bpf_program *tp_send,
+		      struct bpf_program *fexit_recv, struct bpf_program *fexit_send);
 /* "tp_btf" or "fexit", the value of the hook label. */
 const char *sock_hook_name(enum sock_hook h);
 /* What the family's programs are attached to, for messages. */
