@@ -8,7 +8,8 @@ prometheus python3 python3-fastapi python3-uvicorn python3-redis python3-httpx
 python3-prometheus-client
 redis-server nats-server nginx-light wrk linux-perf
 xxd chromium
-buildah systemd python3-yaml python3-seccomp python3-kubernetes"
+buildah systemd python3-yaml python3-seccomp python3-kubernetes
+qemu-system-x86 busybox-static cpio xz-utils"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

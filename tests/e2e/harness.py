@@ -123,6 +123,9 @@ def memory_cgroup(name, limit=64 << 20):
     """A memory-limited cgroup without swap: v2 if it has the memory controller, else v1."""
     v2 = "/sys/fs/cgroup"
     if v2_has_memory(v2):
+        # A root without systemd (a bare initramfs) has the controller off below it.
+        if "memory" not in open(f"{v2}/cgroup.subtree_control").read().split():
+            open(f"{v2}/cgroup.subtree_control", "w").write("+memory")
         path = f"{v2}/{name}"
         os.mkdir(path)
         open(f"{path}/memory.max", "w").write(str(limit))
