@@ -60,6 +60,11 @@ struct app {
 	struct proc_tracker proc;
 	struct http_tracker http;
 	struct bus_tracker bus;
+	/*
+	 * The socket families load while /metrics is already served: a scrape
+	 * reads them (under lock) only once they are up.
+	 */
+	bool http_up, bus_up;
 	uint64_t boot_to_unix_ns;
 	uint64_t scrapes;
 	double last_scrape_s;
@@ -244,8 +249,9 @@ static int load_config(const struct options *o, struct config *cfg)
 static void render_self(struct app *app, struct expo *e)
 {
 	static const char *const ev_names[] = { NULL, "exec", "fork", "exit", "listen" };
-	struct bpf_object *objs[] = { app->proc.skel->obj, http_tracker_object(&app->http),
-				      bus_tracker_object(&app->bus) };
+	struct bpf_object *objs[] = { app->proc.skel->obj,
+				      app->http_up ? http_tracker_object(&app->http) : NULL,
+				      app->bus_up ? bus_tracker_object(&app->bus) : NULL };
 	uint64_t losses[LOSS_MAX], http_drops[HTTP_DROP_MAX], bus_drops[BUS_DROP_MAX];
 	struct label l[2];
 	int i;
@@ -266,14 +272,18 @@ static void render_self(struct app *app, struct expo *e)
 	expo_family(e, "agentbpf_bpf_map_entries", EXPO_GAUGE, "Entries in a BPF map.");
 	l[0] = (struct label){ "map", "agent_pids" };
 	expo_sample(e, l, 1, app->lc.count);
-	http_tracker_render_maps(&app->http, e, false);
-	bus_tracker_render_maps(&app->bus, e, false);
+	if (app->http_up)
+		http_tracker_render_maps(&app->http, e, false);
+	if (app->bus_up)
+		bus_tracker_render_maps(&app->bus, e, false);
 	expo_family(e, "agentbpf_bpf_map_capacity", EXPO_GAUGE,
 		    "Maximum entries of a BPF map; when entries reach it, events are dropped.");
 	l[0] = (struct label){ "map", "agent_pids" };
 	expo_sample(e, l, 1, app->cfg.max_processes);
-	http_tracker_render_maps(&app->http, e, true);
-	bus_tracker_render_maps(&app->bus, e, true);
+	if (app->http_up)
+		http_tracker_render_maps(&app->http, e, true);
+	if (app->bus_up)
+		bus_tracker_render_maps(&app->bus, e, true);
 
 	expo_family(e, "agentbpf_events_total", EXPO_COUNTER,
 		    "Kernel events received by the daemon, by type.");
@@ -289,12 +299,16 @@ static void render_self(struct app *app, struct expo *e)
 		l[0] = (struct label){ "reason", proc_loss_name(i) };
 		expo_sample(e, l, 1, losses[i]);
 	}
-	http_tracker_drops(&app->http, http_drops);
+	memset(http_drops, 0, sizeof(http_drops));
+	memset(bus_drops, 0, sizeof(bus_drops));
+	if (app->http_up)
+		http_tracker_drops(&app->http, http_drops);
 	for (i = 0; i < HTTP_DROP_MAX; i++) {
 		l[0] = (struct label){ "reason", http_drop_name(i) };
 		expo_sample(e, l, 1, http_drops[i]);
 	}
-	bus_tracker_drops(&app->bus, bus_drops);
+	if (app->bus_up)
+		bus_tracker_drops(&app->bus, bus_drops);
 	for (i = 0; i < BUS_DROP_MAX; i++) {
 		l[0] = (struct label){ "reason", bus_drop_name(i) };
 		expo_sample(e, l, 1, bus_drops[i]);
@@ -416,8 +430,10 @@ static void render(void *ctx, struct strbuf *out, enum expo_format fmt)
 	pthread_mutex_lock(&app->lock);
 	forget_vanished(app, n);
 	lc_render(&app->lc, &app->cfg, &e, usage, app->boot_to_unix_ns);
-	http_tracker_render(&app->http, &e);
-	bus_tracker_render(&app->bus, &e);
+	if (app->http_up)
+		http_tracker_render(&app->http, &e);
+	if (app->bus_up)
+		bus_tracker_render(&app->bus, &e);
 	render_kube(app, &e, n);
 	render_self(app, &e);
 	app->scrapes++;
@@ -433,6 +449,34 @@ static int check_btf(const char *path)
 	fprintf(stderr, "agentbpf: kernel BTF not found at %s: run on a kernel built with CONFIG_DEBUG_INFO_BTF=y or pass --btf FILE\n",
 		path);
 	return -1;
+}
+
+/*
+ * The HTTP and message-bus families, published to the scrape under the lock
+ * once up. Each may fail on its own: lifecycle metrics need only the
+ * scheduler tracepoints.
+ */
+static void open_socket_families(struct app *app)
+{
+	const char *btf = strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL;
+	char err[512];
+	bool up;
+
+	up = !http_tracker_open(&app->http, &app->cfg, &app->proc, app->proc.rb, app->proc.trace,
+				btf, err, sizeof(err));
+	if (!up)
+		fprintf(stderr, "agentbpf: warning: %s; HTTP request metrics are off\n", err);
+	pthread_mutex_lock(&app->lock);
+	app->http_up = up;
+	pthread_mutex_unlock(&app->lock);
+
+	up = !bus_tracker_open(&app->bus, &app->cfg, &app->proc, http_tracker_next_fd(&app->http),
+			       app->proc.rb, app->proc.trace, btf, err, sizeof(err));
+	if (!up)
+		fprintf(stderr, "agentbpf: warning: %s; message-bus metrics are off\n", err);
+	pthread_mutex_lock(&app->lock);
+	app->bus_up = up;
+	pthread_mutex_unlock(&app->lock);
 }
 
 static int run(struct app *app, bool trace)
@@ -457,6 +501,18 @@ static int run(struct app *app, bool trace)
 		fprintf(stderr, "agentbpf: %s\n", err);
 		goto cleanup;
 	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	kube_cache_init(&app->kube, app->opt.kube_root);
+	app->kube_on = kube_node(app->opt.kube_root);
+	if (app->kube_on)
+		fprintf(stderr, "agentbpf: kubelet log tree under %s: agent_kubernetes_info names pods\n",
+			app->opt.kube_root);
+	/* The ring holds the events that come meanwhile: none is lost to the scan. */
+	if (proc_tracker_scan(&app->proc))
+		fprintf(stderr, "agentbpf: warning: cannot scan /proc; agents started before the daemon are missed\n");
 	if (trace) {
 		app->proc.trace = (struct trace_out){ stdout, app->opt.json };
 		/* The HTTP and bus trace rings are polled with it: it comes first. */
@@ -464,16 +520,21 @@ static int run(struct app *app, bool trace)
 			fprintf(stderr, "agentbpf: %s\n", err);
 			goto cleanup;
 		}
+	} else {
+		/*
+		 * Served from here on, before the socket families load: one
+		 * that loads slowly (the verifier on a slow or old kernel)
+		 * holds back neither the server nor the lifecycle metrics, and
+		 * agentbpf_probe_family_up says what runs. /healthz answers
+		 * 200 once every family has loaded or failed.
+		 */
+		srv = server_start(app->cfg.listen, render, app, err, sizeof(err));
+		if (!srv) {
+			fprintf(stderr, "agentbpf: %s\n", err);
+			goto cleanup;
+		}
 	}
-	if (http_tracker_open(&app->http, &app->cfg, &app->proc,
-			      app->proc.rb, app->proc.trace,
-			      strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL, err, sizeof(err)))
-		/* Lifecycle metrics need only the scheduler tracepoints: go on without HTTP. */
-		fprintf(stderr, "agentbpf: warning: %s; HTTP request metrics are off\n", err);
-	if (bus_tracker_open(&app->bus, &app->cfg, &app->proc,
-			     http_tracker_next_fd(&app->http), app->proc.rb, app->proc.trace,
-			     strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL, err, sizeof(err)))
-		fprintf(stderr, "agentbpf: warning: %s; message-bus metrics are off\n", err);
+	open_socket_families(app);
 	/*
 	 * The daemon maps its event ring only now: each object load above holds
 	 * the kernel's BTF twice for a moment (libbpf), and the ring's 4 MB of
@@ -489,26 +550,11 @@ static int run(struct app *app, bool trace)
 			fprintf(stderr, "agentbpf: warning: cannot enable BPF run-time stats (%s); program run metrics stay 0\n",
 				strerror(errno));
 	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	kube_cache_init(&app->kube, app->opt.kube_root);
-	app->kube_on = kube_node(app->opt.kube_root);
-	if (app->kube_on)
-		fprintf(stderr, "agentbpf: kubelet log tree under %s: agent_kubernetes_info names pods\n",
-			app->opt.kube_root);
-	if (proc_tracker_scan(&app->proc))
-		fprintf(stderr, "agentbpf: warning: cannot scan /proc; agents started before the daemon are missed\n");
 	if (trace) {
 		fprintf(stderr, "agentbpf %s: tracing %d agents; Ctrl-C stops\n", AGENTBPF_VERSION,
 			app->cfg.nagents);
 	} else {
-		srv = server_start(app->cfg.listen, render, app, err, sizeof(err));
-		if (!srv) {
-			fprintf(stderr, "agentbpf: %s\n", err);
-			goto cleanup;
-		}
+		server_set_ready(srv);
 		fprintf(stderr, "agentbpf %s: serving /metrics on %s; %d agents, %u processes found\n",
 			AGENTBPF_VERSION, app->cfg.listen, app->cfg.nagents, app->lc.count);
 	}

@@ -19,6 +19,7 @@ struct server {
 	struct MHD_Daemon *mhd;
 	render_fn render;
 	void *ctx;
+	bool ready;		/* every probe family has loaded or failed: /healthz */
 };
 
 /* The live view (web/, embedded by the build): page, script, and uPlot from npm. */
@@ -141,6 +142,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 {
 	static const char not_found[] = "404 not found: try /metrics\n";
 	static const char not_allowed[] = "405 method not allowed: use GET\n";
+	static const char loading[] = "loading the probes: /metrics shows the families already up\n";
 	struct server *s = cls;
 
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
@@ -148,8 +150,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			     sizeof(not_allowed) - 1, MHD_RESPMEM_PERSISTENT, NULL);
 	if (!strcmp(url, "/metrics"))
 		return serve_metrics(s, conn);
-	if (!strcmp(url, "/healthz"))
+	if (!strcmp(url, "/healthz")) {
+		if (!__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE))
+			return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
+				     (void *)loading, sizeof(loading) - 1, MHD_RESPMEM_PERSISTENT, NULL);
 		return reply(conn, MHD_HTTP_OK, "text/plain", "ok\n", 3, MHD_RESPMEM_PERSISTENT, NULL);
+	}
 	for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++) {
 		if (!strcmp(url, assets[i].path))
 			return reply(conn, MHD_HTTP_OK, assets[i].type, (void *)assets[i].data,
@@ -218,6 +224,12 @@ struct server *server_start(const char *addr, render_fn render, void *ctx,
 		return NULL;
 	}
 	return s;
+}
+
+void server_set_ready(struct server *s)
+{
+	if (s)
+		__atomic_store_n(&s->ready, true, __ATOMIC_RELEASE);
 }
 
 void server_stop(struct server *s)

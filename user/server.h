@@ -13,6 +13,11 @@ struct server;
 /* addr is host:port, :port or [v6]:port. err names the fix on failure. */
 struct server *server_start(const char *addr, render_fn render, void *ctx,
 			    char *err, size_t errlen);
+/*
+ * The probes are loaded (or have failed): /healthz answers 200 from now on,
+ * 503 before, while /metrics is served from the start.
+ */
+void server_set_ready(struct server *s);
 void server_stop(struct server *s);
 
 /* gzip-compresses in into out; returns 0 or -1. */
