@@ -1352,8 +1352,11 @@ static long parse_step(u32 idx, void *arg)
 	return http_parse_step(x->c, x->s) ? 1 : 0;
 }
 
-/* Frames the ret bytes of a call in direction dir on the connection. */
-__noinline int http_frame(struct http_conn *c, u32 dir, u32 ret)
+/*
+ * Frames the ret bytes of a call in direction dir on the connection.
+ * Inlined in each program: what it calls is checked once either way.
+ */
+static __always_inline int http_frame(struct http_conn *c, u32 dir, u32 ret)
 {
 	struct parse_ctx ctx = { .c = c }, *x = &ctx;
 	struct http_dir *d;
@@ -1361,6 +1364,7 @@ __noinline int http_frame(struct http_conn *c, u32 dir, u32 ret)
 
 	if (!c)
 		return 0;
+	d = &c->dirs[dir & 1];
 	x->s = bpf_map_lookup_elem(&http_scratch, &zero);
 	if (!x->s)
 		return 0;
@@ -1370,7 +1374,6 @@ __noinline int http_frame(struct http_conn *c, u32 dir, u32 ret)
 	x->k->dir = dir & 1;
 	x->k->total = ret;
 	x->k->off = 0;
-	d = &c->dirs[dir & 1];
 	/*
 	 * The common body call (a sendfile, a large upload's next read) ends
 	 * at or before the body's end: count it without looking at its bytes,
@@ -1389,7 +1392,14 @@ __noinline int http_frame(struct http_conn *c, u32 dir, u32 ret)
 	/* A call that does not start a message cannot resync a lost framing. */
 	if (d->state == P_SKIP)
 		d->state = P_IDLE;
-	bpf_loop(HTTP_MSGS_PER_CALL, parse_step, x, 0);
+	/*
+	 * Nearly every call holds one message, or the end of one: its step is
+	 * called directly, the loop runs only for more. Each BPF-to-BPF call
+	 * costs here (a return thunk on this kernel's CPUs), and a step
+	 * through bpf_loop is two.
+	 */
+	if (!http_parse_step(c, x->s) && x->k->off < x->k->total)
+		bpf_loop(HTTP_MSGS_PER_CALL - 1, parse_step, x, 0);
 	/* More messages in one call than we frame: count it, resync later. */
 	if (x->k->off < x->k->total && d->state != P_BODY && d->state != P_CLOSE)
 		framing_lost(x, d);
