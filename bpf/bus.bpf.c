@@ -1189,6 +1189,16 @@ __noinline int bus_top_done(struct bus_conn *c, struct window *w)
 	return 0;
 }
 
+/* A reply's own value ended: what it says when it is a nil or an integer. */
+static __always_inline void reply_value(struct walk *x, int nil, int scalar)
+{
+	if (x->d->depth == x->d->base && x->w->st.dir == DIR_IN) {
+		x->c->r_nil = nil;
+		if (scalar && x->d->type == ':')
+			x->c->r_int = x->d->num;
+	}
+}
+
 /*
  * A value ended (a scalar, or an aggregate whose last element ended): close
  * every aggregate it completes. Returns -1 if the nesting is deeper than
@@ -1212,11 +1222,7 @@ __noinline int bus_value_done(struct bus_conn *c, struct window *w, int nil, int
 	for (i = 0; i <= BUS_DEPTH; i++) {
 		u32 depth = d->depth;
 
-		if (depth == d->base && x->w->st.dir == DIR_IN) {
-			x->c->r_nil = nil;
-			if (scalar && d->type == ':')
-				x->c->r_int = d->num;
-		}
+		reply_value(x, nil, scalar);
 		if (depth == 0) {
 			bus_top_done(x->c, x->w);
 			return 0;
@@ -1624,22 +1630,37 @@ __noinline int bus_resp_step(struct bus_conn *c, struct window *w)
  * that the two are never on the stack together: the kernel allows 512 bytes
  * for the frames of a whole chain of calls, program and callbacks included.
  */
-static long resp_step(u32 i, void *arg)
+static __always_inline long resp_walk(struct walk *x)
 {
-	struct walk *x = arg;
 	int done = bus_resp_step(x->c, x->w);
 
 	if (done & STEP_STOP)
 		return 1;
-	if ((done & STEP_VALUE) &&
-	    bus_value_done(x->c, x->w, !!(done & STEP_NIL), !!(done & STEP_SCALAR)) < 0)
+	if ((done & STEP_VALUE) && !x->d->depth) {
+		/*
+		 * A whole top-level value (a command taken whole, a reply's
+		 * integer or status): bus_value_done()'s first turn, without
+		 * the call (each costs a return thunk on some CPUs).
+		 */
+		x->d->state = R_TYPE;
+		reply_value(x, !!(done & STEP_NIL), !!(done & STEP_SCALAR));
+		bus_top_done(x->c, x->w);
+	} else if ((done & STEP_VALUE) &&
+		   bus_value_done(x->c, x->w, !!(done & STEP_NIL), !!(done & STEP_SCALAR)) < 0) {
 		done = STEP_LOST;
+	}
 	if (done & STEP_LOST) {
 		lose(x->c);
 		return 1;
 	}
 	/* The window's end: stop here rather than in a call more (each costs). */
 	return x->w->st.pos >= x->w->st.len;
+}
+
+/* A bpf_loop callback; a window's first step calls resp_walk() inlined. */
+static long resp_step(u32 i, void *arg)
+{
+	return resp_walk(arg);
 }
 
 /* ---- the NATS line walker ---- */
@@ -1880,11 +1901,11 @@ __noinline int bus_window_step(struct bus_conn *c, struct window *w)
 		 * from folding the two calls into one with either.
 		 */
 		if (x->c->proto == PROTO_NATS) {
-			if (!nats_step(0, x))
+			if (!bus_nats_step(c, w))
 				bpf_loop(BUS_STEPS - 1, nats_step, x, 0);
 			barrier();
 		} else {
-			if (!resp_step(0, x))
+			if (!resp_walk(x))
 				bpf_loop(BUS_STEPS - 1, resp_step, x, 0);
 		}
 		st->done += st->pos;
@@ -1930,7 +1951,7 @@ static __always_inline void walk_call(struct bus_conn *c, int dir, int ret)
 	x.w->st.done = 0;
 	x.w->st.total = 0;
 	/* One window is most calls: as for the steps within it. */
-	if (!window_step(0, &x))
+	if (!bus_window_step(c, x.w))
 		bpf_loop(BUS_WINDOWS + BUS_IOVECS - 1, window_step, &x, 0);
 	if (c->proto != PROTO_LOST && (x.w->st.left || x.w->st.done < x.w->st.total))
 		lose(c);	/* more windows or buffers than followed */
