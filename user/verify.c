@@ -11,6 +11,11 @@
 #define LOG_STATS	4
 #define LOG_SIZE	1024
 
+/*
+ * Appended by the loading thread while the server's thread may render:
+ * an entry is filled before nstats counts it (release/acquire), and never
+ * changed after.
+ */
 static struct verify_stat stats[VERIFY_MAX_PROGRAMS];
 static int nstats;
 
@@ -105,7 +110,7 @@ void verify_collect(struct bpf_object *obj, const char *family)
 		}
 		/* A program the load never reached (an earlier one failed) has nothing to show. */
 		if (s->loaded || s->insns)
-			nstats++;
+			__atomic_store_n(&nstats, nstats + 1, __ATOMIC_RELEASE);
 	}
 	for (i = 0; i < npending; i++) {
 		bpf_program__set_log_buf((struct bpf_program *)pending[i].prog, NULL, 0);
@@ -117,26 +122,28 @@ void verify_collect(struct bpf_object *obj, const char *family)
 int verify_stats(const struct verify_stat **out)
 {
 	*out = stats;
-	return nstats;
+	return __atomic_load_n(&nstats, __ATOMIC_ACQUIRE);
+}
+
+static void render_figure(struct expo *e, const char *name, const char *help, bool time)
+{
+	const struct verify_stat *st;
+	struct label l[2];
+	int i, n = verify_stats(&st);
+
+	expo_family(e, name, EXPO_GAUGE, help);
+	for (i = 0; i < n; i++) {
+		l[0] = (struct label){ "family", st[i].family };
+		l[1] = (struct label){ "program", st[i].program };
+		expo_sample(e, l, 2, time ? st[i].seconds : st[i].insns);
+	}
 }
 
 void verify_render(struct expo *e)
 {
-	struct label l[2];
-	int i;
-
-	expo_family(e, "agentbpf_bpf_program_verified_instructions", EXPO_GAUGE,
-		    "Instructions the kernel's verifier processed to load each BPF program (its limit is 1000000; agentbpf keeps each under 150000).");
-	for (i = 0; i < nstats; i++) {
-		l[0] = (struct label){ "family", stats[i].family };
-		l[1] = (struct label){ "program", stats[i].program };
-		expo_sample(e, l, 2, stats[i].insns);
-	}
-	expo_family(e, "agentbpf_bpf_program_verification_seconds", EXPO_GAUGE,
-		    "Time the kernel's verifier took to check each BPF program at start-up.");
-	for (i = 0; i < nstats; i++) {
-		l[0] = (struct label){ "family", stats[i].family };
-		l[1] = (struct label){ "program", stats[i].program };
-		expo_sample(e, l, 2, stats[i].seconds);
-	}
+	render_figure(e, "agentbpf_bpf_program_verified_instructions",
+		      "Instructions the kernel's verifier processed to load each BPF program (its limit is 1000000; agentbpf keeps each under 150000).",
+		      false);
+	render_figure(e, "agentbpf_bpf_program_verification_seconds",
+		      "Time the kernel's verifier took to check each BPF program at start-up.", true);
 }

@@ -38,6 +38,9 @@ LIFECYCLE = {
     "agentbpf_events_dropped_total": ("counter", {"reason"}),
     "agentbpf_bpf_program_runs_total": ("counter", {"program"}),
     "agentbpf_bpf_program_run_seconds_total": ("counter", {"program"}),
+    "agentbpf_bpf_program_verified_instructions": ("gauge", {"family", "program"}),
+    "agentbpf_bpf_program_verification_seconds": ("gauge", {"family", "program"}),
+    "agentbpf_probe_family_up": ("gauge", {"family", "hook"}),
     # The daemon's own, named as client libraries name them (never prefixed).
     "process_cpu_seconds_total": ("counter", set()),
     "process_resident_memory_bytes": ("gauge", set()),
@@ -158,3 +161,23 @@ def test_namespace_flag_overrides_config():
         check(s.get("other_agent_processes", agent_type="scraped") is not None, "flag namespace used")
         check(s.get("insa_agent_processes", agent_type="scraped") is None, "config namespace overridden")
         check(s.get("agentbpf_tracked_processes") is not None, "self metrics never prefixed")
+
+
+def test_families_say_they_run_on_which_hook():
+    # Every family is up once /healthz answers, on the hook this kernel has
+    # (fexit before 6.3), and each program shows what its verification cost.
+    with Daemon(CFG) as d:
+        sc = d.scrape()
+        up = sc.series("agentbpf_probe_family_up")
+        eq(sorted(dict(k)["family"] for k in up), ["bus", "http", "lifecycle"], "families")
+        tracepoints = os.path.exists("/sys/kernel/tracing/events/sock/sock_recv_length")
+        for labels, value in up.items():
+            lab = dict(labels)
+            eq(value, 1, f"{lab['family']} up")
+            want = "tp_btf" if lab["family"] == "lifecycle" or tracepoints else "fexit"
+            eq(lab["hook"], want, f"{lab['family']} hook")
+        insns = {dict(k)["program"]: v for k, v in
+                 sc.series("agentbpf_bpf_program_verified_instructions").items()}
+        recv = "http_recv" if tracepoints else "http_recv_fexit"
+        check(0 < insns.get(recv, 0) <= 150000, f"{recv} verified instructions: {insns}")
+        check(0 < insns.get("handle_exec", 0) <= 150000, f"handle_exec: {insns}")

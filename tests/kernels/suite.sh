@@ -12,6 +12,7 @@ cd "$(dirname "$0")/../.."
 CASES=(
 	test_cli.test_every_program_verifies_within_budget
 	test_cli.test_check_reports_and_loads_probes
+	test_scrape.test_families_say_they_run_on_which_hook
 	test_lifecycle.test_crash_loop_counts_every_exit_and_restart
 	test_lifecycle.test_exit_reasons_signal_completed_and_status
 	test_lifecycle.test_health_goes_one_zero_one_across_restart
