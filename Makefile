@@ -59,7 +59,7 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(Q)test -r $(VMLINUX_BTF) || { echo "kernel BTF not found at $(VMLINUX_BTF): build on a kernel with CONFIG_DEBUG_INFO_BTF=y or set VMLINUX_BTF" >&2; exit 1; }
 	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c include/%.h $(wildcard bpf/*.bpf.h include/proc.h) $(OUTPUT)/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c include/%.h $(wildcard bpf/*.bpf.h bpf/l7/*.h include/proc.h) $(OUTPUT)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -94,9 +94,10 @@ agentbpf: $(APP_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB_OBJS)
+# The protocol parsers in bpf/l7/ compile on the host too: the unit tests drive them.
+$(OUTPUT)/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB_OBJS) $(wildcard bpf/l7/*.h)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) -lcmocka $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Ibpf $(filter %.c %.o,$^) -lcmocka $(LDLIBS) -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; exit $$rc

@@ -21,6 +21,7 @@
 #include "proc.h"
 #include "http.h"
 #include "sockio.bpf.h"
+#include "l7/http1.h"
 
 #define TCP_CLOSE_WAIT	8
 
@@ -43,24 +44,18 @@ const volatile __u32 nother_ports = 0;
 
 enum role { ROLE_UNKNOWN, ROLE_SERVER, ROLE_OTHER };
 enum dir { DIR_REQ, DIR_RESP };
-enum chunk_state {
-	CH_SIZE,	/* in a chunk-size line (hex size, maybe ;extensions) */
-	CH_DATA,	/* `remaining` bytes of chunk data and its CRLF */
-	CH_TRAILER,	/* after the last chunk: trailer lines up to an empty one */
-};
-
 enum parse_state {
 	P_IDLE,		/* expecting the start of a message */
 	P_HEAD,		/* inside a head split across calls (bytes in http_carry) */
 	P_START,	/* a message's first bytes, too few to tell (in http_carry) */
 	P_BODY,		/* `remaining` body bytes to come */
-	P_CHUNKED,	/* chunked body, framed chunk by chunk (enum chunk_state) */
+	P_CHUNKED,	/* chunked body, framed chunk by chunk (enum http_chunk_state) */
 	P_CLOSE,	/* response body delimited by the connection's end */
 	P_SKIP,		/* lost the framing; resync on a call that starts a message */
 };
 
 struct http_dir {
-	__u64 remaining;
+	struct http_body body;	/* P_BODY, P_CHUNKED */
 	__u64 msg_start_ns;
 	__u64 msg_bytes;
 	/* A head seen across several windows or calls: what is known so far. */
@@ -73,10 +68,7 @@ struct http_dir {
 	__u8 head_in_headers;	/* the start line is behind us */
 	__u8 method;		/* request method, for the response's framing */
 	__u8 state;
-	__u8 chunk_state;	/* enum chunk_state, in P_CHUNKED */
-	__u8 chunk_ext;		/* past the size, in ;extensions */
-	__u8 chunk_line;	/* bytes of the current trailer line */
-	__u8 pad[7];
+	__u8 pad[2];
 };
 
 struct http_req {
@@ -161,20 +153,10 @@ struct path_key {
 #define SCRATCH_MASK	(SCRATCH_SIZE - 1)
 
 /*
- * Route collapsing state. It lives in the scratch map, not on the stack, so
- * the verifier does not follow every counter value through the loop.
+ * Head scan state. It lives in the scratch map, not on the stack, so the
+ * verifier does not follow every counter value through the loop; so does
+ * the route's (struct http_route_state).
  */
-struct route_state {
-	u32 start;		/* offset of the path in buf */
-	u32 len;		/* bytes available in buf */
-	u32 j;			/* bytes written to the route */
-	u32 seg_out;		/* where the current segment starts in the route */
-	u32 seg_len, digits, hexes, dashes;
-	u32 hash, seg_hash;	/* FNV-1a of the route, and of it before the segment */
-	u32 cut;		/* the bytes ended inside the path */
-};
-
-/* Head scan state; in the scratch map for the same reason as route_state. */
 struct head_state {
 	u32 len;		/* bytes of buf to scan */
 	u32 pos;		/* next byte to look at */
@@ -204,7 +186,7 @@ struct call {
 
 struct scratch {
 	char buf[SCRATCH_SIZE + 32];
-	struct route_state route;
+	struct http_route_state route;
 	struct head_state head;
 	struct call call;
 };
@@ -537,144 +519,24 @@ static __always_inline u64 now_of(struct parse_ctx *x)
 	return clock_of(&x->k->now);
 }
 
-/* Bytes message_start() needs: "OPTIONS " is the longest method; "HTTP/1.x NNN". */
-#define START_MIN(dir)	((dir) == DIR_RESP ? 12 : 8)
-
-/* Matches the request line or status line; fills method or code. */
+/* Matches the request line or status line in the window; fills method or code. */
 static __always_inline bool message_start(struct parse_ctx *x, u32 len, u8 *method, u16 *code)
 {
-	const char *b = x->s->buf;
-	u64 w;
-
-	if (len < 8)
-		return false;
-	w = load8(b);
-	if (x->k->dir == DIR_RESP) {
-		u16 v = 0;
-		int i;
-
-		/* "HTTP/1.x NNN" */
-		if ((w & 0xffffffffffffull) != 0x312f50545448ull /* HTTP/1 */ || len < 12)
-			return false;
-		for (i = 9; i < 12; i++) {
-			char d = b[i];
-
-			if (d < '0' || d > '9')
-				return false;
-			v = v * 10 + (d - '0');
-		}
-		*code = v;
-		return true;
-	}
-	if ((w & 0xffffffff) == 0x20544547)		/* "GET " */
-		*method = HTTP_M_GET;
-	else if ((w & 0xffffffffff) == 0x2054534f50)	/* "POST " */
-		*method = HTTP_M_POST;
-	else if ((w & 0xffffffff) == 0x20545550)	/* "PUT " */
-		*method = HTTP_M_PUT;
-	else if ((w & 0xffffffffffffff) == 0x204554454c4544)	/* "DELETE " */
-		*method = HTTP_M_DELETE;
-	else if ((w & 0xffffffffff) == 0x2044414548)	/* "HEAD " */
-		*method = HTTP_M_HEAD;
-	else if ((w & 0xffffffffffff) == 0x204843544150)	/* "PATCH " */
-		*method = HTTP_M_PATCH;
-	else if (w == 0x20534e4f4954504full)		/* "OPTIONS " */
-		*method = HTTP_M_OPTIONS;
-	else if (w == 0x205443454e4e4f43ull)		/* "CONNECT " */
-		*method = HTTP_M_CONNECT;
-	else if ((w & 0xffffffffffff) == 0x204543415254)	/* "TRACE " */
-		*method = HTTP_M_TRACE;
-	else
-		return false;
-	return true;
-}
-
-/* Length of "METHOD " for a recognised method. */
-static __always_inline u32 method_len(u8 method)
-{
-	switch (method) {
-	case HTTP_M_GET:
-	case HTTP_M_PUT:
-		return 4;
-	case HTTP_M_POST:
-	case HTTP_M_HEAD:
-		return 5;
-	case HTTP_M_PATCH:
-	case HTTP_M_TRACE:
-		return 6;
-	case HTTP_M_DELETE:
-		return 7;
-	default:
-		return 8;
-	}
-}
-
-
-static __always_inline u32 fnv(u32 h, char c)
-{
-	return (h ^ (u8)c) * 16777619u;
-}
-
-/*
- * Numbers, UUIDs and long hex strings are ids, not routes: /users/42/posts
- * and /users/43/posts are one route, /users/{id}/posts.
- */
-static __always_inline void route_segment_end(struct route_state *r, char *out)
-{
-	bool id = r->seg_len && (r->digits == r->seg_len ||
-		  (r->seg_len == 36 && r->dashes == 4 && r->hexes == 32) ||
-		  (r->seg_len >= 8 && r->hexes == r->seg_len && r->digits));
-	u32 j;
-
-	if (!id)
-		return;
-	j = r->seg_out;
-	out[j & (HTTP_ROUTE_LEN - 1)] = '{';
-	out[(j + 1) & (HTTP_ROUTE_LEN - 1)] = 'i';
-	out[(j + 2) & (HTTP_ROUTE_LEN - 1)] = 'd';
-	out[(j + 3) & (HTTP_ROUTE_LEN - 1)] = '}';
-	r->j = j + 4;
-	r->hash = fnv(fnv(fnv(fnv(r->seg_hash, '{'), 'i'), 'd'), '}');
+	return http_message_start(x->s->buf, len, x->k->dir == DIR_RESP, method, code);
 }
 
 static long route_char(u32 i, void *arg)
 {
 	struct scratch *s = *(struct scratch **)arg;
-	struct route_state *r = &s->route;
+	struct http_route_state *r = &s->route;
 	char *out = s->buf + SCRATCH_SIZE - HTTP_ROUTE_LEN;
 	u32 pos = r->start + i;
-	char c;
 
 	if (pos >= r->len) {
-		r->cut = 1;
-		route_segment_end(r, out);
+		http_route_cut(r, out);
 		return 1;
 	}
-	c = s->buf[pos & SCRATCH_MASK];
-
-	/* Printable ASCII only: a route is a label value, and bytes past it are not a path. */
-	if ((u8)c <= ' ' || (u8)c >= 0x7f || c == '?' || c == '#' || r->j >= HTTP_ROUTE_LEN - 5) {
-		route_segment_end(r, out);
-		return 1;
-	}
-	if (c == '/') {
-		route_segment_end(r, out);
-		out[r->j & (HTTP_ROUTE_LEN - 1)] = '/';
-		r->j++;
-		r->seg_out = r->j;
-		r->seg_len = r->digits = r->hexes = r->dashes = 0;
-		r->hash = fnv(r->hash, '/');
-		r->seg_hash = r->hash;
-		return 0;
-	}
-	r->seg_len++;
-	r->digits += c >= '0' && c <= '9';
-	r->hexes += (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-	r->dashes += c == '-';
-	out[r->j & (HTTP_ROUTE_LEN - 1)] = c;
-	r->j++;
-	r->hash = fnv(r->hash, c);
-	return 0;
+	return http_route_char(r, out, s->buf[pos & SCRATCH_MASK]);
 }
 
 /*
@@ -687,7 +549,7 @@ static long route_char(u32 i, void *arg)
 __noinline u32 http_route_of(u32 agent, u32 path_off, u32 len, u32 may_wait)
 {
 	struct http_route_key key = { .agent = agent };
-	struct route_state *r;
+	struct http_route_state *r;
 	struct scratch *s;
 	u32 *count, zero = 0;
 	char *out;
@@ -698,16 +560,13 @@ __noinline u32 http_route_of(u32 agent, u32 path_off, u32 len, u32 may_wait)
 	r = &s->route;
 	out = s->buf + SCRATCH_SIZE - HTTP_ROUTE_LEN;
 	s->call.route_new = 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	r->start = path_off;
-	r->len = len;
-	r->hash = r->seg_hash = 2166136261u;
+	http_route_begin(r, path_off, len);
 	bpf_loop(HTTP_SCRATCH, route_char, &s, 0);
 	/* Cut inside the path, with the rest to come: nothing is registered. */
 	if (r->cut && may_wait)
 		return HTTP_ROUTE_NONE;
 	out[r->j & (HTTP_ROUTE_LEN - 1)] = '\0';
-	key.id = r->hash < 2 ? r->hash + 2 : r->hash;
+	key.id = http_route_id(r);
 	if (bpf_map_lookup_elem(&http_routes, &key))
 		return key.id;
 	count = bpf_map_lookup_elem(&http_route_count, &key.agent);
@@ -952,11 +811,11 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 		c->seq++;
 		if (h->chunked) {
 			d->state = P_CHUNKED;
-			d->chunk_state = CH_SIZE;
-			d->remaining = d->chunk_ext = d->chunk_line = 0;
+			d->body.chunk_state = CH_SIZE;
+			d->body.remaining = d->body.chunk_ext = d->body.chunk_line = 0;
 		} else if (h->content_length) {
 			d->state = P_BODY;
-			d->remaining = h->content_length;
+			d->body.remaining = h->content_length;
 		} else {
 			d->state = P_IDLE;
 		}
@@ -982,11 +841,11 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 		response_done(c, now_of(x), d->msg_bytes, false);
 	} else if (h->chunked) {
 		d->state = P_CHUNKED;
-		d->chunk_state = CH_SIZE;
-		d->remaining = d->chunk_ext = d->chunk_line = 0;
+		d->body.chunk_state = CH_SIZE;
+		d->body.remaining = d->body.chunk_ext = d->body.chunk_line = 0;
 	} else if (h->has_length) {
 		d->state = P_BODY;
-		d->remaining = h->content_length;
+		d->body.remaining = h->content_length;
 	} else {
 		d->state = P_CLOSE;
 	}
@@ -1041,20 +900,21 @@ static __always_inline long framing_lost(struct parse_ctx *x, struct http_dir *d
  */
 static __always_inline long chunk_step(struct parse_ctx *x, struct http_dir *d, u32 left)
 {
-	char b[32];
+	char b[HTTP_CHUNK_LINE];
+	bool ended;
 	u32 n, k;
 
-	if (d->chunk_state == CH_DATA) {
-		if (d->remaining > left) {
-			d->remaining -= left;
+	if (d->body.chunk_state == CH_DATA) {
+		if (d->body.remaining > left) {
+			d->body.remaining -= left;
 			d->msg_bytes += left;
 			x->k->off = x->k->total;
 			return 1;
 		}
-		x->k->off += d->remaining;
-		d->msg_bytes += d->remaining;
-		d->remaining = 0;
-		d->chunk_state = CH_SIZE;
+		x->k->off += d->body.remaining;
+		d->msg_bytes += d->body.remaining;
+		d->body.remaining = 0;
+		d->body.chunk_state = CH_SIZE;
 		return 0;
 	}
 	if (!x->k->io.buf || x->k->off >= x->k->io.len)
@@ -1064,48 +924,11 @@ static __always_inline long chunk_step(struct parse_ctx *x, struct http_dir *d, 
 		n = sizeof(b);
 	if (bpf_probe_read_user(b, clamp_size(n, sizeof(b)), x->k->io.buf + x->k->off))
 		return 1;
-	for (k = 0; k < sizeof(b); k++) {
-		char ch = b[k];
-
-		if (k >= n)
-			break;
-		if (d->chunk_state == CH_SIZE) {
-			if (ch == '\n') {
-				k++;
-				if (d->remaining) {
-					d->remaining += 2;	/* the data's CRLF */
-					d->chunk_state = CH_DATA;
-				} else {
-					d->chunk_state = CH_TRAILER;
-					d->chunk_line = 0;
-				}
-				d->chunk_ext = 0;
-				break;
-			}
-			if (ch == ';')
-				d->chunk_ext = 1;
-			if (d->chunk_ext || ch == '\r' || ch == ' ' || ch == '\t')
-				continue;
-			d->remaining = d->remaining * 16 +
-				(ch >= '0' && ch <= '9' ? ch - '0' : ((ch | 0x20) - 'a' + 10) & 15);
-			continue;
-		}
-		/* CH_TRAILER: the first empty line ends the message. */
-		if (ch == '\n') {
-			if (!d->chunk_line) {
-				k++;
-				x->k->off += k;
-				d->msg_bytes += k;
-				body_done(x);
-				return 0;
-			}
-			d->chunk_line = 0;
-		} else if (ch != '\r') {
-			d->chunk_line = 1;
-		}
-	}
+	k = http_chunk_lines(&d->body, b, n, &ended);
 	x->k->off += k;
 	d->msg_bytes += k;
+	if (ended)
+		body_done(x);
 	return 0;
 }
 
@@ -1181,15 +1004,15 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 	left = x->k->total - x->k->off;
 	switch (d->state) {
 	case P_BODY:
-		if (d->remaining > left) {
-			d->remaining -= left;
+		if (d->body.remaining > left) {
+			d->body.remaining -= left;
 			d->msg_bytes += left;
 			x->k->off = x->k->total;
 			return 1;
 		}
-		x->k->off += d->remaining;
-		d->msg_bytes += d->remaining;
-		d->remaining = 0;
+		x->k->off += d->body.remaining;
+		d->msg_bytes += d->body.remaining;
+		d->body.remaining = 0;
 		body_done(x);
 		return 0;
 	case P_CHUNKED:
@@ -1241,7 +1064,7 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 			 * pipelined request cut by the reader's buffer). They wait
 			 * for the next call, and a request's time starts now.
 			 */
-			if (len < START_MIN(x->k->dir) && x->k->off + avail >= x->k->total &&
+			if (len < HTTP_START_MIN(x->k->dir == DIR_RESP) && x->k->off + avail >= x->k->total &&
 			    start_waits(x, d, &ck, len))
 				return 1;
 			/*
@@ -1267,7 +1090,7 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 				 * at the space.
 				 */
 				struct path_key pk = { .sk = x->k->sk, .seq = c->seq };
-				u32 sp = method_len(method), zero = 0;
+				u32 sp = http_method_len(method), zero = 0;
 				/* A map value to store from, for 6.1: see http_route_of(). */
 				struct scratch *sv = bpf_map_lookup_elem(&http_scratch, &zero);
 				char *path;
@@ -1288,7 +1111,7 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 				 */
 				bool may_wait = x->k->off + avail >= x->k->total && len <= HTTP_CARRY;
 
-				d->route = http_route_of(c->agent, method_len(method), len, may_wait);
+				d->route = http_route_of(c->agent, http_method_len(method), len, may_wait);
 				d->route_new = x->s->call.route_new;
 				if (may_wait && x->s->route.cut && start_waits(x, d, &ck, len))
 					return 1;
@@ -1379,10 +1202,10 @@ static __always_inline int http_frame(struct http_conn *c, u32 dir, u32 ret)
 	 * at or before the body's end: count it without looking at its bytes,
 	 * and read the clock only if it ends the message.
 	 */
-	if (d->state == P_BODY && d->remaining >= (u64)ret) {
-		d->remaining -= ret;
+	if (d->state == P_BODY && d->body.remaining >= (u64)ret) {
+		d->body.remaining -= ret;
 		d->msg_bytes += ret;
-		if (!d->remaining) {
+		if (!d->body.remaining) {
 			x->k->off = ret;
 			body_done(x);
 		}

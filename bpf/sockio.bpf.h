@@ -8,6 +8,7 @@
 #define AGENTBPF_SOCKIO_BPF_H
 
 #include <bpf/bpf_endian.h>
+#include "l7/bytes.h"
 
 #define MSG_PEEK	2
 #define AF_INET		2
@@ -180,47 +181,6 @@ static __always_inline void find_io(struct io *io, int ret)
 	io->iovcnt = cnt;
 	io->buf = iov.iov_base;
 	io->len = iov.iov_len < (u64)ret ? iov.iov_len : (u32)ret;
-}
-
-/*
- * Eight bytes at p in one load. BPF C has no unaligned type, so a memcpy
- * becomes eight byte loads and fourteen shifts and ors; x86 and arm64 load
- * an unaligned word at full speed, and the verifier allows it in map values
- * (the scratch buffers), not on the stack.
- */
-static __always_inline u64 load8(const char *p)
-{
-	return *(const u64 *)p;
-}
-
-/* Eight bytes at p with ASCII letters in lower case (other bytes altered). */
-static __always_inline u64 lower8(const char *p)
-{
-	return load8(p) | 0x2020202020202020ull;
-}
-
-/* The first len bytes of a little-endian word (all of it from 8 on). */
-static __always_inline u64 word_cut(u64 w, u32 len)
-{
-	return len < 8 ? w & ((1ull << (len * 8)) - 1) : w;
-}
-
-/* 0x80 in each byte of w that is '\n', 0 in the others (no false hits). */
-static __always_inline u64 newline_mask(u64 w)
-{
-	u64 x = w ^ 0x0a0a0a0a0a0a0a0aull;
-
-	return ~(((x & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | x | 0x7f7f7f7f7f7f7f7full);
-}
-
-/*
- * Offset of the first marked byte of a non-zero newline_mask (little
- * endian): the lowest mark is 1 << (8k + 7), and multiplying 1 << 8k by
- * bytes 7..0 brings k to the top byte. No loop, no count-trailing-zeros.
- */
-static __always_inline u32 first_newline(u64 m)
-{
-	return (((m & -m) >> 7) * 0x0001020304050607ull) >> 56;
 }
 
 #endif /* AGENTBPF_SOCKIO_BPF_H */
