@@ -176,7 +176,6 @@ struct head_state {
 /* The recvmsg or sendmsg being framed. */
 struct call {
 	struct io io;
-	u64 sk;
 	u64 now;	/* read on first use: see clock_of */
 	u32 total;	/* bytes of this call */
 	u32 off;	/* bytes of this call already framed */
@@ -776,7 +775,7 @@ static __always_inline void layout_keep(struct http_layout *lay, struct scratch 
 
 static __always_inline void carry_drop(struct parse_ctx *x)
 {
-	struct carry_key k = { .sk = x->k->sk, .dir = x->k->dir };
+	struct carry_key k = { .sk = x->c->sk, .dir = x->k->dir };
 
 	bpf_map_delete_elem(&http_carry, &k);
 }
@@ -997,7 +996,7 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 		return 1;
 	x->k = &s->call;
 	d = &c->dirs[x->k->dir & 1];
-	ck = (struct carry_key){ .sk = x->k->sk, .dir = x->k->dir };
+	ck = (struct carry_key){ .sk = c->sk, .dir = x->k->dir };
 	h = &s->head;
 	if (x->k->off >= x->k->total)
 		return 1;
@@ -1089,7 +1088,7 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 				 * (the scratch holds older calls' there); userspace cuts
 				 * at the space.
 				 */
-				struct path_key pk = { .sk = x->k->sk, .seq = c->seq };
+				struct path_key pk = { .sk = c->sk, .seq = c->seq };
 				u32 sp = http_method_len(method), zero = 0;
 				/* A map value to store from, for 6.1: see http_route_of(). */
 				struct scratch *sv = bpf_map_lookup_elem(&http_scratch, &zero);
@@ -1192,7 +1191,6 @@ static __always_inline int http_frame(struct http_conn *c, u32 dir, u32 ret)
 	if (!x->s)
 		return 0;
 	x->k = &x->s->call;
-	x->k->sk = c->sk;
 	x->k->now = 0;
 	x->k->dir = dir & 1;
 	x->k->total = ret;
