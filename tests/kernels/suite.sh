@@ -35,10 +35,9 @@ kernels=("$@")
 rc=0
 for k in "${kernels[@]}"; do
 	echo "== kernel $k (qemu, TCG): ${#CASES[@]} cases"
-	# The e2e runner's own closing line is renamed so that only the lines
-	# below read as the kernels' results.
+	# The e2e runner's closing line, named after the kernel it ran on.
 	tests/kernels/run.sh "$k" --timeout 1200 -- /usr/bin/python3 tests/e2e/run.py "${CASES[@]}" |
-		sed -u "s/^e2e: \([0-9]* passed, [0-9]* failed\)$/kernel $k e2e cases: \1/"
+		sed -u "s/^e2e: \([0-9]* passed, [0-9]* failed\)$/kernel-$k: \1/"
 	st=${PIPESTATUS[0]}
 	if [ "$st" -ne 0 ]; then
 		echo "kernel $k: FAILED (exit $st)"
