@@ -24,6 +24,7 @@
 #include "proc.h"
 #include "bus.h"
 #include "sockio.bpf.h"
+#include "l7/resp.h"
 
 
 char LICENSE[] SEC("license") = "GPL";
@@ -38,10 +39,6 @@ const volatile __u64 bounds_ns[BUS_MAX_BUCKETS] = {};
 const volatile __u32 nbounds = 0;
 const volatile bool trace_bus = false;
 
-/* Eight bytes as one little-endian word, to compare with lower8() and the like. */
-#define W(a, b, c, d, e, f, g, h) \
-	((u64)(a) | (u64)(b) << 8 | (u64)(c) << 16 | (u64)(d) << 24 | \
-	 (u64)(e) << 32 | (u64)(f) << 40 | (u64)(g) << 48 | (u64)(h) << 56)
 
 #define BUS_DEPTH	8	/* nesting of RESP aggregates followed */
 #define BUS_PIPELINE	32	/* runs of commands awaiting replies */
@@ -64,30 +61,6 @@ enum bus_rstate {
 enum bus_capture { CAP_NONE, CAP_WORD, CAP_KEY };
 #define WORD_CAP	16	/* bytes of a CAP_WORD kept (the longest name told apart has 12) */
 
-/* Commands whose replies mean something here. */
-enum bus_op {
-	OP_OTHER,
-	OP_PUSH,	/* LPUSH RPUSH LPUSHX RPUSHX: reply = list length */
-	OP_POP,		/* LPOP RPOP LMOVE RPOPLPUSH BLMOVE BRPOPLPUSH: element or nil */
-	OP_BPOP,	/* BLPOP BRPOP: [key, element] or nil */
-	OP_LLEN,
-	OP_XADD,
-	OP_XLEN,
-	OP_XREAD,	/* XREAD XREADGROUP: entries delivered */
-	OP_XACK,
-	OP_XPENDING,
-	OP_PUBLISH,	/* PUBLISH SPUBLISH */
-	OP_SUBSCRIBE,	/* SUBSCRIBE PSUBSCRIBE SSUBSCRIBE: one confirmation per channel */
-	OP_UNSUBSCRIBE,
-	OP_GET,		/* GET HGET GETDEL GETEX: value = hit, nil = miss */
-	OP_MGET,	/* MGET HMGET: per element */
-	OP_EXISTS,	/* EXISTS: reply = keys that exist */
-	OP_HEXISTS,	/* HEXISTS: 1 or 0 */
-	OP_MULTI,
-	OP_EXEC,	/* EXEC DISCARD */
-	OP_RESET,	/* RESET: no transaction, no subscriptions, RESP2 */
-	OP_SKIP,	/* commands past the queue: their replies are counted off unread */
-};
 
 /* A command sent inside MULTI: its reply is +QUEUED, its result comes in EXEC's. */
 #define OP_QUEUED	0x80
@@ -572,113 +545,16 @@ static __always_inline u64 word_of(struct bus_dir *d)
 	return word_cut(lower8(d->cap), d->cap_len);
 }
 
-/* Command name (lower case, up to 8 bytes, plus byte 8 and the length) -> op. */
-static __always_inline u8 op_of(u64 w, char ninth, u32 len)
-{
-	if (len == 10) {
-		ninth |= 0x20;
-		if (w == W('b', 'r', 'p', 'o', 'p', 'l', 'p', 'u') && ninth == 's')
-			return OP_POP;		/* brpoplpush */
-		if (w == W('x', 'r', 'e', 'a', 'd', 'g', 'r', 'o') && ninth == 'u')
-			return OP_XREAD;	/* xreadgroup */
-		if ((w == W('p', 's', 'u', 'b', 's', 'c', 'r', 'i') ||
-		     w == W('s', 's', 'u', 'b', 's', 'c', 'r', 'i')) && ninth == 'b')
-			return OP_SUBSCRIBE;	/* psubscribe, ssubscribe */
-		return OP_OTHER;
-	}
-	if (len == 9) {
-		if (w == W('r', 'p', 'o', 'p', 'l', 'p', 'u', 's'))
-			return OP_POP;		/* rpoplpush */
-		if (w == W('s', 'u', 'b', 's', 'c', 'r', 'i', 'b'))
-			return OP_SUBSCRIBE;
-		return OP_OTHER;
-	}
-	if (len == 11 || len == 12) {
-		if (w == W('u', 'n', 's', 'u', 'b', 's', 'c', 'r') ||
-		    w == W('p', 'u', 'n', 's', 'u', 'b', 's', 'c') ||
-		    w == W('s', 'u', 'n', 's', 'u', 'b', 's', 'c'))
-			return OP_UNSUBSCRIBE;
-		return OP_OTHER;
-	}
-	if (len > 8)
-		return OP_OTHER;
-	switch (w) {
-	case W('l', 'p', 'u', 's', 'h', 0, 0, 0):
-	case W('r', 'p', 'u', 's', 'h', 0, 0, 0):
-	case W('l', 'p', 'u', 's', 'h', 'x', 0, 0):
-	case W('r', 'p', 'u', 's', 'h', 'x', 0, 0):
-		return OP_PUSH;
-	case W('l', 'p', 'o', 'p', 0, 0, 0, 0):
-	case W('r', 'p', 'o', 'p', 0, 0, 0, 0):
-	case W('l', 'm', 'o', 'v', 'e', 0, 0, 0):
-	case W('b', 'l', 'm', 'o', 'v', 'e', 0, 0):
-		return OP_POP;
-	case W('b', 'l', 'p', 'o', 'p', 0, 0, 0):
-	case W('b', 'r', 'p', 'o', 'p', 0, 0, 0):
-		return OP_BPOP;
-	case W('l', 'l', 'e', 'n', 0, 0, 0, 0):
-		return OP_LLEN;
-	case W('x', 'a', 'd', 'd', 0, 0, 0, 0):
-		return OP_XADD;
-	case W('x', 'l', 'e', 'n', 0, 0, 0, 0):
-		return OP_XLEN;
-	case W('x', 'r', 'e', 'a', 'd', 0, 0, 0):
-		return OP_XREAD;
-	case W('x', 'a', 'c', 'k', 0, 0, 0, 0):
-		return OP_XACK;
-	case W('x', 'p', 'e', 'n', 'd', 'i', 'n', 'g'):
-		return OP_XPENDING;
-	case W('p', 'u', 'b', 'l', 'i', 's', 'h', 0):
-	case W('s', 'p', 'u', 'b', 'l', 'i', 's', 'h'):
-		return OP_PUBLISH;
-	case W('g', 'e', 't', 0, 0, 0, 0, 0):
-	case W('h', 'g', 'e', 't', 0, 0, 0, 0):
-	case W('g', 'e', 't', 'd', 'e', 'l', 0, 0):
-	case W('g', 'e', 't', 'e', 'x', 0, 0, 0):
-		return OP_GET;
-	case W('m', 'g', 'e', 't', 0, 0, 0, 0):
-	case W('h', 'm', 'g', 'e', 't', 0, 0, 0):
-		return OP_MGET;
-	case W('e', 'x', 'i', 's', 't', 's', 0, 0):
-		return OP_EXISTS;
-	case W('h', 'e', 'x', 'i', 's', 't', 's', 0):
-		return OP_HEXISTS;
-	case W('r', 'e', 's', 'e', 't', 0, 0, 0):
-		return OP_RESET;
-	case W('m', 'u', 'l', 't', 'i', 0, 0, 0):
-		return OP_MULTI;
-	case W('e', 'x', 'e', 'c', 0, 0, 0, 0):
-	case W('d', 'i', 's', 'c', 'a', 'r', 'd', 0):
-		return OP_EXEC;
-	}
-	return OP_OTHER;
-}
 
 /*
- * op_of() as a global function: where it is inlined, the verifier follows
+ * resp_command_op() as a global function: where it is inlined, the verifier follows
  * each op it can return through the rest of the command's handling.
  */
 __noinline int bus_op_of(u64 w, int ninth, u32 len)
 {
-	return op_of(w, ninth, len);
+	return resp_command_op(w, ninth, len);
 }
 
-static __always_inline u8 family_of(u8 op)
-{
-	switch (op) {
-	case OP_XADD:
-	case OP_XLEN:
-	case OP_XREAD:
-	case OP_XACK:
-	case OP_XPENDING:
-		return BUS_STREAM;
-	case OP_PUBLISH:
-	case OP_SUBSCRIBE:
-	case OP_UNSUBSCRIBE:
-		return BUS_PUBSUB;
-	}
-	return BUS_LIST;
-}
 
 /* Does the command's first key name its queue? XREAD's reply names each stream. */
 static __always_inline bool has_queue(u8 op)
@@ -721,7 +597,7 @@ static __always_inline void command_done(struct bus_conn *c, struct bus_dir *d, 
 		break;
 	}
 	if (has_queue(op))
-		queue = queue_of(c, c->key, c->key_name, c->key_len, family_of(op));
+		queue = queue_of(c, c->key, c->key_name, c->key_len, resp_op_family(op));
 	if (c->in_multi && op != OP_EXEC && op != OP_MULTI)
 		op |= OP_QUEUED;
 	if (op == OP_MULTI)
@@ -791,7 +667,7 @@ static __always_inline void apply_reply(struct bus_conn *c, struct bus_cmd *cmd,
 	bool agg = c->r_type == '*' || c->r_type == '~' || c->r_type == '%';
 	bool nil = c->r_nil;
 	u32 queue = cmd->queue;
-	u8 op = cmd->op, fam = family_of(op);
+	u8 op = cmd->op, fam = resp_op_family(op);
 
 	if (c->r_type == '-' || c->r_type == '!')
 		return;		/* an error reply changed nothing */
@@ -1367,30 +1243,6 @@ static __always_inline void top_begin(struct walk *x)
 	reply_begin(x);
 }
 
-/*
- * A short bulk string's header, "$N\r\n" with N of one to three digits, in
- * the word w. Returns the header's length and N, or 0.
- */
-static __always_inline u32 short_bulk(u64 w, u32 *n)
-{
-	u32 v = 0, k;
-
-	if ((u8)w != '$')
-		return 0;
-	for (k = 1; k < 5; k++) {
-		u8 ch = w >> (k * 8);
-
-		if (ch == '\r')
-			break;
-		if (ch < '0' || ch > '9')
-			return 0;
-		v = v * 10 + (ch - '0');
-	}
-	if (k == 1 || k == 5 || (u8)(w >> ((k + 1) * 8)) != '\n')
-		return 0;
-	*n = v;
-	return k + 2;
-}
 
 #define WHOLE_ARGS	5	/* elements of a command taken whole */
 
@@ -1422,7 +1274,7 @@ static __always_inline int whole_command(struct walk *x)
 	for (i = 0; i < WHOLE_ARGS; i++) {
 		if (i >= n)
 			break;
-		hdr = short_bulk(load8(buf + (p & (BUS_WINDOW - 1))), &size);
+		hdr = resp_short_bulk(load8(buf + (p & (BUS_WINDOW - 1))), &size);
 		data = p + hdr;
 		if (!hdr || data + size + 2 > len ||
 		    buf[(data + size) & (BUS_WINDOW - 1)] != '\r' ||
@@ -1450,15 +1302,6 @@ static __always_inline int whole_command(struct walk *x)
 	return STEP_VALUE;
 }
 
-static __always_inline bool resp_type(char t)
-{
-	switch (t) {
-	case '*': case '>': case '~': case '%': case '$': case '=': case '!':
-	case ':': case '+': case '-': case '_': case ',': case '#': case '(':
-		return true;
-	}
-	return false;
-}
 
 /* Command names and reply kinds need WORD_CAP bytes; keys and channels their name. */
 static __always_inline u32 cap_limit(struct bus_dir *d)
@@ -1508,7 +1351,7 @@ static __always_inline int type_part(struct walk *x)
 	x->w->st.pos = pos + 1;
 	if (t == '\r' || t == '\n')
 		return 0;
-	if (!resp_type(t)) {
+	if (!resp_type_byte(t)) {
 		/* An inline command ("PING\r\n"): skipped, answered like any. */
 		if (x->w->st.dir == DIR_OUT && d->depth == 0) {
 			d->type = 0;

@@ -21,6 +21,11 @@ typedef int64_t s64;
 #endif
 #endif
 
+/* Eight bytes as one little-endian word, to compare with lower8() and the like. */
+#define W(a, b, c, d, e, f, g, h) \
+	((u64)(a) | (u64)(b) << 8 | (u64)(c) << 16 | (u64)(d) << 24 | \
+	 (u64)(e) << 32 | (u64)(f) << 40 | (u64)(g) << 48 | (u64)(h) << 56)
+
 /*
  * Eight bytes at p in one load. BPF C has no unaligned type, so a memcpy
  * becomes eight byte loads and fourteen shifts and ors; x86 and arm64 load
