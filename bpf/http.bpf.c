@@ -81,31 +81,6 @@ struct http_req {
 	__u8 pad[6];
 };
 
-/*
- * Header bytes (after the start line) a connection keeps of its last
- * message each way: nginx's response has 223, a Python client's request
- * fewer.
- */
-#define HTTP_LAYOUT	256
-
-/*
- * The headers of the last message a connection saw each way, kept so that
- * the next one, when it differs only where the framing does not look (the
- * start line, a Date, an ETag), is not scanned again: same line ends after
- * the start line, same first 16 bytes of each long header line (its name),
- * same Transfer-Encoding line, and a Content-Length line in the same place,
- * whose value is read again. Offsets count from the start line's end.
- */
-struct http_layout {
-	__u32 sensitive;	/* bytes the framing reads: bit k for bytes 8k..8k+7 */
-	__u16 len;		/* the headers' length; 0 when none is kept */
-	__u16 cl_at;		/* its Content-Length line, if cl_nl */
-	__u16 cl_nl;
-	__u8 chunked;
-	__u8 pad;
-	char head[HTTP_LAYOUT];
-};
-
 struct http_conn {
 	__u64 sk;		/* the socket: key of its carries and trace paths */
 	__u32 agent;
@@ -149,30 +124,6 @@ struct path_key {
 /* Framing steps in one recvmsg/sendmsg: a message, or a chunk of one. */
 #define HTTP_MSGS_PER_CALL	128
 
-#define SCRATCH_SIZE	2048	/* power of two >= HTTP_CARRY + HTTP_SCRATCH */
-#define SCRATCH_MASK	(SCRATCH_SIZE - 1)
-
-/*
- * Head scan state. It lives in the scratch map, not on the stack, so the
- * verifier does not follow every counter value through the loop; so does
- * the route's (struct http_route_state).
- */
-struct head_state {
-	u32 len;		/* bytes of buf to scan */
-	u32 pos;		/* next byte to look at */
-	u32 line_start;
-	u32 end;		/* offset after the blank line; 0 while not found */
-	u64 content_length;
-	u8 has_length;
-	u8 chunked;
-	u8 in_headers;		/* the start line is behind us */
-	u8 lengths;		/* Content-Length lines seen */
-	u8 starts;		/* the head starts in this window */
-	u32 base;		/* where the headers start: after the start line */
-	u32 sensitive;		/* as in struct http_layout */
-	u32 cl_at, cl_nl;	/* the Content-Length line */
-};
-
 /* The recvmsg or sendmsg being framed. */
 struct call {
 	struct io io;
@@ -184,9 +135,9 @@ struct call {
 };
 
 struct scratch {
-	char buf[SCRATCH_SIZE + 32];
+	char buf[HTTP_WINDOW + 32];	/* the window of l7/http1.h's head steps */
 	struct http_route_state route;
-	struct head_state head;
+	struct http_head head;
 	struct call call;
 };
 
@@ -528,14 +479,14 @@ static long route_char(u32 i, void *arg)
 {
 	struct scratch *s = *(struct scratch **)arg;
 	struct http_route_state *r = &s->route;
-	char *out = s->buf + SCRATCH_SIZE - HTTP_ROUTE_LEN;
+	char *out = s->buf + HTTP_WINDOW - HTTP_ROUTE_LEN;
 	u32 pos = r->start + i;
 
 	if (pos >= r->len) {
 		http_route_cut(r, out);
 		return 1;
 	}
-	return http_route_char(r, out, s->buf[pos & SCRATCH_MASK]);
+	return http_route_char(r, out, s->buf[pos & HTTP_WINDOW_MASK]);
 }
 
 /*
@@ -557,7 +508,7 @@ __noinline u32 http_route_of(u32 agent, u32 path_off, u32 len, u32 may_wait)
 	if (!s)
 		return HTTP_ROUTE_NONE;
 	r = &s->route;
-	out = s->buf + SCRATCH_SIZE - HTTP_ROUTE_LEN;
+	out = s->buf + HTTP_WINDOW - HTTP_ROUTE_LEN;
 	s->call.route_new = 0;
 	http_route_begin(r, path_off, len);
 	bpf_loop(HTTP_SCRATCH, route_char, &s, 0);
@@ -579,116 +530,15 @@ __noinline u32 http_route_of(u32 agent, u32 path_off, u32 len, u32 may_wait)
 }
 
 
-/* The value of the Content-Length line [start, nl). */
-static __always_inline void length_value(struct scratch *s, u32 start, u32 nl)
-{
-	struct head_state *h = &s->head;
-	u64 v = 0;
-	u32 i, k;
-
-	for (k = 0; k < 24; k++) {
-		char d;
-
-		i = start + 15 + k;
-		if (i >= nl)
-			break;
-		d = s->buf[i & SCRATCH_MASK];
-
-		if (d == ' ' || d == '\t')
-			continue;
-		if (d < '0' || d > '9')
-			break;
-		v = v * 10 + (d - '0');
-		h->has_length = true;
-	}
-	h->content_length = v;
-}
-
-/* The head's bytes [from, to) decide its framing: see struct http_layout. */
-static __always_inline void sensitive(struct head_state *h, u32 from, u32 to)
-{
-	u32 first = from / 8, last = (to - 1) / 8;
-
-	/* Past HTTP_LAYOUT the head is not kept (layout_keep): no bit needed. */
-	if (last < 32)
-		h->sensitive |= ((2u << last) - 1) & ~((1u << first) - 1);
-}
-
-/* One header line [start, nl): only the framing headers matter. */
-static __always_inline void header_line(struct scratch *s, u32 start, u32 nl)
-{
-	struct head_state *h = &s->head;
-	const char *p = s->buf + (start & SCRATCH_MASK);
-
-	/* A shorter line is no framing header, and stays shorter while the line ends stay. */
-	if (nl - start < 16)
-		return;
-	sensitive(h, start - h->base, start - h->base + 16);
-	/* "content-length:" and "transfer-encoding:", any case */
-	if (lower8(p) == 0x2d746e65746e6f63ull &&		/* "content-" */
-	    (lower8(p + 8) & 0x00ffffffffffffffull) == 0x003a6874676e656cull) { /* "length:" */
-		h->lengths++;
-		h->cl_at = start - h->base;
-		h->cl_nl = nl - h->base;
-		length_value(s, start, nl);
-		return;
-	}
-	if (lower8(p) == 0x726566736e617274ull &&		/* "transfer" */
-	    lower8(p + 8) == 0x6e69646f636e652dull) {	/* "-encodin" */
-		/* The value ends in "chunked" when the body is chunked. */
-		u32 e = s->buf[(nl - 1) & SCRATCH_MASK] == '\r' ? nl - 1 : nl;
-
-		sensitive(h, start - h->base, nl - h->base);
-		if (lower8(s->buf + ((e - 8) & SCRATCH_MASK)) >> 8 == 0x64656b6e756863ull)
-			h->chunked = true;
-	}
-}
-
 /*
- * Skips up to 32 bytes while they hold no newline (the bytes of a header
- * line), then handles one line ending. Returns 1 when the scan is over:
- * the head's end or the window's.
+ * One line of the head scan (l7/http1.h), checked by the verifier once
+ * rather than on every path through the loop. Returns 1 when the scan is over.
  */
 __noinline int http_scan_line(struct scratch *s)
 {
-	struct head_state *h;
-	u32 pos, nl, start, k;
-	u64 w, m = 0;
-
 	if (!s)
 		return 1;
-	h = &s->head;
-	pos = h->pos;
-	if (pos >= h->len)
-		return 1;
-	for (k = 0; k < 4; k++) {
-		w = load8(s->buf + ((pos + k * 8) & SCRATCH_MASK));
-		m = newline_mask(w);
-		if (m)
-			break;
-	}
-	if (k == 4) {
-		h->pos = pos + 32;
-		return 0;
-	}
-	nl = pos + k * 8 + first_newline(m);
-	if (nl >= h->len)
-		return 1;
-	h->pos = nl + 1;
-	start = h->line_start;
-	h->line_start = nl + 1;
-	if (!h->in_headers) {
-		h->in_headers = 1;	/* the request or status line */
-		h->base = nl + 1;
-		return 0;
-	}
-	/* A line of just "\r\n" (or "\n") ends the head. */
-	if (nl - start <= 1) {
-		h->end = nl + 1;
-		return 1;
-	}
-	header_line(s, start, nl);
-	return 0;
+	return http_head_line(&s->head, s->buf);
 }
 
 /* One step of the head scan: two lines (fewer calls per head). */
@@ -701,78 +551,6 @@ static long scan_step(u32 i, void *arg)
 	return http_scan_line(s) ? 1 : 0;
 }
 
-/* Start lines longer than this are not looked past for a kept layout. */
-#define LAYOUT_START_LINE	128
-
-/*
- * Frames the head in the window (h->len bytes) from what was kept when it
- * is laid out like the connection's last message that way, as far as its
- * framing goes, with the Content-Length read again: it sets h->end. Else h
- * is left for the line-by-line scan.
- */
-static __always_inline void frame_from_layout(struct http_layout *lay, struct scratch *s)
-{
-	struct head_state *h = &s->head;
-	u32 len = lay->len, base, k, at;
-	u64 a, b, m = 0;
-
-	if (!len || len > HTTP_LAYOUT)
-		return;
-	for (k = 0; k < LAYOUT_START_LINE / 8; k++) {
-		m = newline_mask(load8(s->buf + k * 8));
-		if (m)
-			break;
-	}
-	if (!m)
-		return;
-	/*
-	 * Through memory: the verifier then goes on with one unknown offset
-	 * instead of one per word the newline could be in (the programs grew
-	 * past its limit). It is at most LAYOUT_START_LINE; the mask tells the
-	 * verifier so without a second path.
-	 */
-	h->base = k * 8 + first_newline(m) + 1;
-	base = *(volatile u32 *)&h->base & (2 * LAYOUT_START_LINE - 1);
-	if (base + len > h->len)
-		return;
-	for (k = 0; k < HTTP_LAYOUT / 8; k++) {
-		at = k * 8;
-		if (at >= len)
-			break;
-		a = load8(s->buf + ((base + at) & SCRATCH_MASK));
-		b = load8(lay->head + at);
-		if (len - at < 8) {
-			a = word_cut(a, len - at);
-			b = word_cut(b, len - at);
-		}
-		if (a != b && (((lay->sensitive >> k) & 1) || newline_mask(a) != newline_mask(b)))
-			return;
-	}
-	h->end = base + len;
-	h->chunked = lay->chunked;
-	if (lay->cl_nl)
-		length_value(s, base + lay->cl_at, base + lay->cl_nl);
-}
-
-/* A head was scanned whole in the window: keep its layout for the next. */
-static __always_inline void layout_keep(struct http_layout *lay, struct scratch *s)
-{
-	struct head_state *h = &s->head;
-	u32 len = h->end - h->base;
-
-	lay->len = 0;
-	/* Two Content-Length lines: the scan takes the last, keep it simple. */
-	if (h->base > LAYOUT_START_LINE || len > HTTP_LAYOUT || h->lengths > 1)
-		return;
-	bpf_probe_read_kernel(lay->head, clamp_size(len, HTTP_LAYOUT),
-			      s->buf + clamp_size(h->base, LAYOUT_START_LINE));
-	lay->sensitive = h->sensitive;
-	lay->cl_at = h->cl_at;
-	lay->cl_nl = h->lengths ? h->cl_nl : 0;
-	lay->chunked = h->chunked;
-	lay->len = len;
-}
-
 static __always_inline void carry_drop(struct parse_ctx *x)
 {
 	struct carry_key k = { .sk = x->c->sk, .dir = x->k->dir };
@@ -781,14 +559,14 @@ static __always_inline void carry_drop(struct parse_ctx *x)
 }
 
 /* A message's head is complete: decide how its body is delimited. */
-static __always_inline void head_done(struct parse_ctx *x, struct head_state *h, u8 method)
+static __always_inline void head_done(struct parse_ctx *x, struct http_head *h, u8 method)
 {
 	struct http_conn *c = x->c;
 	struct http_dir *d = &c->dirs[x->k->dir & 1];
 	struct http_req *r;
 	struct http_req *front;
 	u32 agent = c->agent;
-	bool nobody;
+	u8 framing;
 
 	d->msg_bytes = d->head_bytes + h->end;
 	if (x->k->dir == DIR_REQ) {
@@ -808,45 +586,37 @@ static __always_inline void head_done(struct parse_ctx *x, struct head_state *h,
 			active_add(agent, REQ_STARTED);
 		}
 		c->seq++;
-		if (h->chunked) {
-			d->state = P_CHUNKED;
-			d->body.chunk_state = CH_SIZE;
-			d->body.remaining = d->body.chunk_ext = d->body.chunk_line = 0;
-		} else if (h->content_length) {
-			d->state = P_BODY;
-			d->body.remaining = h->content_length;
-		} else {
-			d->state = P_IDLE;
-		}
-		return;
+		framing = http_framing(h, false, method, 0);
+	} else {
+		c->resp_start_ns = d->msg_start_ns;
+		front = queue_front(c);
+		framing = http_framing(h, true, front ? front->method : HTTP_M_OTHER, c->code);
 	}
-
-	/* Response head. */
-	c->resp_start_ns = d->msg_start_ns;
-	front = queue_front(c);
-	nobody = (front && front->method == HTTP_M_HEAD) || c->code == 204 || c->code == 304 ||
-		 (c->code >= 100 && c->code < 200);
-	if (c->code >= 100 && c->code < 200) {
-		/* Interim response: the final one follows. 101 switches protocols. */
+	switch (framing) {
+	case HTTP_CHUNKS:
+		d->state = P_CHUNKED;
+		d->body.chunk_state = CH_SIZE;
+		d->body.remaining = d->body.chunk_ext = d->body.chunk_line = 0;
+		break;
+	case HTTP_LENGTH:
+		d->state = P_BODY;
+		d->body.remaining = h->content_length;
+		break;
+	case HTTP_TO_CLOSE:
+		d->state = P_CLOSE;
+		break;
+	case HTTP_INTERIM:
+		/* The final response follows. 101 switches protocols. */
 		d->state = P_IDLE;
 		if (c->code == 101) {
 			response_done(c, now_of(x), d->msg_bytes, false);
 			c->role = ROLE_OTHER;
 		}
-		return;
-	}
-	if (nobody || (h->has_length && !h->content_length)) {
+		break;
+	default:
 		d->state = P_IDLE;
-		response_done(c, now_of(x), d->msg_bytes, false);
-	} else if (h->chunked) {
-		d->state = P_CHUNKED;
-		d->body.chunk_state = CH_SIZE;
-		d->body.remaining = d->body.chunk_ext = d->body.chunk_line = 0;
-	} else if (h->has_length) {
-		d->state = P_BODY;
-		d->body.remaining = h->content_length;
-	} else {
-		d->state = P_CLOSE;
+		if (x->k->dir == DIR_RESP)
+			response_done(c, now_of(x), d->msg_bytes, false);
 	}
 }
 
@@ -984,7 +754,7 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 	struct http_conn *c = conn;
 	struct http_dir *d;
 	struct carry_key ck;
-	struct head_state *h;
+	struct http_head *h;
 	struct scratch *scratch;
 	struct carry *cr;
 	u32 left, carried = 0, len;
@@ -1095,7 +865,7 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 				char *path;
 
 				if (sv) {
-					path = sv->buf + SCRATCH_SIZE - HTTP_PATH_LEN;
+					path = sv->buf + HTTP_WINDOW - HTTP_PATH_LEN;
 					__builtin_memset(path, 0, HTTP_PATH_LEN);
 					bpf_probe_read_kernel(path, clamp_size(len - sp, HTTP_PATH_LEN),
 							      sv->buf + (sp & 15));
@@ -1132,14 +902,14 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 		 * after a line). A match sets h->end.
 		 */
 		h->starts = 1;
-		frame_from_layout(&c->layout[x->k->dir & 1], x->s);
+		http_layout_match(&c->layout[x->k->dir & 1], h, x->s->buf);
 	}
 
 	scratch = x->s;
 	if (!h->end) {
 		bpf_loop(HTTP_SCRATCH + HTTP_CARRY, scan_step, &scratch, 0);
 		if (h->end && h->starts)
-			layout_keep(&c->layout[x->k->dir & 1], scratch);
+			http_layout_keep(&c->layout[x->k->dir & 1], &scratch->head, scratch->buf);
 	}
 	if (!h->end) {
 		/* The head goes on: carry its unfinished line to the next window. */

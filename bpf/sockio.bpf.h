@@ -82,17 +82,6 @@ static __always_inline int member_tcp(const struct sock *sk, u32 *tgid)
 	return *agent;
 }
 
-/* A size the verifier can prove is at most max, however the compiler folded it. */
-static __always_inline u64 clamp_size(u64 v, u64 max)
-{
-	if (v > max)
-		v = max;
-	barrier_var(v);
-	if (v > max)
-		v = 0;
-	return v;
-}
-
 /* Where the bytes of this recvmsg/sendmsg are in user memory. */
 struct io {
 	const char *buf;	/* the first (or only) buffer */

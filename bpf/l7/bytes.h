@@ -19,7 +19,30 @@ typedef int64_t s64;
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
 #endif
+/* bpf_helpers.h's: the compiler forgets what it knew of v. */
+#define barrier_var(v) __asm__ __volatile__("" : "+r"(v))
 #endif
+
+/* A size the verifier can prove is at most max, however the compiler folded it. */
+static __always_inline u64 clamp_size(u64 v, u64 max)
+{
+	if (v > max)
+		v = max;
+	barrier_var(v);
+	if (v > max)
+		v = 0;
+	return v;
+}
+
+/* n bytes of parser memory (a map value in BPF) to another place of it. */
+static __always_inline void l7_copy(void *dst, u32 n, const void *src)
+{
+#ifdef __VMLINUX_H__
+	bpf_probe_read_kernel(dst, n, src);
+#else
+	memcpy(dst, src, n);
+#endif
+}
 
 /* Eight bytes as one little-endian word, to compare with lower8() and the like. */
 #define W(a, b, c, d, e, f, g, h) \

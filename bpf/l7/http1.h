@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * HTTP/1.x parse steps as functions of (state, bytes, length): the start
- * line, chunked body framing and route collapsing. bpf/http.bpf.c calls
+ * line, the head's framing headers (and the layout kept to skip the next
+ * head's scan), chunked body framing and route collapsing. bpf/http.bpf.c calls
  * them on the bytes of each socket call; they compile on the host too, so
  * tests/unit/test_l7_http.c drives them through the corner cases the
- * end-to-end tests found. Nothing here reads past the length it is given.
+ * end-to-end tests found. Nothing here reads past the length it is given,
+ * but for the head steps, which read within their window (HTTP_WINDOW).
  */
 #ifndef AGENTBPF_L7_HTTP1_H
 #define AGENTBPF_L7_HTTP1_H
@@ -158,6 +160,270 @@ static __always_inline u32 http_chunk_lines(struct http_body *st, const char *b,
 		}
 	}
 	return k;
+}
+
+/* ---- heads ---- */
+
+/*
+ * A head is scanned in a window: a buffer of HTTP_WINDOW + 32 bytes whose
+ * first h->len hold the message (a carried line, then the call's bytes).
+ * Offsets are masked to the window, which is what lets the verifier accept
+ * reads at offsets it cannot bound; the 32 bytes past it are for the word
+ * loads near its end. Bytes past h->len may be read, never used.
+ */
+#define HTTP_WINDOW		2048	/* power of two >= HTTP_CARRY + HTTP_SCRATCH */
+#define HTTP_WINDOW_MASK	(HTTP_WINDOW - 1)
+
+/*
+ * Head scan state. In BPF it lives in the scratch map, not on the stack,
+ * so the verifier does not follow every counter value through the loop;
+ * so does the route's (struct http_route_state).
+ */
+struct http_head {
+	u32 len;		/* bytes of the window to scan */
+	u32 pos;		/* next byte to look at */
+	u32 line_start;
+	u32 end;		/* offset after the blank line; 0 while not found */
+	u64 content_length;
+	u8 has_length;
+	u8 chunked;
+	u8 in_headers;		/* the start line is behind us */
+	u8 lengths;		/* Content-Length lines seen */
+	u8 starts;		/* the head starts in this window */
+	u32 base;		/* where the headers start: after the start line */
+	u32 sensitive;		/* as in struct http_layout */
+	u32 cl_at, cl_nl;	/* the Content-Length line */
+};
+
+/* The value of the Content-Length line [start, nl). */
+static __always_inline void http_content_length(struct http_head *h, const char *buf, u32 start,
+						u32 nl)
+{
+	u64 v = 0;
+	u32 i, k;
+
+	for (k = 0; k < 24; k++) {
+		char d;
+
+		i = start + 15 + k;
+		if (i >= nl)
+			break;
+		d = buf[i & HTTP_WINDOW_MASK];
+
+		if (d == ' ' || d == '\t')
+			continue;
+		if (d < '0' || d > '9')
+			break;
+		v = v * 10 + (d - '0');
+		h->has_length = true;
+	}
+	h->content_length = v;
+}
+
+/* The head's bytes [from, to) decide its framing: see struct http_layout. */
+static __always_inline void http_head_sensitive(struct http_head *h, u32 from, u32 to)
+{
+	u32 first = from / 8, last = (to - 1) / 8;
+
+	/* Past HTTP_LAYOUT the head is not kept (http_layout_keep): no bit needed. */
+	if (last < 32)
+		h->sensitive |= ((2u << last) - 1) & ~((1u << first) - 1);
+}
+
+/* One header line [start, nl): only the framing headers matter. */
+static __always_inline void http_header_line(struct http_head *h, const char *buf, u32 start,
+					     u32 nl)
+{
+	const char *p = buf + (start & HTTP_WINDOW_MASK);
+
+	/* A shorter line is no framing header, and stays shorter while the line ends stay. */
+	if (nl - start < 16)
+		return;
+	http_head_sensitive(h, start - h->base, start - h->base + 16);
+	/* "content-length:" and "transfer-encoding:", any case */
+	if (lower8(p) == W('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
+	    (lower8(p + 8) & 0x00ffffffffffffffull) == W('l', 'e', 'n', 'g', 't', 'h', ':', 0)) {
+		h->lengths++;
+		h->cl_at = start - h->base;
+		h->cl_nl = nl - h->base;
+		http_content_length(h, buf, start, nl);
+		return;
+	}
+	if (lower8(p) == W('t', 'r', 'a', 'n', 's', 'f', 'e', 'r') &&
+	    lower8(p + 8) == W('-', 'e', 'n', 'c', 'o', 'd', 'i', 'n')) {
+		/* The value ends in "chunked" when the body is chunked. */
+		u32 e = buf[(nl - 1) & HTTP_WINDOW_MASK] == '\r' ? nl - 1 : nl;
+
+		http_head_sensitive(h, start - h->base, nl - h->base);
+		if (lower8(buf + ((e - 8) & HTTP_WINDOW_MASK)) >> 8 ==
+		    W('c', 'h', 'u', 'n', 'k', 'e', 'd', 0))
+			h->chunked = true;
+	}
+}
+
+/*
+ * One step of the head scan: skips up to 32 bytes while they hold no
+ * newline (the bytes of a header line), then handles one line ending.
+ * Returns 1 when the scan is over: h->end is set at the head's end, or the
+ * window's bytes ran out inside a line that starts at h->line_start.
+ */
+static __always_inline int http_head_line(struct http_head *h, const char *buf)
+{
+	u32 pos = h->pos, nl, start, k;
+	u64 w, m = 0;
+
+	if (pos >= h->len)
+		return 1;
+	for (k = 0; k < 4; k++) {
+		w = load8(buf + ((pos + k * 8) & HTTP_WINDOW_MASK));
+		m = newline_mask(w);
+		if (m)
+			break;
+	}
+	if (k == 4) {
+		h->pos = pos + 32;
+		return 0;
+	}
+	nl = pos + k * 8 + first_newline(m);
+	if (nl >= h->len)
+		return 1;
+	h->pos = nl + 1;
+	start = h->line_start;
+	h->line_start = nl + 1;
+	if (!h->in_headers) {
+		h->in_headers = 1;	/* the request or status line */
+		h->base = nl + 1;
+		return 0;
+	}
+	/* A line of just "\r\n" (or "\n") ends the head. */
+	if (nl - start <= 1) {
+		h->end = nl + 1;
+		return 1;
+	}
+	http_header_line(h, buf, start, nl);
+	return 0;
+}
+
+/*
+ * What follows a head (RFC 9112 section 6.3): no body, Content-Length
+ * bytes, chunks, the bytes up to the connection's close, or for an interim
+ * (1xx) response, the final response. req_method is the method of the
+ * request a response answers (HEAD's has no body).
+ */
+enum http_framing { HTTP_NO_BODY, HTTP_LENGTH, HTTP_CHUNKS, HTTP_TO_CLOSE, HTTP_INTERIM };
+
+static __always_inline u8 http_framing(const struct http_head *h, bool resp, u8 req_method,
+				       u16 code)
+{
+	if (!resp)
+		return h->chunked ? HTTP_CHUNKS : h->content_length ? HTTP_LENGTH : HTTP_NO_BODY;
+	if (code >= 100 && code < 200)
+		return HTTP_INTERIM;
+	if (req_method == HTTP_M_HEAD || code == 204 || code == 304 ||
+	    (h->has_length && !h->content_length))
+		return HTTP_NO_BODY;
+	if (h->chunked)
+		return HTTP_CHUNKS;
+	return h->has_length ? HTTP_LENGTH : HTTP_TO_CLOSE;
+}
+
+/* ---- kept layouts ---- */
+
+/*
+ * Header bytes (after the start line) a connection keeps of its last
+ * message each way: nginx's response has 223, a Python client's request
+ * fewer.
+ */
+#define HTTP_LAYOUT	256
+
+/* Start lines longer than this are not looked past for a kept layout. */
+#define HTTP_LAYOUT_START_LINE	128
+
+/*
+ * The headers of the last message a connection saw each way, kept so that
+ * the next one, when it differs only where the framing does not look (the
+ * start line, a Date, an ETag), is not scanned again: same line ends after
+ * the start line, same first 16 bytes of each long header line (its name),
+ * same Transfer-Encoding line, and a Content-Length line in the same place,
+ * whose value is read again. Offsets count from the start line's end.
+ */
+struct http_layout {
+	__u32 sensitive;	/* bytes the framing reads: bit k for bytes 8k..8k+7 */
+	__u16 len;		/* the headers' length; 0 when none is kept */
+	__u16 cl_at;		/* its Content-Length line, if cl_nl */
+	__u16 cl_nl;
+	__u8 chunked;
+	__u8 pad;
+	char head[HTTP_LAYOUT];
+};
+
+/*
+ * Frames the head that starts the window (h->len bytes) from what was kept
+ * when it is laid out like the connection's last message that way, as far
+ * as its framing goes, with the Content-Length read again: it sets h->end.
+ * Else h->end stays 0, for the line-by-line scan.
+ */
+static __always_inline void http_layout_match(const struct http_layout *lay, struct http_head *h,
+					      const char *buf)
+{
+	u32 len = lay->len, base, k, at;
+	u64 a, b, m = 0;
+
+	if (!len || len > HTTP_LAYOUT)
+		return;
+	for (k = 0; k < HTTP_LAYOUT_START_LINE / 8; k++) {
+		m = newline_mask(load8(buf + k * 8));
+		if (m)
+			break;
+	}
+	if (!m)
+		return;
+	/*
+	 * Through memory: the verifier then goes on with one unknown offset
+	 * instead of one per word the newline could be in (the programs grew
+	 * past its limit). It is at most HTTP_LAYOUT_START_LINE; the mask
+	 * tells the verifier so without a second path.
+	 */
+	h->base = k * 8 + first_newline(m) + 1;
+	base = *(volatile u32 *)&h->base & (2 * HTTP_LAYOUT_START_LINE - 1);
+	if (base + len > h->len)
+		return;
+	for (k = 0; k < HTTP_LAYOUT / 8; k++) {
+		at = k * 8;
+		if (at >= len)
+			break;
+		a = load8(buf + ((base + at) & HTTP_WINDOW_MASK));
+		b = load8(lay->head + at);
+		if (len - at < 8) {
+			a = word_cut(a, len - at);
+			b = word_cut(b, len - at);
+		}
+		if (a != b && (((lay->sensitive >> k) & 1) || newline_mask(a) != newline_mask(b)))
+			return;
+	}
+	h->end = base + len;
+	h->chunked = lay->chunked;
+	if (lay->cl_nl)
+		http_content_length(h, buf, base + lay->cl_at, base + lay->cl_nl);
+}
+
+/* A head was scanned whole in the window: keep its layout for the next. */
+static __always_inline void http_layout_keep(struct http_layout *lay, const struct http_head *h,
+					     const char *buf)
+{
+	u32 len = h->end - h->base;
+
+	lay->len = 0;
+	/* Two Content-Length lines: the scan takes the last, keep it simple. */
+	if (h->base > HTTP_LAYOUT_START_LINE || len > HTTP_LAYOUT || h->lengths > 1)
+		return;
+	l7_copy(lay->head, clamp_size(len, HTTP_LAYOUT),
+		buf + clamp_size(h->base, HTTP_LAYOUT_START_LINE));
+	lay->sensitive = h->sensitive;
+	lay->cl_at = h->cl_at;
+	lay->cl_nl = h->lengths ? h->cl_nl : 0;
+	lay->chunked = h->chunked;
+	lay->len = len;
 }
 
 /* ---- routes ---- */

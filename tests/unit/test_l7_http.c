@@ -2,7 +2,9 @@
 /*
  * The HTTP parse steps of bpf/l7/http1.h, compiled on the host: start lines
  * (whole, and cut in their first bytes as pipelined requests are), chunked
- * framing fed whole and a byte at a time, and route collapsing.
+ * framing fed whole and a byte at a time, route collapsing, head scans
+ * (framing headers, pipelined heads, heads cut at every byte), kept
+ * layouts and what follows a head.
  */
 #include "unit.h"
 #include "l7/http1.h"
@@ -222,6 +224,257 @@ static void test_long_and_binary_paths_stay_bounded(void **state)
 	assert_string_equal(route("/\xc3\xa9t\xc3\xa9", &id, &cut), "/");
 }
 
+/* ---- heads ---- */
+
+/* A window as http.bpf.c's scratch holds one: HTTP_WINDOW + 32 bytes, len of them used. */
+static char *window_of(const char *text, size_t len, struct http_head *h)
+{
+	char *w = calloc(1, HTTP_WINDOW + 32);
+
+	assert_true(len <= HTTP_WINDOW);
+	memcpy(w, text, len);
+	memset(h, 0, sizeof(*h));
+	h->len = len;
+	return w;
+}
+
+/* Runs the scan as scan_step() does. Returns the steps taken. */
+static unsigned scan(struct http_head *h, const char *w)
+{
+	unsigned steps = 0;
+
+	while (steps < HTTP_WINDOW && !http_head_line(h, w))
+		steps++;
+	assert_true(steps < HTTP_WINDOW);
+	return steps;
+}
+
+static void test_framing_headers_in_any_case(void **state)
+{
+	static const struct {
+		const char *head;
+		uint64_t length;
+		bool has_length, chunked;
+	} cases[] = {
+		{ "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 42\r\n\r\n", 42, true, false },
+		{ "POST /a HTTP/1.1\r\ncontent-length:7\r\nHost: x\r\n\r\n", 7, true, false },
+		{ "POST /a HTTP/1.1\r\nCONTENT-LENGTH:  \t 1234567\r\n\r\n", 1234567, true, false },
+		{ "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 0, false, true },
+		{ "POST /a HTTP/1.1\r\ntransfer-encoding: gzip, CHUNKED\r\n\r\n", 0, false, true },
+		{ "POST /a HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 0, false, false },
+		/* Not the framing headers, though they start alike. */
+		{ "GET / HTTP/1.1\r\nContent-Type: text/plain\r\nX-Content-Length: 9\r\n\r\n", 0, false,
+		  false },
+		/* Bare newlines end lines and the head too. */
+		{ "GET / HTTP/1.1\nContent-Length: 3\n\n", 3, true, false },
+	};
+	struct http_head h;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		size_t len = strlen(cases[i].head);
+		char *w = window_of(cases[i].head, len, &h);
+
+		scan(&h, w);
+		assert_int_equal(h.end, len);
+		assert_int_equal(h.content_length, cases[i].length);
+		assert_int_equal(h.has_length, cases[i].has_length);
+		assert_int_equal(h.chunked, cases[i].chunked);
+		assert_int_equal(h.base, strchr(cases[i].head, '\n') - cases[i].head + 1);
+		free(w);
+	}
+}
+
+static void test_pipelined_heads_end_where_each_ends(void **state)
+{
+	const char *two = "GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
+			  "GET /two HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi";
+	size_t first = strstr(two, "GET /two") - two;
+	struct http_head h;
+	char *w = window_of(two, strlen(two), &h);
+
+	scan(&h, w);
+	assert_int_equal(h.end, first);
+	assert_false(h.has_length);
+	free(w);
+	/* The next step starts a window at the second head, as http_parse_step() does. */
+	w = window_of(two + first, strlen(two) - first, &h);
+	scan(&h, w);
+	assert_int_equal(h.end, strlen(two) - first - 2);
+	assert_int_equal(h.content_length, 2);
+	free(w);
+}
+
+/*
+ * A head cut anywhere by the end of a read: the scan stops with the
+ * unfinished line at line_start; that line carried into the next window,
+ * with what the scan knew, finds the same end and framing as one read.
+ */
+static void test_a_head_cut_at_every_byte_frames_the_same(void **state)
+{
+	const char *head = "POST /v1/chat HTTP/1.1\r\nHost: agent:8000\r\n"
+			   "User-Agent: python-httpx/0.27\r\nContent-Length: 311\r\n"
+			   "Content-Type: application/json\r\n\r\n";
+	size_t len = strlen(head), cut;
+
+	for (cut = 1; cut < len; cut++) {
+		struct http_head h, next;
+		char *w = window_of(head, cut, &h);
+		size_t line, keep;
+		char *w2;
+
+		scan(&h, w);
+		assert_int_equal(h.end, 0);
+		line = h.line_start < cut ? h.line_start : cut;
+		keep = cut - line;
+		assert_true(keep <= HTTP_CARRY);
+		/* The carried line, then the rest of the head. */
+		w2 = window_of(head + line, len - line, &next);
+		next.content_length = h.content_length;
+		next.has_length = h.has_length;
+		next.chunked = h.chunked;
+		next.in_headers = h.in_headers;
+		scan(&next, w2);
+		assert_int_equal(line + next.end, len);
+		assert_int_equal(next.content_length, 311);
+		assert_true(next.has_length);
+		free(w);
+		free(w2);
+	}
+}
+
+static void test_line_ends_beyond_the_window_wait(void **state)
+{
+	/* A long header line with no newline in the window: no end, the line is kept. */
+	char head[600];
+	struct http_head h;
+	char *w;
+
+	memset(head, 'a', sizeof(head));
+	memcpy(head, "GET / HTTP/1.1\r\nCookie: ", 24);
+	w = window_of(head, sizeof(head), &h);
+	scan(&h, w);
+	assert_int_equal(h.end, 0);
+	assert_int_equal(h.line_start, 16);
+	free(w);
+}
+
+static const char nginx_head[] =
+	"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 17:00:00 GMT\r\n"
+	"Content-Type: text/html\r\nContent-Length: 1073741824\r\n"
+	"Last-Modified: Mon, 07 Dec 2026 16:00:00 GMT\r\nConnection: keep-alive\r\n"
+	"ETag: \"6571e1c0-40000000\"\r\nAccept-Ranges: bytes\r\n\r\n";
+
+/* The layout kept from nginx_head, and the window of another head to match against it. */
+static char *kept_then(struct http_layout *lay, const char *next, struct http_head *h)
+{
+	struct http_head first;
+	char *w = window_of(nginx_head, strlen(nginx_head), &first);
+
+	scan(&first, w);
+	assert_int_equal(first.end, strlen(nginx_head));
+	memset(lay, 0, sizeof(*lay));
+	http_layout_keep(lay, &first, w);
+	assert_int_equal(lay->len, first.end - first.base);
+	free(w);
+	return window_of(next, strlen(next), h);
+}
+
+static void test_a_head_laid_out_alike_is_framed_without_a_scan(void **state)
+{
+	/*
+	 * Another second, and a length of the same width whose last digit
+	 * differs: the framing compares the words of each long line's first 16
+	 * bytes (its name), and reads the length again. (A digit in the same
+	 * word as a name's bytes is compared: a layout that does not match is
+	 * only a scan more.)
+	 */
+	const char *next =
+		"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 17:00:01 GMT\r\n"
+		"Content-Type: text/html\r\nContent-Length: 1073741825\r\n"
+		"Last-Modified: Mon, 07 Dec 2026 16:00:00 GMT\r\nConnection: keep-alive\r\n"
+		"ETag: \"6571e1c0-40000000\"\r\nAccept-Ranges: bytes\r\n\r\n<html>";
+	struct http_layout lay;
+	struct http_head h;
+	char *w = kept_then(&lay, next, &h);
+
+	http_layout_match(&lay, &h, w);
+	assert_int_equal(h.end, strlen(next) - strlen("<html>"));
+	assert_int_equal(h.content_length, 1073741825);
+	assert_true(h.has_length);
+	assert_false(h.chunked);
+	free(w);
+}
+
+static void test_a_head_laid_out_otherwise_is_scanned(void **state)
+{
+	static const char *const others[] = {
+		/* A longer length moves every line end after it. */
+		"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 17:00:01 GMT\r\n"
+		"Content-Type: text/html\r\nContent-Length: 10737418240\r\n"
+		"Last-Modified: Mon, 07 Dec 2026 16:00:00 GMT\r\nConnection: keep-alive\r\n"
+		"ETag: \"6571e1c1-3db\"\r\nAccept-Ranges: bytes\r\n\r\n",
+		/* A header's name changed where a framing header could be. */
+		"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 17:00:01 GMT\r\n"
+		"Content-Type: text/html\r\nContent-Length: 1073741824\r\n"
+		"Transfer-Encoding: chunked, xy\r\nConnection: keep-alive\r\n"
+		"ETag: \"6571e1c1-3db\"\r\nAccept-Ranges: bytes\r\n\r\n",
+		/* Too short for the kept headers. */
+		"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n\r\n",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(others); i++) {
+		struct http_layout lay;
+		struct http_head h;
+		char *w = kept_then(&lay, others[i], &h);
+
+		http_layout_match(&lay, &h, w);
+		assert_int_equal(h.end, 0);
+		free(w);
+	}
+}
+
+static void test_what_follows_a_head(void **state)
+{
+	static const struct {
+		bool resp;
+		uint8_t req_method;
+		uint16_t code;
+		uint64_t length;
+		bool has_length, chunked;
+		uint8_t framing;
+	} cases[] = {
+		{ false, 0, 0, 0, false, false, HTTP_NO_BODY },
+		{ false, 0, 0, 0, true, false, HTTP_NO_BODY },
+		{ false, 0, 0, 10, true, false, HTTP_LENGTH },
+		{ false, 0, 0, 0, false, true, HTTP_CHUNKS },
+		{ true, HTTP_M_GET, 200, 10, true, false, HTTP_LENGTH },
+		{ true, HTTP_M_GET, 200, 0, true, false, HTTP_NO_BODY },
+		{ true, HTTP_M_GET, 200, 0, false, true, HTTP_CHUNKS },
+		{ true, HTTP_M_GET, 200, 0, false, false, HTTP_TO_CLOSE },
+		/* A HEAD's response, 204 and 304 have no body whatever they say. */
+		{ true, HTTP_M_HEAD, 200, 10, true, false, HTTP_NO_BODY },
+		{ true, HTTP_M_GET, 204, 0, false, false, HTTP_NO_BODY },
+		{ true, HTTP_M_GET, 304, 10, true, false, HTTP_NO_BODY },
+		{ true, HTTP_M_POST, 100, 0, false, false, HTTP_INTERIM },
+		{ true, HTTP_M_GET, 101, 0, false, false, HTTP_INTERIM },
+		{ true, HTTP_M_OTHER, 500, 0, false, false, HTTP_TO_CLOSE },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct http_head h = {
+			.content_length = cases[i].length,
+			.has_length = cases[i].has_length,
+			.chunked = cases[i].chunked,
+		};
+
+		assert_int_equal(http_framing(&h, cases[i].resp, cases[i].req_method, cases[i].code),
+				 cases[i].framing);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +488,13 @@ int main(void)
 		cmocka_unit_test(test_ids_collapse_and_the_rest_stays),
 		cmocka_unit_test(test_a_path_cut_by_the_read_is_marked_cut),
 		cmocka_unit_test(test_long_and_binary_paths_stay_bounded),
+		cmocka_unit_test(test_framing_headers_in_any_case),
+		cmocka_unit_test(test_pipelined_heads_end_where_each_ends),
+		cmocka_unit_test(test_a_head_cut_at_every_byte_frames_the_same),
+		cmocka_unit_test(test_line_ends_beyond_the_window_wait),
+		cmocka_unit_test(test_a_head_laid_out_alike_is_framed_without_a_scan),
+		cmocka_unit_test(test_a_head_laid_out_otherwise_is_scanned),
+		cmocka_unit_test(test_what_follows_a_head),
 	};
 
 	return cmocka_run_group_tests_name("l7 http", tests, NULL, NULL);
