@@ -9,15 +9,19 @@
 
 #ifndef __VMLINUX_H__
 #include <stdbool.h>
-#include <stdint.h>
 #include <string.h>
-typedef uint8_t u8;
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
-typedef int64_t s64;
+#include <linux/types.h>
+/* The kernel's own, so that a u64 * is a __u64 * as in BPF. */
+typedef __u8 u8;
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __u64 u64;
+typedef __s64 s64;
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
+#endif
+#ifndef __noinline
+#define __noinline __attribute__((noinline))
 #endif
 /* bpf_helpers.h's: the compiler forgets what it knew of v. */
 #define barrier_var(v) __asm__ __volatile__("" : "+r"(v))
@@ -65,6 +69,16 @@ static __always_inline u64 load8(const char *p)
 
 	memcpy(&w, p, sizeof(w));
 	return w;
+#endif
+}
+
+/* Eight bytes to p in one store, as load8() loads them. */
+static __always_inline void store8(char *p, u64 w)
+{
+#ifdef __VMLINUX_H__
+	*(u64 *)p = w;
+#else
+	memcpy(p, &w, sizeof(w));
 #endif
 }
 
