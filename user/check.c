@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -13,21 +14,20 @@
 #include <bpf/libbpf.h>
 #include "check.h"
 #include "config.h"
+#include "family.h"
 #include "lifecycle.h"
-#include "http_user.h"
-#include "bus_user.h"
-#include "proc.h"
-#include "proc.skel.h"
-#include "proc_user.h"
 #include "sockhook.h"
 #include "verify.h"
 
 #define TRACEFS "/sys/kernel/tracing"
 
-enum verdict { OK, INFO, FAIL };
+/* Short names of the verdicts the families' lines use too. */
+#define OK	FAMILY_OK
+#define INFO	FAMILY_INFO
+#define FAIL	FAMILY_FAIL
 
 __attribute__((format(printf, 3, 4)))
-static void line(enum verdict v, const char *what, const char *fmt, ...)
+static void line(enum family_verdict v, const char *what, const char *fmt, ...)
 {
 	static const char *const tags[] = { "ok  ", "info", "FAIL" };
 	va_list ap;
@@ -81,15 +81,15 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 	};
 	struct config cfg;
 	struct lifecycle lc = { 0 };
-	struct proc_tracker t;
-	struct http_tracker http;
-	struct bus_tracker bus;
+	void *fam[NFAMILIES] = { 0 };
+	bool up[NFAMILIES] = { 0 };
+	struct sock_dispatch sock;
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	char err[512], path[256];
 	struct utsname u;
 	bool privileged, fatal = false, cfg_ok = false;
 	unsigned int i;
-	int fd, shown = 0;
+	int fd, f, shown = 0;
 
 	uname(&u);
 	line(INFO, "kernel", "%s %s", u.release, u.machine);
@@ -172,56 +172,44 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 		cfg_ok = true;
 	}
 
-	/* The real thing: load and attach the lifecycle probes, then let go. */
+	/*
+	 * The real thing: load and attach every family as the daemon does, in
+	 * its order, then let go. With trace events on: the costlier build of
+	 * the programs, the one `agentbpf trace` loads (no ring is mapped here).
+	 * Without the lifecycle family the others cannot load.
+	 */
 	if (!fatal) {
+		struct family_env env;
+
 		if (!cfg_ok)
 			config_defaults(&cfg);
 		lc_init(&lc, cfg.nagents, 64);
-		const char *btf = strcmp(btf_path, "/sys/kernel/btf/vmlinux") ? btf_path : NULL;
-
-		if (proc_tracker_open(&t, &cfg, &lc, &lock, btf, err, sizeof(err))) {
+		sock_dispatch_init(&sock);
+		env = (struct family_env){
+			.cfg = &cfg,
+			.btf = strcmp(btf_path, "/sys/kernel/btf/vmlinux") ? btf_path : NULL,
+			.lc = &lc,
+			.lock = &lock,
+			.trace = { stdout, false },
+			.sock = &sock,
+		};
+		for (f = 0; f < NFAMILIES && (f == 0 || up[0]); f++) {
+			fam[f] = calloc(1, families[f]->size);
+			up[f] = fam[f] && !families[f]->open(fam[f], &env, err, sizeof(err));
+			if (f == 0)
+				env.proc = fam[0];
 			verifier_lines(&shown);
-			line(FAIL, "load probes", "%s", err);
-			fatal = true;
-		} else {
-			verifier_lines(&shown);
-			line(OK, "load probes", "lifecycle programs loaded and attached (tp_btf)");
-			/*
-			 * With trace events on: the costlier build of the programs,
-			 * the one `agentbpf trace` loads (no ring is mapped here).
-			 */
-			struct trace_out traced = { stdout, false };
-			int http_failed = http_tracker_open(&http, &cfg, &t, NULL, traced, btf, err,
-							    sizeof(err));
-
-			verifier_lines(&shown);
-			if (http_failed) {
-				line(FAIL, "load probes", "%s", err);
-				fatal = true;
+			if (up[f]) {
+				families[f]->describe(fam[f], &env, line);
 			} else {
-				line(OK, "load probes", "HTTP programs loaded and attached to %s",
-				     sock_hook_targets(sock_hook_choose()));
-				line(INFO, "request start", "%s", http_tracker_starts_at_arrival(&http) ?
-				     "when its bytes reach the socket (sk_data_ready)" :
-				     cfg.start_at_read ? "at the read that returns it (request_start: read)" :
-				     "at the read that returns it (no sk_data_ready before Linux 6.4)");
-			}
-			/* As the daemon does: run from the HTTP programs when they loaded. */
-			int bus_failed = bus_tracker_open(&bus, &cfg, &t, http_tracker_next_fd(&http),
-							  NULL, traced, btf, err, sizeof(err));
-
-			verifier_lines(&shown);
-			if (bus_failed) {
-				line(FAIL, "load probes", "%s", err);
+				line(FAIL, "load probes", "%s", fam[f] ? err : "out of memory");
 				fatal = true;
-			} else {
-				line(OK, "load probes", http_tracker_next_fd(&http) >= 0 ?
-				     "message-bus programs loaded, run by the HTTP programs for the bus ports" :
-				     "message-bus programs loaded and attached to their own hooks");
-				bus_tracker_close(&bus);
 			}
-			http_tracker_close(&http);
-			proc_tracker_close(&t);
+		}
+		for (f = NFAMILIES - 1; f >= 0; f--) {
+			if (up[f])
+				families[f]->close(fam[f]);
+			free(fam[f]);
 		}
 		lc_free(&lc);
 	}

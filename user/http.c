@@ -10,7 +10,7 @@
 #include "proc_user.h"
 #include "sockhook.h"
 #include "util.h"
-#include "verify.h"
+#include "family.h"
 
 static const char *const status_names[HTTP_STATUS_MAX] = {
 	[HTTP_SUCCESS] = "success",
@@ -31,28 +31,20 @@ static const char *const drop_names[HTTP_DROP_MAX] = {
 
 static const double size_bounds[HTTP_SIZE_BUCKETS] = HTTP_SIZE_BOUNDS;
 
-const char *http_drop_name(enum http_drop_reason r)
+static const char *http_drop_name(int r)
 {
-	return r < HTTP_DROP_MAX ? drop_names[r] : "unknown";
+	return r >= 0 && r < HTTP_DROP_MAX ? drop_names[r] : "unknown";
 }
 
-struct bpf_object *http_tracker_object(struct http_tracker *t)
+static struct bpf_object *http_object(void *p)
 {
+	struct http_tracker *t = p;
+
 	return t->skel ? t->skel->obj : NULL;
 }
 
-int http_tracker_next_fd(struct http_tracker *t)
-{
-	/*
-	 * The bus programs run from the HTTP tracepoint programs; with the
-	 * fexit hook each family attaches its own programs.
-	 */
-	if (!t->skel || t->hook != SOCK_HOOK_TRACEPOINT)
-		return -1;
-	return bpf_map__fd(t->skel->maps.sock_next);
-}
-
-bool http_tracker_starts_at_arrival(struct http_tracker *t)
+/* Requests start when their bytes reach the socket (sk_data_ready), not at their read. */
+static bool starts_at_arrival(struct http_tracker *t)
 {
 	return t->skel && bpf_program__autoload(t->skel->progs.http_data_ready);
 }
@@ -86,17 +78,19 @@ static int on_request(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-int http_tracker_open(struct http_tracker *t, const struct config *cfg,
-		      const struct proc_tracker *proc,
-		      struct ring_buffer *rb, struct trace_out trace, const char *btf_path,
-		      char *err, size_t errlen)
+static void http_close(void *p);
+
+static int http_open(void *p, const struct family_env *env, char *err, size_t errlen)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
-	int i, ret;
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = env->btf);
+	const struct config *cfg = env->cfg;
+	struct http_tracker *t = p;
+	uint64_t per_agent = 3;
+	int ret;
 
 	memset(t, 0, sizeof(*t));
 	t->cfg = cfg;
-	t->trace = trace;
+	t->trace = env->trace;
 	t->ncpu = libbpf_num_possible_cpus();
 	t->skel = http_bpf__open_opts(&opts);
 	if (!t->skel) {
@@ -104,75 +98,58 @@ int http_tracker_open(struct http_tracker *t, const struct config *cfg,
 		snprintf(err, errlen, "cannot open HTTP BPF object: %s", strerror(-ret));
 		return ret;
 	}
-	for (i = 0; i < cfg->nbuckets && i < HTTP_MAX_BUCKETS; i++)
-		t->skel->rodata->bounds_ns[i] = (__u64)(cfg->buckets[i] * 1e9 + 0.5);
-	t->skel->rodata->nbounds = i;
+	t->skel->rodata->nbounds = family_bounds_ns(cfg, t->skel->rodata->bounds_ns,
+						    HTTP_MAX_BUCKETS);
 	t->skel->rodata->label_method = cfg->label_method;
 	t->skel->rodata->label_code = cfg->label_code;
 	t->skel->rodata->label_route = cfg->label_route;
 	t->skel->rodata->max_routes = cfg->max_routes;
-	for (i = 0; i < cfg->nbus_ports && i < HTTP_OTHER_PORTS; i++)
-		t->skel->rodata->other_ports[i] = cfg->bus_ports[i];
-	t->skel->rodata->nother_ports = i;
+	/* The bus ports' connections are the bus family's. */
+	t->skel->rodata->nother_ports = family_bus_ports(cfg, t->skel->rodata->other_ports,
+							 HTTP_OTHER_PORTS);
 	/*
 	 * sk_data_ready exists since Linux 6.4; without it, or when the config
 	 * asks, a request starts at its read.
 	 */
 	if (cfg->start_at_read || !kernel_has_tracepoint("sock", "sk_data_ready"))
 		bpf_program__set_autoload(t->skel->progs.http_data_ready, false);
-	t->hook = sock_hook_choose();
+	t->hook = env->sock->hook;
 	sock_hook_select(t->hook, t->skel->progs.http_recv, t->skel->progs.http_send,
 			 t->skel->progs.http_recv_fexit, t->skel->progs.http_send_fexit);
 	/* tcp_sendpage is gone since 6.5, where sendfile goes through tcp_sendmsg. */
 	bpf_program__set_autoload(t->skel->progs.http_sendpage_fexit, t->hook == SOCK_HOOK_FEXIT &&
 				  libbpf_find_vmlinux_btf_id("tcp_sendpage", BPF_TRACE_FEXIT) >= 0);
 	/* Label sets an agent can have: 3 statuses, times what the labels add. */
-	{
-		uint64_t per_agent = 3;
-
-		if (cfg->label_route)
-			per_agent *= cfg->max_routes + 1;
-		if (cfg->label_method)
-			per_agent *= 4;
-		if (cfg->label_code)
-			per_agent *= 8;
-		per_agent *= cfg->nagents ? cfg->nagents : 1;
-		bpf_map__set_max_entries(t->skel->maps.http_stats,
-					 per_agent < 256 ? 256 : per_agent > 65536 ? 65536 : per_agent);
-	}
+	if (cfg->label_route)
+		per_agent *= cfg->max_routes + 1;
+	if (cfg->label_method)
+		per_agent *= 4;
+	if (cfg->label_code)
+		per_agent *= 8;
+	per_agent *= cfg->nagents ? cfg->nagents : 1;
+	bpf_map__set_max_entries(t->skel->maps.http_stats,
+				 per_agent < 256 ? 256 : per_agent > 65536 ? 65536 : per_agent);
 	bpf_map__set_max_entries(t->skel->maps.http_routes,
 				 (cfg->nagents ? cfg->nagents : 1) * cfg->max_routes);
-	t->skel->rodata->trace_requests = trace.f != NULL;
-	ret = proc_share_members(proc, t->skel->maps.agent_pids, t->skel->maps.member_hint);
+	t->skel->rodata->trace_requests = env->trace.f != NULL;
+	ret = family_share_members(env, &http_family, t->skel->maps.agent_pids,
+				   t->skel->maps.member_hint, err, errlen);
+	if (!ret)
+		ret = family_load(t->skel->skeleton, &http_family, err, errlen);
+	if (!ret)
+		ret = family_attach(t->skel->skeleton, &http_family, sock_hook_targets(t->hook), err,
+				    errlen);
+	if (!ret)
+		ret = family_join_ring(env, &http_family, t->skel->maps.http_events, on_request, t,
+				       err, errlen);
 	if (ret) {
-		snprintf(err, errlen, "cannot share the agent maps with the HTTP probes: %s", strerror(-ret));
-		goto fail;
+		http_close(t);
+		return ret;
 	}
-	verify_prepare(t->skel->obj);
-	ret = http_bpf__load(t->skel);
-	verify_collect(t->skel->obj, "http");
-	if (ret) {
-		snprintf(err, errlen, "cannot load the HTTP BPF programs: %s (run with AGENTBPF_DEBUG=1 for the verifier log)",
-			 strerror(-ret));
-		goto fail;
-	}
-	ret = http_bpf__attach(t->skel);
-	if (ret) {
-		snprintf(err, errlen, "cannot attach to %s: %s", sock_hook_targets(t->hook),
-			 strerror(-ret));
-		goto fail;
-	}
-	if (trace.f && rb) {
-		ret = ring_buffer__add(rb, bpf_map__fd(t->skel->maps.http_events), on_request, t);
-		if (ret) {
-			snprintf(err, errlen, "cannot map the HTTP trace ring buffer: %s", strerror(-ret));
-			goto fail;
-		}
-	}
+	/* Its programs run the bus family's for the bus ports: see sockhook.h. */
+	t->dispatch = env->sock;
+	sock_dispatch_offer(env->sock, bpf_map__fd(t->skel->maps.sock_next));
 	return 0;
-fail:
-	http_tracker_close(t);
-	return ret;
 }
 
 /* What one label set has seen: by status, and its histograms. */
@@ -417,8 +394,9 @@ static void render_sizes(struct expo *e, const struct config *cfg,
 	}
 }
 
-void http_tracker_render(struct http_tracker *t, struct expo *e)
+static void http_render(void *p, struct expo *e)
 {
+	struct http_tracker *t = p;
 	const struct config *cfg = t->cfg;
 	bool labelled = cfg->label_method || cfg->label_route || cfg->label_code;
 	struct http_series *series, *agents;
@@ -486,14 +464,17 @@ cleanup:
 	free(active);
 }
 
-void http_tracker_drops(struct http_tracker *t, uint64_t out[HTTP_DROP_MAX])
+static void http_drops(void *p, uint64_t *out)
 {
+	struct http_tracker *t = p;
+
 	map_sum_percpu_u64(t->skel ? bpf_map__fd(t->skel->maps.http_drops) : -1, HTTP_DROP_MAX,
 			   t->ncpu, out);
 }
 
-void http_tracker_render_maps(struct http_tracker *t, struct expo *e, bool capacity)
+static void http_render_maps(void *p, struct expo *e, bool capacity)
 {
+	struct http_tracker *t = p;
 	uint32_t a, count, routes = 0;
 	struct label l;
 	int fd;
@@ -512,11 +493,50 @@ void http_tracker_render_maps(struct http_tracker *t, struct expo *e, bool capac
 	expo_sample(e, &l, 1, capacity ? bpf_map__max_entries(t->skel->maps.http_routes) : routes);
 }
 
-void http_tracker_close(struct http_tracker *t)
+static void http_close(void *p)
 {
+	struct http_tracker *t = p;
+
+	if (t->skel && t->dispatch)
+		sock_dispatch_withdraw(t->dispatch);
+	t->dispatch = NULL;
 	http_bpf__destroy(t->skel);
 	t->skel = NULL;
 	map_read_free(&t->batch);
 	free(t->routes);
 	t->routes = NULL;
 }
+
+static const char *http_hook(void)
+{
+	return sock_hook_name(sock_hook_choose());
+}
+
+static void http_describe(void *p, const struct family_env *env, family_say_fn say)
+{
+	struct http_tracker *t = p;
+
+	say(FAMILY_OK, "load probes", "HTTP programs loaded and attached to %s",
+	    sock_hook_targets(t->hook));
+	say(FAMILY_INFO, "request start", "%s", starts_at_arrival(t) ?
+	    "when its bytes reach the socket (sk_data_ready)" :
+	    env->cfg->start_at_read ? "at the read that returns it (request_start: read)" :
+	    "at the read that returns it (no sk_data_ready before Linux 6.4)");
+}
+
+const struct family_ops http_family = {
+	.name = "http",
+	.title = "HTTP",
+	.off = "HTTP request metrics",
+	.size = sizeof(struct http_tracker),
+	.ndrops = HTTP_DROP_MAX,
+	.open = http_open,
+	.render = http_render,
+	.render_maps = http_render_maps,
+	.drops = http_drops,
+	.drop_name = http_drop_name,
+	.object = http_object,
+	.hook = http_hook,
+	.describe = http_describe,
+	.close = http_close,
+};

@@ -15,9 +15,8 @@
 #include "check.h"
 #include "config.h"
 #include "expo.h"
-#include "http_user.h"
+#include "family.h"
 #include "kube.h"
-#include "bus_user.h"
 #include "lifecycle.h"
 #include "proc.h"
 #include "proc.skel.h"
@@ -57,14 +56,15 @@ struct app {
 	struct config cfg;
 	pthread_mutex_t lock;
 	struct lifecycle lc;
-	struct proc_tracker proc;
-	struct http_tracker http;
-	struct bus_tracker bus;
+	/* Each family's tracker (families[]); the first is the lifecycle family's. */
+	void *fam[NFAMILIES];
+	struct proc_tracker *proc;
 	/*
 	 * The socket families load while /metrics is already served: a scrape
 	 * reads them (under lock) only once they are up.
 	 */
-	bool http_up, bus_up;
+	bool up[NFAMILIES];
+	struct sock_dispatch sock;
 	uint64_t boot_to_unix_ns;
 	uint64_t scrapes;
 	double last_scrape_s;
@@ -246,15 +246,19 @@ static int load_config(const struct options *o, struct config *cfg)
 	return cfg->listen ? 0 : -1;
 }
 
+/* The family's tracker when it is up, else NULL. */
+static void *family_up(struct app *app, int i)
+{
+	return app->up[i] ? app->fam[i] : NULL;
+}
+
 static void render_self(struct app *app, struct expo *e)
 {
 	static const char *const ev_names[] = { NULL, "exec", "fork", "exit", "listen" };
-	struct bpf_object *objs[] = { app->proc.skel->obj,
-				      app->http_up ? http_tracker_object(&app->http) : NULL,
-				      app->bus_up ? bus_tracker_object(&app->bus) : NULL };
-	uint64_t losses[LOSS_MAX], http_drops[HTTP_DROP_MAX], bus_drops[BUS_DROP_MAX];
+	struct bpf_object *objs[NFAMILIES];
+	uint64_t drops[64];
 	struct label l[2];
-	int i;
+	int i, k;
 
 	selfstats_render_build_info(e);
 	selfstats_render_process(e, app->boot_to_unix_ns);
@@ -270,61 +274,48 @@ static void render_self(struct app *app, struct expo *e)
 	expo_sample(e, NULL, 0, app->lc.count);
 
 	expo_family(e, "agentbpf_bpf_map_entries", EXPO_GAUGE, "Entries in a BPF map.");
-	l[0] = (struct label){ "map", "agent_pids" };
-	expo_sample(e, l, 1, app->lc.count);
-	if (app->http_up)
-		http_tracker_render_maps(&app->http, e, false);
-	if (app->bus_up)
-		bus_tracker_render_maps(&app->bus, e, false);
+	for (i = 0; i < NFAMILIES; i++) {
+		if (family_up(app, i))
+			families[i]->render_maps(app->fam[i], e, false);
+	}
 	expo_family(e, "agentbpf_bpf_map_capacity", EXPO_GAUGE,
 		    "Maximum entries of a BPF map; when entries reach it, events are dropped.");
-	l[0] = (struct label){ "map", "agent_pids" };
-	expo_sample(e, l, 1, app->cfg.max_processes);
-	if (app->http_up)
-		http_tracker_render_maps(&app->http, e, true);
-	if (app->bus_up)
-		bus_tracker_render_maps(&app->bus, e, true);
+	for (i = 0; i < NFAMILIES; i++) {
+		if (family_up(app, i))
+			families[i]->render_maps(app->fam[i], e, true);
+	}
 
 	expo_family(e, "agentbpf_events_total", EXPO_COUNTER,
 		    "Kernel events received by the daemon, by type.");
 	for (i = PROC_EV_EXEC; i <= PROC_EV_LISTEN; i++) {
 		l[0] = (struct label){ "type", ev_names[i] };
-		expo_sample(e, l, 1, app->proc.events[i]);
+		expo_sample(e, l, 1, app->proc->events[i]);
 	}
 
-	proc_tracker_losses(&app->proc, losses);
+	/* Every reason of every family, 0 for one that is off. */
 	expo_family(e, "agentbpf_events_dropped_total", EXPO_COUNTER,
 		    "Events that could not be accounted, by reason; any increase means some counts are low.");
-	for (i = 0; i < LOSS_MAX; i++) {
-		l[0] = (struct label){ "reason", proc_loss_name(i) };
-		expo_sample(e, l, 1, losses[i]);
-	}
-	memset(http_drops, 0, sizeof(http_drops));
-	memset(bus_drops, 0, sizeof(bus_drops));
-	if (app->http_up)
-		http_tracker_drops(&app->http, http_drops);
-	for (i = 0; i < HTTP_DROP_MAX; i++) {
-		l[0] = (struct label){ "reason", http_drop_name(i) };
-		expo_sample(e, l, 1, http_drops[i]);
-	}
-	if (app->bus_up)
-		bus_tracker_drops(&app->bus, bus_drops);
-	for (i = 0; i < BUS_DROP_MAX; i++) {
-		l[0] = (struct label){ "reason", bus_drop_name(i) };
-		expo_sample(e, l, 1, bus_drops[i]);
+	for (i = 0; i < NFAMILIES; i++) {
+		memset(drops, 0, sizeof(drops));
+		if (family_up(app, i) && families[i]->ndrops <= (int)ARRAY_SIZE(drops))
+			families[i]->drops(app->fam[i], drops);
+		for (k = 0; k < families[i]->ndrops; k++) {
+			l[0] = (struct label){ "reason", families[i]->drop_name(k) };
+			expo_sample(e, l, 1, drops[k]);
+		}
 	}
 
-	selfstats_render_programs(e, objs, ARRAY_SIZE(objs));
+	for (i = 0; i < NFAMILIES; i++)
+		objs[i] = family_up(app, i) ? families[i]->object(app->fam[i]) : NULL;
+	selfstats_render_programs(e, objs, NFAMILIES);
 	verify_render(e);
 
 	/* A family that did not load says so here, not by silent zeros. */
 	expo_family(e, "agentbpf_probe_family_up", EXPO_GAUGE,
 		    "1 when a probe family's programs are loaded and attached, 0 when it is off (the daemon's log and `agentbpf check` say why); hook: what its programs are attached to.");
-	for (i = 0; i < (int)ARRAY_SIZE(objs); i++) {
-		static const char *const names[] = { "lifecycle", "http", "bus" };
-
-		l[0] = (struct label){ "family", names[i] };
-		l[1] = (struct label){ "hook", i ? sock_hook_name(sock_hook_choose()) : "tp_btf" };
+	for (i = 0; i < NFAMILIES; i++) {
+		l[0] = (struct label){ "family", families[i]->name };
+		l[1] = (struct label){ "hook", families[i]->hook() };
 		expo_sample(e, l, 2, objs[i] != NULL);
 	}
 }
@@ -350,7 +341,7 @@ static void forget_vanished(struct app *app, uint32_t n)
 			m->gone_ns = now;
 		} else if (now - m->gone_ns > VANISHED_GRACE_NS) {
 			lc_forget(&app->lc, m->pid);
-			app->proc.exits_missed++;
+			app->proc->exits_missed++;
 		}
 	}
 }
@@ -429,11 +420,12 @@ static void render(void *ctx, struct strbuf *out, enum expo_format fmt)
 	expo_init(&e, out, fmt, app->cfg.namespace);
 	pthread_mutex_lock(&app->lock);
 	forget_vanished(app, n);
+	/* The lifecycle family's series come with /proc's figures: from here. */
 	lc_render(&app->lc, &app->cfg, &e, usage, app->boot_to_unix_ns);
-	if (app->http_up)
-		http_tracker_render(&app->http, &e);
-	if (app->bus_up)
-		bus_tracker_render(&app->bus, &e);
+	for (i = 0; i < NFAMILIES; i++) {
+		if (family_up(app, i) && families[i]->render)
+			families[i]->render(app->fam[i], &e);
+	}
 	render_kube(app, &e, n);
 	render_self(app, &e);
 	app->scrapes++;
@@ -451,39 +443,49 @@ static int check_btf(const char *path)
 	return -1;
 }
 
+/* What every family is opened with. */
+static struct family_env family_env(struct app *app)
+{
+	return (struct family_env){
+		.cfg = &app->cfg,
+		.btf = strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL,
+		.lc = &app->lc,
+		.lock = &app->lock,
+		.proc = app->proc,
+		.rb = app->proc->rb,
+		.trace = app->proc->trace,
+		.sock = &app->sock,
+	};
+}
+
 /*
- * The HTTP and message-bus families, published to the scrape under the lock
+ * The families after lifecycle, published to the scrape under the lock
  * once up. Each may fail on its own: lifecycle metrics need only the
  * scheduler tracepoints.
  */
 static void open_socket_families(struct app *app)
 {
-	const char *btf = strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL;
+	struct family_env env = family_env(app);
 	char err[512];
 	bool up;
+	int i;
 
-	up = !http_tracker_open(&app->http, &app->cfg, &app->proc, app->proc.rb, app->proc.trace,
-				btf, err, sizeof(err));
-	if (!up)
-		fprintf(stderr, "agentbpf: warning: %s; HTTP request metrics are off\n", err);
-	pthread_mutex_lock(&app->lock);
-	app->http_up = up;
-	pthread_mutex_unlock(&app->lock);
-
-	up = !bus_tracker_open(&app->bus, &app->cfg, &app->proc, http_tracker_next_fd(&app->http),
-			       app->proc.rb, app->proc.trace, btf, err, sizeof(err));
-	if (!up)
-		fprintf(stderr, "agentbpf: warning: %s; message-bus metrics are off\n", err);
-	pthread_mutex_lock(&app->lock);
-	app->bus_up = up;
-	pthread_mutex_unlock(&app->lock);
+	for (i = 1; i < NFAMILIES; i++) {
+		up = !families[i]->open(app->fam[i], &env, err, sizeof(err));
+		if (!up)
+			fprintf(stderr, "agentbpf: warning: %s; %s are off\n", err, families[i]->off);
+		pthread_mutex_lock(&app->lock);
+		app->up[i] = up;
+		pthread_mutex_unlock(&app->lock);
+	}
 }
 
 static int run(struct app *app, bool trace)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct server *srv = NULL;
-	int stats_fd = -1, ret = EXIT_RUNTIME;
+	int i, stats_fd = -1, ret = EXIT_RUNTIME;
+	struct family_env env;
 	char err[512];
 
 	if (check_btf(app->opt.btf))
@@ -494,13 +496,21 @@ static int run(struct app *app, bool trace)
 			app->cfg.max_processes);
 		return EXIT_RUNTIME;
 	}
+	for (i = 0; i < NFAMILIES; i++) {
+		if (!(app->fam[i] = calloc(1, families[i]->size))) {
+			fprintf(stderr, "agentbpf: out of memory\n");
+			goto cleanup;
+		}
+	}
+	app->proc = app->fam[0];
+	sock_dispatch_init(&app->sock);
 	app->boot_to_unix_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME);
-	if (proc_tracker_open(&app->proc, &app->cfg, &app->lc, &app->lock,
-			      strcmp(app->opt.btf, DEFAULT_BTF) ? app->opt.btf : NULL,
-			      err, sizeof(err))) {
+	env = family_env(app);
+	if (families[0]->open(app->fam[0], &env, err, sizeof(err))) {
 		fprintf(stderr, "agentbpf: %s\n", err);
 		goto cleanup;
 	}
+	app->up[0] = true;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -511,12 +521,12 @@ static int run(struct app *app, bool trace)
 		fprintf(stderr, "agentbpf: kubelet log tree under %s: agent_kubernetes_info names pods\n",
 			app->opt.kube_root);
 	/* The ring holds the events that come meanwhile: none is lost to the scan. */
-	if (proc_tracker_scan(&app->proc))
+	if (proc_tracker_scan(app->proc))
 		fprintf(stderr, "agentbpf: warning: cannot scan /proc; agents started before the daemon are missed\n");
 	if (trace) {
-		app->proc.trace = (struct trace_out){ stdout, app->opt.json };
+		app->proc->trace = (struct trace_out){ stdout, app->opt.json };
 		/* The HTTP and bus trace rings are polled with it: it comes first. */
-		if (proc_tracker_map_events(&app->proc, err, sizeof(err))) {
+		if (proc_tracker_map_events(app->proc, err, sizeof(err))) {
 			fprintf(stderr, "agentbpf: %s\n", err);
 			goto cleanup;
 		}
@@ -540,7 +550,7 @@ static int run(struct app *app, bool trace)
 	 * the kernel's BTF twice for a moment (libbpf), and the ring's 4 MB of
 	 * resident mapping on top of that was the daemon's peak memory.
 	 */
-	if (!app->proc.rb && proc_tracker_map_events(&app->proc, err, sizeof(err))) {
+	if (!app->proc->rb && proc_tracker_map_events(app->proc, err, sizeof(err))) {
 		fprintf(stderr, "agentbpf: %s\n", err);
 		goto cleanup;
 	}
@@ -559,7 +569,7 @@ static int run(struct app *app, bool trace)
 			AGENTBPF_VERSION, app->cfg.listen, app->cfg.nagents, app->lc.count);
 	}
 	while (!stopping) {
-		if (proc_tracker_poll(&app->proc, PROC_POLL_MS) < 0) {
+		if (proc_tracker_poll(app->proc, PROC_POLL_MS) < 0) {
 			fprintf(stderr, "agentbpf: reading kernel events failed: %s\n", strerror(errno));
 			goto cleanup;
 		}
@@ -567,9 +577,12 @@ static int run(struct app *app, bool trace)
 	ret = 0;
 cleanup:
 	server_stop(srv);
-	http_tracker_close(&app->http);
-	bus_tracker_close(&app->bus);
-	proc_tracker_close(&app->proc);
+	/* Lifecycle last: the others use its maps. */
+	for (i = NFAMILIES - 1; i >= 0; i--) {
+		if (app->up[i])
+			families[i]->close(app->fam[i]);
+		free(app->fam[i]);
+	}
 	if (stats_fd >= 0)
 		close(stats_fd);
 	lc_free(&app->lc);

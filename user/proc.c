@@ -16,6 +16,7 @@
 #include "proc.skel.h"
 #include "procfs.h"
 #include "util.h"
+#include "family.h"
 #include "verify.h"
 
 static const char *const loss_names[LOSS_MAX] = {
@@ -346,18 +347,9 @@ int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct l
 	t->skel->rodata->classify_window_ns = t->window_ns;
 	bpf_map__set_max_entries(t->skel->maps.agent_pids, cfg->max_processes);
 
-	verify_prepare(t->skel->obj);
-	ret = proc_bpf__load(t->skel);
-	verify_collect(t->skel->obj, "lifecycle");
-	if (ret) {
-		if (ret == -EPERM || ret == -EACCES)
-			snprintf(err, errlen, "not permitted to load BPF programs (%s): run as root or with CAP_BPF and CAP_PERFMON (and CAP_SYS_RESOURCE on kernels before 5.11)",
-				 strerror(-ret));
-		else
-			snprintf(err, errlen, "cannot load BPF programs: %s (run with AGENTBPF_DEBUG=1 for the verifier log)",
-				 strerror(-ret));
+	ret = family_load(t->skel->skeleton, &lifecycle_family, err, errlen);
+	if (ret)
 		goto fail;
-	}
 	t->member_hint = mmap(NULL, MEMBER_HINT_BYTES, PROT_READ | PROT_WRITE,
 			      MAP_SHARED, bpf_map__fd(t->skel->maps.member_hint), 0);
 	if (t->member_hint == MAP_FAILED) {
@@ -366,11 +358,10 @@ int proc_tracker_open(struct proc_tracker *t, const struct config *cfg, struct l
 		snprintf(err, errlen, "cannot map the member hint table: %s", strerror(-ret));
 		goto fail;
 	}
-	ret = proc_bpf__attach(t->skel);
-	if (ret) {
-		snprintf(err, errlen, "cannot attach to sched/sock tracepoints: %s", strerror(-ret));
+	ret = family_attach(t->skel->skeleton, &lifecycle_family, "the sched and sock tracepoints",
+			    err, errlen);
+	if (ret)
 		goto fail;
-	}
 	return 0;
 fail:
 	proc_tracker_close(t);
@@ -566,3 +557,66 @@ void proc_tracker_close(struct proc_tracker *t)
 	t->skel = NULL;
 	cgroup_cache_free(&t->cgroups);
 }
+
+/* ---- the lifecycle family's operations (family.h) ---- */
+
+static int lifecycle_open(void *t, const struct family_env *env, char *err, size_t errlen)
+{
+	return proc_tracker_open(t, env->cfg, env->lc, env->lock, env->btf, err, errlen);
+}
+
+static void lifecycle_render_maps(void *p, struct expo *e, bool capacity)
+{
+	struct proc_tracker *t = p;
+	struct label l = { "map", "agent_pids" };
+
+	expo_sample(e, &l, 1, capacity ? (uint64_t)t->cfg->max_processes : t->lc->count);
+}
+
+static void lifecycle_drops(void *t, uint64_t *out)
+{
+	proc_tracker_losses(t, out);
+}
+
+static const char *lifecycle_drop_name(int reason)
+{
+	return proc_loss_name(reason);
+}
+
+static struct bpf_object *lifecycle_object(void *p)
+{
+	struct proc_tracker *t = p;
+
+	return t->skel ? t->skel->obj : NULL;
+}
+
+static const char *lifecycle_hook(void)
+{
+	return "tp_btf";
+}
+
+static void lifecycle_describe(void *t, const struct family_env *env, family_say_fn say)
+{
+	say(FAMILY_OK, "load probes", "lifecycle programs loaded and attached (tp_btf)");
+}
+
+static void lifecycle_close(void *t)
+{
+	proc_tracker_close(t);
+}
+
+const struct family_ops lifecycle_family = {
+	.name = "lifecycle",
+	.title = "lifecycle",
+	.off = "agent metrics",
+	.size = sizeof(struct proc_tracker),
+	.ndrops = LOSS_MAX,
+	.open = lifecycle_open,
+	.render_maps = lifecycle_render_maps,
+	.drops = lifecycle_drops,
+	.drop_name = lifecycle_drop_name,
+	.object = lifecycle_object,
+	.hook = lifecycle_hook,
+	.describe = lifecycle_describe,
+	.close = lifecycle_close,
+};

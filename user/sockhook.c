@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "http.h"
 #include "sockhook.h"
 
 #define TRACEFS_EVENTS	"/sys/kernel/tracing/events"
@@ -46,4 +49,48 @@ const char *sock_hook_targets(enum sock_hook h)
 {
 	return h == SOCK_HOOK_FEXIT ? "fexit on sock_recvmsg/tcp_sendmsg" :
 				      "the sock_recv_length/sock_send_length tracepoints";
+}
+
+void sock_dispatch_init(struct sock_dispatch *d)
+{
+	d->hook = sock_hook_choose();
+	d->next_fd = -1;
+}
+
+void sock_dispatch_offer(struct sock_dispatch *d, int prog_array_fd)
+{
+	if (d->hook == SOCK_HOOK_TRACEPOINT)
+		d->next_fd = prog_array_fd;
+}
+
+bool sock_dispatch_runs_next(const struct sock_dispatch *d)
+{
+	return d->next_fd >= 0;
+}
+
+int sock_dispatch_join(const struct sock_dispatch *d, struct bpf_program *recv,
+		       struct bpf_program *send)
+{
+	__u32 slot;
+	int fd;
+
+	for (slot = 0; slot < HTTP_NEXT_MAX; slot++) {
+		fd = bpf_program__fd(slot == HTTP_NEXT_RECV ? recv : send);
+		if (bpf_map_update_elem(d->next_fd, &slot, &fd, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+void sock_dispatch_leave(const struct sock_dispatch *d)
+{
+	__u32 slot;
+
+	for (slot = 0; d->next_fd >= 0 && slot < HTTP_NEXT_MAX; slot++)
+		bpf_map_delete_elem(d->next_fd, &slot);
+}
+
+void sock_dispatch_withdraw(struct sock_dispatch *d)
+{
+	d->next_fd = -1;
 }
