@@ -316,18 +316,7 @@ static void bus_describe(void *p, const struct family_env *env, family_say_fn sa
 }
 
 const struct family_ops bus_family = {
-	.name = "bus",
-	.title = "message-bus",
-	.off = "message-bus metrics",
-	.size = sizeof(struct bus_tracker),
-	.ndrops = BUS_DROP_MAX,
-	.open = bus_open,
-	.render = bus_render,
-	.render_maps = bus_render_maps,
-	.drops = bus_drops,
-	.drop_name = bus_drop_name,
-	.object = bus_object,
-	.hook = bus_hook,
-	.describe = bus_describe,
-	.close = bus_close,
+	.name = "bus", .title = "message-bus", .off = "message-bus metrics",
+	.size = sizeof(struct bus_tracker), .ndrops = BUS_DROP_MAX, .render = bus_render,
+	FAMILY_OPS(bus),
 };

@@ -63,6 +63,15 @@ struct family_ops {
 	void (*close)(void *t);
 };
 
+/*
+ * The operations of a family whose functions are named prefix_open,
+ * prefix_render_maps and so on, for its struct family_ops.
+ */
+#define FAMILY_OPS(prefix)								\
+	.open = prefix##_open, .render_maps = prefix##_render_maps, .drops = prefix##_drops,	\
+	.drop_name = prefix##_drop_name, .object = prefix##_object, .hook = prefix##_hook,	\
+	.describe = prefix##_describe, .close = prefix##_close
+
 extern const struct family_ops lifecycle_family, http_family, bus_family;
 
 /*

@@ -525,18 +525,7 @@ static void http_describe(void *p, const struct family_env *env, family_say_fn s
 }
 
 const struct family_ops http_family = {
-	.name = "http",
-	.title = "HTTP",
-	.off = "HTTP request metrics",
-	.size = sizeof(struct http_tracker),
-	.ndrops = HTTP_DROP_MAX,
-	.open = http_open,
-	.render = http_render,
-	.render_maps = http_render_maps,
-	.drops = http_drops,
-	.drop_name = http_drop_name,
-	.object = http_object,
-	.hook = http_hook,
-	.describe = http_describe,
-	.close = http_close,
+	.name = "http", .title = "HTTP", .off = "HTTP request metrics",
+	.size = sizeof(struct http_tracker), .ndrops = HTTP_DROP_MAX, .render = http_render,
+	FAMILY_OPS(http),
 };

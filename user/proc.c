@@ -606,17 +606,6 @@ static void lifecycle_close(void *t)
 }
 
 const struct family_ops lifecycle_family = {
-	.name = "lifecycle",
-	.title = "lifecycle",
-	.off = "agent metrics",
-	.size = sizeof(struct proc_tracker),
-	.ndrops = LOSS_MAX,
-	.open = lifecycle_open,
-	.render_maps = lifecycle_render_maps,
-	.drops = lifecycle_drops,
-	.drop_name = lifecycle_drop_name,
-	.object = lifecycle_object,
-	.hook = lifecycle_hook,
-	.describe = lifecycle_describe,
-	.close = lifecycle_close,
+	.name = "lifecycle", .title = "lifecycle", .off = "agent metrics",
+	.size = sizeof(struct proc_tracker), .ndrops = LOSS_MAX, FAMILY_OPS(lifecycle),
 };

@@ -22,7 +22,8 @@
 #define TOP_MAX_BODY	(64 << 20)
 
 enum family {
-	F_REQUESTS, F_DURATION_BUCKET, F_PROCESSES, F_ACTIVE, F_RESTARTS, F_MESSAGES, F_NONE,
+	F_REQUESTS, F_DURATION_BUCKET, F_PROCESSES, F_ACTIVE, F_RESTARTS, F_MESSAGES, F_FAMILY_UP,
+	F_NONE,
 };
 
 /* Families by name after an optional --namespace prefix ("insa_agent_requests_total"). */
@@ -35,6 +36,7 @@ static enum family family_of(const char *name, size_t len)
 		{ "worker_active_requests", F_ACTIVE },
 		{ "worker_restarts_total", F_RESTARTS },
 		{ "message_bus_messages_total", F_MESSAGES },
+		{ "agentbpf_probe_family_up", F_FAMILY_UP },
 	};
 	size_t i, n;
 
@@ -117,6 +119,12 @@ static void fold(struct top_snapshot *s, enum family f, const char *labels, cons
 	struct top_agent *a;
 	size_t i;
 
+	if (f == F_FAMILY_UP) {
+		/* A family that is off: its columns read 0 because nothing is measured. */
+		if (!v && s->noff < TOP_MAX_OFF)
+			label(labels, lend, "family", s->off[s->noff++], sizeof(s->off[0]));
+		return;
+	}
 	label(labels, lend, f == F_ACTIVE || f == F_RESTARTS ? "worker_name" :
 	      f == F_MESSAGES ? "to_agent" : "agent_type", name, sizeof(name));
 	a = agent(s, name);
@@ -170,6 +178,7 @@ int top_parse(const char *text, struct top_snapshot *s)
 	enum family f;
 
 	s->n = 0;
+	s->noff = 0;
 	for (; *line; line = nl + 1) {
 		nl = strchr(line, '\n');
 		if (!nl)
@@ -293,6 +302,12 @@ void top_render(FILE *f, const struct top_snapshot *prev, const struct top_snaps
 		fprintf(f, "%-24.24s %5.0f %10.0f %8.1f %6s %8s %8s %8s %8.0f %8.0f %9.1f %9.1f\n",
 			a->name, a->procs, total, rows[i].rate, err, p50, p95, p99, a->inflight,
 			a->restarts, in, out);
+	}
+	if (cur->noff) {
+		fprintf(f, "off:");
+		for (i = 0; i < cur->noff; i++)
+			fprintf(f, "%s %s", i ? "," : "", cur->off[i]);
+		fprintf(f, " (not measured: their columns are not zeros; 'agentbpf check' says why)\n");
 	}
 }
 

@@ -24,9 +24,13 @@ struct top_agent {
 	double msgs_in, msgs_out;	/* message_bus_messages_total as to_agent / from_agent */
 };
 
+#define TOP_MAX_OFF	8
+
 struct top_snapshot {
 	struct top_agent a[TOP_MAX_AGENTS];
 	int n;
+	char off[TOP_MAX_OFF][32];	/* probe families that are not running */
+	int noff;
 };
 
 /* Folds a Prometheus text exposition into s (zeroed first). Returns samples used. */

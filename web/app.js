@@ -259,6 +259,13 @@ async function poll() {
     const info = family(fams, "agentbpf_build_info")[0];
     if (info)
       document.getElementById("version").textContent = info.labels.version;
+    // A probe family that did not load: its columns are not measured, not zero.
+    const off = family(fams, "agentbpf_probe_family_up").filter((x) => x.value === 0)
+      .map((x) => x.labels.family);
+    const banner = document.getElementById("off");
+    banner.hidden = !off.length;
+    banner.textContent = off.length ? `Not measured on this host: ${off.join(", ")}. ` +
+      "Their figures are absent, not zero; `agentbpf check` and the daemon's log say why." : "";
     render(snapshot(fams, Date.now()));
     status.textContent = `updated ${new Date().toLocaleTimeString()}`;
     document.body.dataset.polls = String((parseInt(document.body.dataset.polls || "0", 10)) + 1);

@@ -102,3 +102,40 @@ def test_live_view_shows_the_daemons_counts_and_renders():
         eq(struct.unpack(">II", png[16:24]), (1280, 1000), "screenshot size")
         check(len(png) > 20000, f"the screenshot is not blank ({len(png)} bytes)")
 
+
+
+def test_live_view_says_which_families_are_off():
+    """The page as served, fed a scrape of the real daemon in which the HTTP
+    family did not load (a static copy of the files and that /metrics): it
+    must say so above the tables, not show zeros silently. With every
+    family up the notice stays hidden."""
+    check(os.access(CHROMIUM, os.X_OK), "chromium is installed (make deps)")
+    site = tempfile.mkdtemp(prefix="agentbpf-liveview-")
+    cfg = 'agents:\n  - name: webagent\n    match:\n      cmdline: "*no-such-agent*"\n'
+    try:
+        with Daemon(cfg) as d:
+            for path, name in (("/", "index.html"), ("/app.js", "app.js"), ("/uplot.js", "uplot.js"),
+                               ("/uplot.css", "uplot.css"), ("/metrics", "metrics")):
+                status, _, body = d.get(path)
+                eq(status, 200, f"GET {path}")
+                with open(os.path.join(site, name), "wb") as f:
+                    f.write(body if isinstance(body, bytes) else body.encode())
+            dom = chromium(d.url + "/", "--dump-dom")
+            check(re.search(r'<p id="off" hidden(="")?>', dom), "no notice while every family runs")
+        with open(os.path.join(site, "metrics")) as f:
+            text = f.read()
+        line = re.search(r'^agentbpf_probe_family_up\{family="http",hook="[^"]+"\} 1$', text, re.M)
+        check(line, "the scrape says whether the http family is up")
+        with open(os.path.join(site, "metrics"), "w") as f:
+            f.write(text.replace(line.group(0), line.group(0)[:-1] + "0"))
+        port = free_port()
+        with Procs() as ps:
+            ps.start([PY, "-m", "http.server", "--bind", "127.0.0.1", "--directory", site, str(port)])
+            wait_port(port)
+            dom = chromium(f"http://127.0.0.1:{port}/", "--dump-dom")
+        notice = re.search(r'<p id="off"( hidden(="")?)?>(.*?)</p>', dom, re.S)
+        check(notice and not notice.group(1), f"the notice is shown ({notice and notice.group(0)})")
+        check(notice.group(3).startswith("Not measured on this host: http."),
+              f"it names the family that is off: {notice.group(3)!r}")
+    finally:
+        shutil.rmtree(site, ignore_errors=True)

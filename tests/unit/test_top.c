@@ -121,6 +121,37 @@ static void test_render_shows_rates_errors_and_interval_percentiles(void **state
 	free(out);
 }
 
+static void test_families_that_are_off_are_said(void **state)
+{
+	static const char text[] =
+		"agentbpf_probe_family_up{family=\"lifecycle\",hook=\"tp_btf\"} 1\n"
+		"agentbpf_probe_family_up{family=\"http\",hook=\"fexit\"} 0\n"
+		"agentbpf_probe_family_up{family=\"bus\",hook=\"fexit\"} 0\n"
+		"agent_processes{agent_type=\"planner\"} 2\n";
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	assert_int_equal(top_parse(text, &snap[0]), 4);
+	assert_int_equal(snap[0].noff, 2);
+	assert_string_equal(snap[0].off[0], "http");
+	assert_string_equal(snap[0].off[1], "bus");
+	f = open_memstream(&out, &len);
+	top_render(f, NULL, &snap[0], 2.0);
+	fclose(f);
+	assert_has_line(out, "off: http, bus (not measured: their columns are not zeros; 'agentbpf check' says why)");
+	free(out);
+	/* All up: no such line. */
+	assert_int_equal(top_parse(scrape_at(0), &snap[1]), top_parse(scrape_at(0), &snap[1]));
+	assert_int_equal(snap[1].noff, 0);
+	out = NULL;
+	f = open_memstream(&out, &len);
+	top_render(f, NULL, &snap[1], 2.0);
+	fclose(f);
+	assert_null(strstr(out, "off:"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,6 +159,7 @@ int main(void)
 		cmocka_unit_test(test_parse_accepts_a_namespace_and_odd_labels),
 		cmocka_unit_test(test_quantile_interpolates_like_promql),
 		cmocka_unit_test(test_render_shows_rates_errors_and_interval_percentiles),
+		cmocka_unit_test(test_families_that_are_off_are_said),
 	};
 
 	return cmocka_run_group_tests_name("top", tests, NULL, NULL);
