@@ -6,12 +6,9 @@
 #include "busmodel.h"
 #include "util.h"
 
-static const char *const family_names[BUS_FAMILY_MAX] = {
-	[BUS_LIST] = "list",
-	[BUS_STREAM] = "stream",
-	[BUS_PUBSUB] = "pubsub",
-	[BUS_NATS] = "nats",
-};
+/* In enum bus_family's order: BUS_LIST, BUS_STREAM, BUS_PUBSUB, BUS_NATS. */
+static const char *const family_names[BUS_FAMILY_MAX] = { "list", "stream", "pubsub", "nats" };
+_Static_assert(BUS_LIST == 0 && BUS_NATS == 3 && BUS_FAMILY_MAX == 4, "family_names follows enum bus_family");
 
 const char *bus_family_name(unsigned int family)
 {
