@@ -98,7 +98,7 @@ agentbpf: $(APP_OBJS) $(LIB_OBJS)
 # drive them, under ASan and UBSan (a read past the bytes or an unaligned
 # store there would be a verifier rejection or a wrong count in BPF).
 $(OUTPUT)/test_l7_%: CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover
-$(OUTPUT)/test_%: tests/unit/test_%.c tests/unit/unit.h tests/unit/busdriver.h $(LIB_OBJS) $(wildcard bpf/l7/*.h)
+$(OUTPUT)/test_%: tests/unit/test_%.c tests/unit/unit.h tests/unit/busdriver.h tests/unit/httpdriver.h $(LIB_OBJS) $(wildcard bpf/l7/*.h)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Ibpf $(filter %.c %.o,$^) -lcmocka $(LDLIBS) -o $@
 

@@ -7,8 +7,8 @@
  * layouts and what follows a head.
  */
 #include "unit.h"
-#include "l7/http1.h"
 #include "util.h"
+#include "httpdriver.h"
 
 /* The parser's view: exactly len bytes, in a buffer of their own (ASan sees overreads). */
 static bool start(const char *text, size_t len, bool resp, uint8_t *method, uint16_t *code)
@@ -93,34 +93,6 @@ static void test_status_lines(void **state)
 	assert_false(start("HTTP/1.1 2x0 OK\r\n", 17, true, &method, &code));
 	assert_false(start("HTTP/2.0 200 OK\r\n", 17, true, &method, &code));
 	assert_false(start("GET / HTTP/1.1\r\n", 16, true, &method, &code));
-}
-
-/* Feeds text to the chunk framing as a parser would: lines read, data skipped by count. */
-static size_t frame_chunked(const char *text, size_t len, size_t piece, bool *ended)
-{
-	struct http_body st = { .chunk_state = CH_SIZE };
-	size_t off = 0;
-
-	*ended = false;
-	while (off < len && !*ended) {
-		if (st.chunk_state == CH_DATA) {
-			size_t skip = st.remaining < len - off ? st.remaining : len - off;
-
-			off += skip;
-			st.remaining -= skip;
-			if (!st.remaining)
-				st.chunk_state = CH_SIZE;
-			continue;
-		}
-		size_t n = len - off;
-
-		if (n > piece)
-			n = piece;
-		if (n > HTTP_CHUNK_LINE)
-			n = HTTP_CHUNK_LINE;
-		off += http_chunk_lines(&st, text + off, n, ended);
-	}
-	return off;
 }
 
 static void test_chunked_bodies_end_where_their_framing_says(void **state)
@@ -225,29 +197,6 @@ static void test_long_and_binary_paths_stay_bounded(void **state)
 }
 
 /* ---- heads ---- */
-
-/* A window as http.bpf.c's scratch holds one: HTTP_WINDOW + 32 bytes, len of them used. */
-static char *window_of(const char *text, size_t len, struct http_head *h)
-{
-	char *w = calloc(1, HTTP_WINDOW + 32);
-
-	assert_true(len <= HTTP_WINDOW);
-	memcpy(w, text, len);
-	memset(h, 0, sizeof(*h));
-	h->len = len;
-	return w;
-}
-
-/* Runs the scan as scan_step() does. Returns the steps taken. */
-static unsigned scan(struct http_head *h, const char *w)
-{
-	unsigned steps = 0;
-
-	while (steps < HTTP_WINDOW && !http_head_line(h, w))
-		steps++;
-	assert_true(steps < HTTP_WINDOW);
-	return steps;
-}
 
 static void test_framing_headers_in_any_case(void **state)
 {
