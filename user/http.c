@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 #include "http.skel.h"
 #include "http_user.h"
+#include "httpmodel.h"
 #include "proc_user.h"
 #include "sockhook.h"
 #include "util.h"
@@ -152,51 +153,10 @@ static int http_open(void *p, const struct family_env *env, char *err, size_t er
 	return 0;
 }
 
-/* What one label set has seen: by status, and its histograms. */
-struct http_series {
-	uint32_t agent;
-	uint16_t code;
-	uint8_t method;
-	const char *route;	/* label value; NULL when routes are not labelled */
-	uint64_t count[HTTP_STATUS_MAX];
-	struct http_stats sum;	/* all statuses; its count is unused */
-};
-
 struct route_name {
 	uint32_t agent, id;	/* id 0: free slot */
 	char route[HTTP_ROUTE_LEN + 1];
 };
-
-static void stats_add(struct http_stats *a, const struct http_stats *b)
-{
-	int i;
-
-	a->duration_ns += b->duration_ns;
-	a->req_bytes += b->req_bytes;
-	a->resp_bytes += b->resp_bytes;
-	for (i = 0; i <= HTTP_MAX_BUCKETS; i++)
-		a->duration_buckets[i] += b->duration_buckets[i];
-	for (i = 0; i <= HTTP_SIZE_BUCKETS; i++) {
-		a->req_size_buckets[i] += b->req_size_buckets[i];
-		a->resp_size_buckets[i] += b->resp_size_buckets[i];
-	}
-}
-
-static void series_add(struct http_series *a, const struct http_series *b)
-{
-	int i;
-
-	for (i = 0; i < HTTP_STATUS_MAX; i++)
-		a->count[i] += b->count[i];
-	stats_add(&a->sum, &b->sum);
-}
-
-/* One CPU's value of a kernel series, whose key carries the status. */
-static void add_cpu_stats(struct http_series *a, uint8_t status, const struct http_stats *v)
-{
-	a->count[status % HTTP_STATUS_MAX] += v->count;
-	stats_add(&a->sum, v);
-}
 
 /* The route of an id, read from the kernel once and then remembered. */
 static const char *route_name(struct http_tracker *t, uint32_t agent, uint32_t id)
@@ -234,21 +194,6 @@ static const char *route_name(struct http_tracker *t, uint32_t agent, uint32_t i
 	memcpy(r->route, val.route, HTTP_ROUTE_LEN);
 	r->route[HTTP_ROUTE_LEN] = '\0';
 	return config_route_label(t->cfg, r->route);
-}
-
-static int cmp_series(const void *pa, const void *pb)
-{
-	const struct http_series *a = pa, *b = pb;
-
-	if (a->agent != b->agent)
-		return a->agent < b->agent ? -1 : 1;
-	if (a->method != b->method)
-		return a->method - b->method;
-	if (a->code != b->code)
-		return a->code - b->code;
-	if (a->route != b->route)
-		return strcmp(a->route ? a->route : "", b->route ? b->route : "");
-	return 0;
 }
 
 /* Label sets read so far, one series each (CPUs summed). */
@@ -291,7 +236,7 @@ static void add_batch(void *ctx, const struct map_read *r)
 		s->method = k->method < HTTP_M_MAX ? k->method : HTTP_M_OTHER;
 		s->route = k->route ? route_name(t, k->agent, k->route) : NULL;
 		for (c = 0; c < t->ncpu; c++)
-			add_cpu_stats(s, k->status, map_read_val(r, vsize, t->ncpu, i, c));
+			http_series_add_cpu(s, k->status, map_read_val(r, vsize, t->ncpu, i, c));
 		sr->n++;
 	}
 }
@@ -305,7 +250,6 @@ static void add_batch(void *ctx, const struct map_read *r)
 static int read_series(struct http_tracker *t, struct http_series **out)
 {
 	struct series_read sr = { .t = t };
-	uint32_t i, w;
 
 	/*
 	 * Ids of routes the kernel dropped and registered anew pile up in the
@@ -320,16 +264,7 @@ static int read_series(struct http_tracker *t, struct http_series **out)
 		      sizeof(struct http_stats), t->ncpu, &t->batch, add_batch, &sr);
 	t->stats_entries = sr.n;
 	*out = sr.v;
-	if (!sr.v)
-		return 0;
-	qsort(sr.v, sr.n, sizeof(*sr.v), cmp_series);
-	for (i = 0, w = 0; i < sr.n; i++) {
-		if (w && !cmp_series(&sr.v[w - 1], &sr.v[i]))
-			series_add(&sr.v[w - 1], &sr.v[i]);
-		else
-			sr.v[w++] = sr.v[i];
-	}
-	return w;
+	return sr.v ? http_series_merge(sr.v, sr.n) : 0;
 }
 
 static void read_active(struct http_tracker *t, uint64_t *active)
@@ -413,7 +348,7 @@ static void http_render(void *p, struct expo *e)
 	if (!agents || !active)
 		goto cleanup;
 	for (i = 0; i < n; i++)
-		series_add(&agents[series[i].agent], &series[i]);
+		http_series_add(&agents[series[i].agent], &series[i]);
 	for (a = 0; a < cfg->nagents; a++)
 		agents[a].agent = a;
 	read_active(t, active);
