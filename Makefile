@@ -96,9 +96,9 @@ agentbpf: $(APP_OBJS) $(LIB_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # The protocol parsers in bpf/l7/ compile on the host too: the unit tests
-# drive them, under ASan and UBSan (a read past the bytes or an unaligned
-# store there would be a verifier rejection or a wrong count in BPF).
-$(OUTPUT)/test_l7_%: CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover
+# drive them under ASan and UBSan, with char signed as in BPF (clang's BPF
+# target) whatever the host.
+$(OUTPUT)/test_l7_%: CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover -fsigned-char
 $(OUTPUT)/test_%: tests/unit/test_%.c tests/unit/unit.h tests/unit/busdriver.h tests/unit/httpdriver.h $(LIB_OBJS) $(wildcard bpf/l7/*.h)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Ibpf $(filter %.c %.o,$^) -lcmocka $(LDLIBS) -o $@

@@ -315,6 +315,8 @@ static void bus_describe(void *p, const struct family_env *env, family_say_fn sa
 	    "message-bus programs loaded and attached to their own hooks");
 }
 
+_Static_assert(BUS_DROP_MAX <= FAMILY_MAX_DROPS, "the daemon renders FAMILY_MAX_DROPS reasons");
+
 const struct family_ops bus_family = {
 	.name = "bus", .title = "message-bus", .off = "message-bus metrics",
 	.size = sizeof(struct bus_tracker), .ndrops = BUS_DROP_MAX, .render = bus_render,

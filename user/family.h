@@ -3,7 +3,8 @@
  * A probe family as the daemon sees it: one BPF object with its loader and
  * scrape-time reader behind one struct of operations, in the spirit of
  * node_exporter's collector registry. The daemon (run, trace) and check loop
- * over families[]: adding a family is its own files and one line there.
+ * over families[]: adding a family is its own files and one line there
+ * (and NFAMILIES).
  */
 #ifndef AGENTBPF_FAMILY_H
 #define AGENTBPF_FAMILY_H
@@ -34,6 +35,9 @@ struct family_env {
 	struct sock_dispatch *sock;	/* the socket-call layer (sockhook.h) */
 };
 
+/* Drop reasons a family may have (each family asserts its own count). */
+#define FAMILY_MAX_DROPS	32
+
 /* check's verdicts, in the order of its tags. */
 enum family_verdict { FAMILY_OK, FAMILY_INFO, FAMILY_FAIL };
 
@@ -46,7 +50,7 @@ struct family_ops {
 	const char *title;	/* in messages: "the %s BPF programs" */
 	const char *off;	/* what a failed open turns off, for the warning */
 	size_t size;		/* of its tracker, the t of the operations */
-	int ndrops;		/* its reasons of agentbpf_events_dropped_total */
+	int ndrops;		/* its reasons of agentbpf_events_dropped_total, <= FAMILY_MAX_DROPS */
 	/* Opens, loads and attaches; err gets one line naming the fix. */
 	int (*open)(void *t, const struct family_env *env, char *err, size_t errlen);
 	/* Its series of /metrics; NULL for lifecycle, whose the daemon renders with /proc's. */

@@ -459,6 +459,8 @@ static void http_describe(void *p, const struct family_env *env, family_say_fn s
 	    "at the read that returns it (no sk_data_ready before Linux 6.4)");
 }
 
+_Static_assert(HTTP_DROP_MAX <= FAMILY_MAX_DROPS, "the daemon renders FAMILY_MAX_DROPS reasons");
+
 const struct family_ops http_family = {
 	.name = "http", .title = "HTTP", .off = "HTTP request metrics",
 	.size = sizeof(struct http_tracker), .ndrops = HTTP_DROP_MAX, .render = http_render,

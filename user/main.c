@@ -256,7 +256,7 @@ static void render_self(struct app *app, struct expo *e)
 {
 	static const char *const ev_names[] = { NULL, "exec", "fork", "exit", "listen" };
 	struct bpf_object *objs[NFAMILIES];
-	uint64_t drops[64];
+	uint64_t drops[FAMILY_MAX_DROPS];
 	struct label l[2];
 	int i, k;
 
@@ -297,7 +297,7 @@ static void render_self(struct app *app, struct expo *e)
 		    "Events that could not be accounted, by reason; any increase means some counts are low.");
 	for (i = 0; i < NFAMILIES; i++) {
 		memset(drops, 0, sizeof(drops));
-		if (family_up(app, i) && families[i]->ndrops <= (int)ARRAY_SIZE(drops))
+		if (family_up(app, i))
 			families[i]->drops(app->fam[i], drops);
 		for (k = 0; k < families[i]->ndrops; k++) {
 			l[0] = (struct label){ "reason", families[i]->drop_name(k) };

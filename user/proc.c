@@ -605,6 +605,8 @@ static void lifecycle_close(void *t)
 	proc_tracker_close(t);
 }
 
+_Static_assert(LOSS_MAX <= FAMILY_MAX_DROPS, "the daemon renders FAMILY_MAX_DROPS reasons");
+
 const struct family_ops lifecycle_family = {
 	.name = "lifecycle", .title = "lifecycle", .off = "agent metrics",
 	.size = sizeof(struct proc_tracker), .ndrops = LOSS_MAX, FAMILY_OPS(lifecycle),

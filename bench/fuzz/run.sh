@@ -33,7 +33,7 @@ fi
 found=0
 for t in "${targets[@]}"; do
 	mkdir -p "$OUT/$t"
-	AFL_USE_ASAN=1 AFL_USE_UBSAN=1 afl-cc -O1 -g -std=gnu11 -D_GNU_SOURCE \
+	AFL_USE_ASAN=1 AFL_USE_UBSAN=1 afl-cc -O1 -g -std=gnu11 -D_GNU_SOURCE -fsigned-char \
 		-I"$REPO/include" -I"$REPO/bpf" -I"$REPO/user" -I"$REPO/tests/unit" \
 		"$FUZZ_DIR/fuzz_$t.c" -o "$OUT/$t/fuzz_$t" 2>"$OUT/$t/build.log" || {
 		echo "fuzz: building fuzz_$t failed: $OUT/$t/build.log" >&2; exit 1; }
@@ -42,6 +42,7 @@ for t in "${targets[@]}"; do
 	AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
 		timeout $((seconds + 60)) afl-fuzz -V "$seconds" -m none -t 1000 \
 		-i "$FUZZ_DIR/seeds/$t" -o "$OUT/$t/out" -- "$OUT/$t/fuzz_$t" >"$OUT/$t/afl.log" 2>&1
+	status=$?
 	stats=$OUT/$t/out/default/fuzzer_stats
 	crashes=$(ls "$OUT/$t/out/default/crashes" 2>/dev/null | grep -vc README)
 	hangs=$(ls "$OUT/$t/out/default/hangs" 2>/dev/null | grep -vc README)
@@ -49,5 +50,10 @@ for t in "${targets[@]}"; do
 	paths=$(awk -F: '/^corpus_count/ {gsub(/ /, "", $2); print $2}' "$stats" 2>/dev/null)
 	echo "fuzz_$t: ${execs:-0} executions, ${paths:-0} inputs in the corpus, $crashes crashes, $hangs hangs"
 	[ "$crashes" -gt 0 ] || [ "$hangs" -gt 0 ] && found=1
+	# A run that did not fuzz (a seed crashed in the dry run) is no pass.
+	if [ "$status" -ne 0 ] || [ "${execs:-0}" -eq 0 ]; then
+		echo "fuzz_$t: afl-fuzz exited $status after ${execs:-0} executions: see $OUT/$t/afl.log" >&2
+		found=1
+	fi
 done
 exit $found

@@ -5,8 +5,8 @@
  * window of bytes a step reads, payload bytes skipped or captured, and the
  * accounting the parsers report to. The accounting (queues, flows, depths,
  * cache, processing times, drops) is defined by whoever includes them:
- * bpf/bus.bpf.c with its maps, tests/unit/test_l7_bus.c with counters it
- * checks.
+ * bpf/bus.bpf.c with its maps, tests/unit/busdriver.h with counters that
+ * test_l7_resp.c, test_l7_nats.c and bench/fuzz/fuzz_bus.c check.
  */
 #ifndef AGENTBPF_L7_BUS_CONN_H
 #define AGENTBPF_L7_BUS_CONN_H

@@ -3,7 +3,7 @@
  * The NATS client protocol's parse step, a function of (connection,
  * window): lines split into tokens, payloads skipped by length.
  * bpf/bus.bpf.c calls it on the bytes of each socket call; it compiles on
- * the host too (tests/unit/test_l7_bus.c).
+ * the host too (tests/unit/test_l7_nats.c).
  */
 #ifndef AGENTBPF_L7_NATS_H
 #define AGENTBPF_L7_NATS_H

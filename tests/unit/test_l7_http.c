@@ -363,11 +363,16 @@ static void test_a_head_laid_out_otherwise_is_scanned(void **state)
 		"Content-Type: text/html\r\nContent-Length: 10737418240\r\n"
 		"Last-Modified: Mon, 07 Dec 2026 16:00:00 GMT\r\nConnection: keep-alive\r\n"
 		"ETag: \"6571e1c1-3db\"\r\nAccept-Ranges: bytes\r\n\r\n",
-		/* A header's name changed where a framing header could be. */
+		/* A framing header where another was: the line ends move with it. */
 		"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 17:00:01 GMT\r\n"
 		"Content-Type: text/html\r\nContent-Length: 1073741824\r\n"
 		"Transfer-Encoding: chunked, xy\r\nConnection: keep-alive\r\n"
 		"ETag: \"6571e1c1-3db\"\r\nAccept-Ranges: bytes\r\n\r\n",
+		/* The same, every line as long as before: only the name tells. */
+		"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 17:00:01 GMT\r\n"
+		"Content-Type: text/html\r\nContent-Length: 1073741824\r\n"
+		"Transfer-Encoding: gzip, deflate, br,chunked\r\nConnection: keep-alive\r\n"
+		"ETag: \"6571e1c0-40000000\"\r\nAccept-Ranges: bytes\r\n\r\n",
 		/* Too short for the kept headers. */
 		"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n\r\n",
 	};

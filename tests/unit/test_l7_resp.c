@@ -358,6 +358,20 @@ static void test_what_is_not_resp_is_lost_and_counted(void **state)
 	}
 }
 
+static void test_an_empty_key_registers_no_queue(void **state)
+{
+	struct bus_conn *c = bus_conn_new(PROTO_REDIS);
+
+	/* Redis takes "" as a key; it names no queue, as in bus.bpf.c. */
+	bus_feed_str(c, DIR_OUT, "*3\r\n$5\r\nLPUSH\r\n$0\r\n\r\n$1\r\nx\r\n");
+	bus_feed_str(c, DIR_IN, ":1\r\n");
+	assert_int_not_equal(c->proto, PROTO_LOST);
+	assert_int_equal(acct.nq, 2);
+	assert_int_equal(acct.q[BUS_QUEUE_NONE].flows[BUS_PRODUCED], 1);
+	assert_int_equal(c->qlen, 0);
+	free(c);
+}
+
 static void test_inline_commands_are_answered_like_any(void **state)
 {
 	struct bus_conn *c = bus_conn_new(PROTO_REDIS);
@@ -390,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_cache_reads),
 		cmocka_unit_test(test_a_payload_past_a_window_is_skipped_by_length),
 		cmocka_unit_test(test_what_is_not_resp_is_lost_and_counted),
+		cmocka_unit_test(test_an_empty_key_registers_no_queue),
 		cmocka_unit_test(test_inline_commands_are_answered_like_any),
 	};
 

@@ -142,7 +142,10 @@ static void test_families_that_are_off_are_said(void **state)
 	assert_has_line(out, "off: http, bus (not measured: their columns are not zeros; 'agentbpf check' says why)");
 	free(out);
 	/* All up: no such line. */
-	assert_int_equal(top_parse(scrape_at(0), &snap[1]), top_parse(scrape_at(0), &snap[1]));
+	assert_int_equal(top_parse("agentbpf_probe_family_up{family=\"lifecycle\",hook=\"tp_btf\"} 1\n"
+				   "agentbpf_probe_family_up{family=\"http\",hook=\"tp_btf\"} 1\n"
+				   "agentbpf_probe_family_up{family=\"bus\",hook=\"tp_btf\"} 1\n",
+				   &snap[1]), 3);
 	assert_int_equal(snap[1].noff, 0);
 	out = NULL;
 	f = open_memstream(&out, &len);
