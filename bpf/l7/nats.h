@@ -109,7 +109,7 @@ __noinline int bus_nats_step(struct bus_conn *c, struct window *win)
 			d->cap[d->cap_len & (BUS_QUEUE_LEN - 1)] = ch;
 			d->cap_len++;
 		}
-		d->num = ch >= '0' && ch <= '9' ? d->num * 10 + (ch - '0') : 0;
+		d->num = ch >= '0' && ch <= '9' ? l7_decimal(d->num, ch) : 0;
 	}
 	x->w->st.pos = pos + k;
 	if (!line_end)

@@ -977,7 +977,7 @@ static __always_inline int line_part(struct walk *x)
 				break;
 			ch = buf[(pos + k) & (BUS_WINDOW - 1)];
 			if (ch >= '0' && ch <= '9')
-				num = num * 10 + (ch - '0');
+				num = l7_decimal(num, ch);
 			else if (ch == '-')
 				d->neg = 1;
 		}

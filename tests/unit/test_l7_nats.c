@@ -136,6 +136,23 @@ static void test_a_large_payload_is_skipped_by_length(void **state)
 	free(in);
 }
 
+static void test_a_size_past_64_bits_wraps(void **state)
+{
+	struct bus_conn *c = bus_conn_new(PROTO_NATS);
+
+	/*
+	 * Found by bench/fuzz: the size overflowed a signed number, undefined
+	 * on the host. It wraps as in BPF: 123456789012345678901234567890 is
+	 * 14083847773837265618 modulo 2^64, its payload as long as that.
+	 */
+	bus_feed_str(c, DIR_IN, "MSG jobs 1 123456789012345678901234567890\r\nhello");
+	assert_int_not_equal(c->proto, PROTO_LOST);
+	assert_int_equal(flow_of("jobs", BUS_CONSUMED), 1);
+	assert_int_equal(c->dirs[DIR_IN].state, R_BULK);
+	assert_true(c->dirs[DIR_IN].remaining == 14083847773837265618ull + 2 - 5);
+	free(c);
+}
+
 static void test_operations_the_wrong_way_lose_the_stream(void **state)
 {
 	struct bus_conn *c = bus_conn_new(PROTO_NATS);
@@ -161,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_a_reply_in_an_inbox_is_no_work),
 		cmocka_unit_test(test_hmsg_status_messages_are_not_messages),
 		cmocka_unit_test(test_a_large_payload_is_skipped_by_length),
+		cmocka_unit_test(test_a_size_past_64_bits_wraps),
 		cmocka_unit_test(test_operations_the_wrong_way_lose_the_stream),
 	};
 

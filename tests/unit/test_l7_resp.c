@@ -372,6 +372,24 @@ static void test_an_empty_key_registers_no_queue(void **state)
 	free(c);
 }
 
+static void test_numbers_past_64_bits_wrap(void **state)
+{
+	struct bus_conn *c = bus_conn_new(PROTO_REDIS);
+
+	/*
+	 * Found by bench/fuzz: a RESP3 big number (or a bogus length) takes the
+	 * walker's number past 64 bits. It wraps, as in BPF, without undefined
+	 * behaviour on the host, and the pairing goes on: the big number
+	 * answers DEBUG, the LLEN's reply sets a depth.
+	 */
+	bus_feed_str(c, DIR_OUT, "*1\r\n$5\r\nDEBUG\r\n*2\r\n$4\r\nLLEN\r\n$1\r\nq\r\n");
+	bus_feed_str(c, DIR_IN, "(3492890328409238509324850943850943825024385\r\n:7\r\n");
+	assert_int_not_equal(c->proto, PROTO_LOST);
+	assert_int_equal(acct.q[queue_named("q")].depth, 7);
+	assert_int_equal(c->qlen, 0);
+	free(c);
+}
+
 static void test_inline_commands_are_answered_like_any(void **state)
 {
 	struct bus_conn *c = bus_conn_new(PROTO_REDIS);
@@ -405,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_a_payload_past_a_window_is_skipped_by_length),
 		cmocka_unit_test(test_what_is_not_resp_is_lost_and_counted),
 		cmocka_unit_test(test_an_empty_key_registers_no_queue),
+		cmocka_unit_test(test_numbers_past_64_bits_wrap),
 		cmocka_unit_test(test_inline_commands_are_answered_like_any),
 	};
 
