@@ -767,8 +767,9 @@ static __always_inline int line_done(struct walk *x)
 	u32 depth = d->depth;
 	s64 n;
 
+	/* Unsigned, as BPF computes it: no undefined overflow on the host (bench/fuzz). */
 	if (d->neg)
-		d->num = -d->num;
+		d->num = (s64)(0 - (u64)d->num);
 	n = d->num;
 
 	switch (d->type) {
@@ -779,7 +780,7 @@ static __always_inline int line_done(struct walk *x)
 		if (n < 0)
 			return VALUE_NIL;
 		if (d->type == '%')
-			n *= 2;
+			n = (s64)((u64)n * 2);
 		if (depth == d->base && x->w->st.dir == DIR_IN)
 			d->map_top = d->type == '%';
 		if (depth == 0)

@@ -386,7 +386,15 @@ static void test_numbers_past_64_bits_wrap(void **state)
 	bus_feed_str(c, DIR_IN, "(3492890328409238509324850943850943825024385\r\n:7\r\n");
 	assert_int_not_equal(c->proto, PROTO_LOST);
 	assert_int_equal(acct.q[queue_named("q")].depth, 7);
+	/* A negative number whose magnitude does not fit. */
+	bus_feed_str(c, DIR_OUT, "*1\r\n$5\r\nDEBUG\r\n");
+	bus_feed_str(c, DIR_IN, ":-9223372036854775808\r\n");
 	assert_int_equal(c->qlen, 0);
+	/* A RESP3 map's count is doubled (keys and values), past 63 bits too: its elements wait. */
+	bus_feed_str(c, DIR_OUT, "*1\r\n$5\r\nDEBUG\r\n");
+	bus_feed_str(c, DIR_IN, "%6574006649383434467\r\n");
+	assert_int_not_equal(c->proto, PROTO_LOST);
+	assert_int_equal(c->qlen, 1);
 	free(c);
 }
 
