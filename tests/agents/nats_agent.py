@@ -51,12 +51,15 @@ class Nats:
         while self.line() != b"PONG":
             pass
 
-    def messages(self):
-        """Reads what has arrived; returns the MSGs and HMSGs in it that are
-        messages (status-only HMSGs, "NATS/1.0 100 ...", counted apart)."""
+    def messages(self, until_pong=False):
+        """Reads what has arrived (with until_pong, up to a PONG); returns the
+        MSGs and HMSGs in it that are messages (status-only HMSGs,
+        "NATS/1.0 100 ...", counted apart)."""
         n = 0
-        while b"\r\n" in self.buf:
+        while b"\r\n" in self.buf or until_pong:
             line = self.line()
+            if line == b"PONG" and until_pong:
+                break
             if line.startswith((b"MSG ", b"HMSG ")):
                 size = int(line.split()[-1])
                 while len(self.buf) < size + 2:
@@ -112,13 +115,12 @@ def main():
                 got += new
             if sys.stdin in r:
                 sys.stdin.readline()
-                n.s.setblocking(False)
-                try:
-                    n.buf += n.s.recv(1 << 20)
-                except BlockingIOError:
-                    pass
-                n.s.setblocking(True)
-                got += n.messages()
+                # The publisher's flush returned once the server routed its
+                # messages, not once they reached us (a slow guest showed
+                # it): the server answers our PING after every delivery it
+                # queued for us before it.
+                n.s.sendall(b"PING\r\n")
+                got += n.messages(until_pong=True)
                 break
         out["received"] = got
         out["statuses"] = n.statuses
