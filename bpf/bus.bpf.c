@@ -211,13 +211,10 @@ __noinline u32 bus_queue_of(struct bus_conn *c, u32 hash, const char (*name_buf)
 		return BUS_QUEUE_NONE;
 	if (len > BUS_QUEUE_LEN)
 		len = BUS_QUEUE_LEN;
-	if (c->last_hash == hash && c->last_len == len && c->last_family == family &&
-	    c->last_queue)
-		return c->last_queue;
 	/*
-	 * NATS request/reply inboxes are one subject per request, and the
-	 * system's "$" subjects (JetStream's API and acks, $SYS) one per call
-	 * or message: not queues.
+	 * queue_of() has taken the cached answer already. NATS request/reply
+	 * inboxes are one subject per request, and the system's "$" subjects
+	 * (JetStream's API and acks, $SYS) one per call or message: not queues.
 	 */
 	if (family == BUS_NATS &&
 	    ((len > 7 && (lower8(name) & 0x00ffffffffffffffull) ==

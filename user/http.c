@@ -114,11 +114,11 @@ static int http_open(void *p, const struct family_env *env, char *err, size_t er
 	 */
 	if (cfg->start_at_read || !kernel_has_tracepoint("sock", "sk_data_ready"))
 		bpf_program__set_autoload(t->skel->progs.http_data_ready, false);
-	t->hook = env->sock->hook;
-	sock_hook_select(t->hook, t->skel->progs.http_recv, t->skel->progs.http_send,
+	sock_hook_select(env->sock->hook, t->skel->progs.http_recv, t->skel->progs.http_send,
 			 t->skel->progs.http_recv_fexit, t->skel->progs.http_send_fexit);
 	/* tcp_sendpage is gone since 6.5, where sendfile goes through tcp_sendmsg. */
-	bpf_program__set_autoload(t->skel->progs.http_sendpage_fexit, t->hook == SOCK_HOOK_FEXIT &&
+	bpf_program__set_autoload(t->skel->progs.http_sendpage_fexit,
+				  env->sock->hook == SOCK_HOOK_FEXIT &&
 				  libbpf_find_vmlinux_btf_id("tcp_sendpage", BPF_TRACE_FEXIT) >= 0);
 	/* Label sets an agent can have: 3 statuses, times what the labels add. */
 	if (cfg->label_route)
@@ -138,8 +138,8 @@ static int http_open(void *p, const struct family_env *env, char *err, size_t er
 	if (!ret)
 		ret = family_load(t->skel->skeleton, &http_family, err, errlen);
 	if (!ret)
-		ret = family_attach(t->skel->skeleton, &http_family, sock_hook_targets(t->hook), err,
-				    errlen);
+		ret = family_attach(t->skel->skeleton, &http_family,
+				    sock_hook_targets(env->sock->hook), err, errlen);
 	if (!ret)
 		ret = family_join_ring(env, &http_family, t->skel->maps.http_events, on_request, t,
 				       err, errlen);
@@ -452,7 +452,7 @@ static void http_describe(void *p, const struct family_env *env, family_say_fn s
 	struct http_tracker *t = p;
 
 	say(FAMILY_OK, "load probes", "HTTP programs loaded and attached to %s",
-	    sock_hook_targets(t->hook));
+	    sock_hook_targets(env->sock->hook));
 	say(FAMILY_INFO, "request start", "%s", starts_at_arrival(t) ?
 	    "when its bytes reach the socket (sk_data_ready)" :
 	    env->cfg->start_at_read ? "at the read that returns it (request_start: read)" :

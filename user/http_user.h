@@ -21,7 +21,6 @@ struct sock_dispatch;
 
 struct http_tracker {
 	struct http_bpf *skel;
-	int hook;			/* enum sock_hook its programs use */
 	struct sock_dispatch *dispatch;	/* its programs run the next family's */
 	const struct config *cfg;
 	struct trace_out trace;
