@@ -97,8 +97,8 @@ agentbpf: $(APP_OBJS) $(LIB_OBJS)
 
 # The protocol parsers in bpf/l7/ compile on the host too: the unit tests
 # drive them under ASan and UBSan, with char signed as in BPF (clang's BPF
-# target) whatever the host.
-$(OUTPUT)/test_l7_%: CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover -fsigned-char
+# target) whatever the host. Private: the objects it links are the daemon's too.
+$(OUTPUT)/test_l7_%: private CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover -fsigned-char
 $(OUTPUT)/test_%: tests/unit/test_%.c tests/unit/unit.h tests/unit/busdriver.h tests/unit/httpdriver.h $(LIB_OBJS) $(wildcard bpf/l7/*.h)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Ibpf $(filter %.c %.o,$^) -lcmocka $(LDLIBS) -o $@

@@ -2,7 +2,9 @@
 /*
  * HTTP/1.x server side: every request a matched agent receives, timed from
  * the read that made its first byte available to the agent until the write
- * that hands the last byte of its response to the kernel.
+ * that hands the last byte of its response to the kernel. Client side: every
+ * call an agent makes, from the write of its first request byte until the
+ * read that returns the last byte of the response, by peer.
  *
  * Hooks are the sock_recv_length / sock_send_length tracepoints, which fire
  * after each socket recvmsg/sendmsg in the calling task; the syscall's buffer
@@ -37,12 +39,21 @@ const volatile bool label_route = false;
 const volatile __u32 max_routes = 100;
 /* `agentbpf trace`: one ring buffer event per finished request. */
 const volatile bool trace_requests = false;
+/* The agents' own calls (client connections) are followed too. */
+const volatile bool outbound = true;
+/* Distinct peers of outbound calls; the rest count as peer "other". */
+const volatile __u32 max_peers = 100;
 /* Remote ports of connections that are not HTTP (the message-bus ports). */
 const volatile __u16 other_ports[HTTP_OTHER_PORTS] = {};
 _Static_assert(HTTP_OTHER_PORTS == SOCKIO_MAX_PORTS, "remote_port_in() reads SOCKIO_MAX_PORTS ports");
 const volatile __u32 nother_ports = 0;
 
-enum role { ROLE_UNKNOWN, ROLE_SERVER, ROLE_OTHER };
+/*
+ * A connection's side: the agent answers requests on it (server), makes
+ * them (client), or it is no HTTP the agent speaks first or answers.
+ */
+enum role { ROLE_UNKNOWN, ROLE_SERVER, ROLE_OTHER, ROLE_CLIENT };
+/* Of the messages, not of the calls: a client's requests are its writes. */
 enum dir { DIR_REQ, DIR_RESP };
 enum parse_state {
 	P_IDLE,		/* expecting the start of a message */
@@ -90,11 +101,16 @@ struct http_conn {
 	__u8 qlen;
 	__u8 resp_cut;		/* a response's framing was lost on the way */
 	__u8 undecided;		/* calls seen before the role was known */
-	__u8 pad1;
+	__u8 port_noted;	/* a server's port is in http_server_ports */
 	__u16 code;
-	__u16 pad;
+	__u16 lport;		/* local port, host order */
 	__u32 seq;		/* requests seen on this connection */
-	__u32 pad2;
+	__u32 peer;		/* a client's: its peer id, HTTP_PEER_NONE until its first request */
+	__u32 netns;		/* inode of the socket's network namespace */
+	__u16 dport;		/* remote port, host order */
+	__u8 family;
+	__u8 pad1;
+	__u8 daddr[16];		/* remote address; IPv4 in the first 4 bytes */
 	__u64 peer_closed_ns;	/* the client's FIN arrived */
 	__u64 data_ready_ns;	/* bytes of a next request became readable */
 	__u64 resp_start_ns;
@@ -139,6 +155,8 @@ struct scratch {
 	struct http_route_state route;
 	struct http_head head;
 	struct call call;
+	struct http_peer peer;		/* a peer being registered */
+	u32 host_pos, host_len, host_at;	/* the Host header search */
 };
 
 /*
@@ -176,6 +194,38 @@ struct {
 	__type(value, struct http_stats);
 } http_stats SEC(".maps");
 
+/* Sized by the loader from the agents, max_peers and request labels. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 8192);
+	__type(key, struct http_out_key);
+	__type(value, struct http_out_stats);
+} http_out_stats SEC(".maps");
+
+/* Peer id -> whom the calls went to; sized by the loader: max_peers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 100);
+	__type(key, u32);
+	__type(value, struct http_peer);
+} http_peers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u32);
+} http_peer_count SEC(".maps");
+
+/* Ports agents answered HTTP on: which agent an outbound call reached. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct http_server_port);
+	__type(value, u32);
+} http_server_ports SEC(".maps");
+
 /* Sized by the loader: agents * max_routes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -193,7 +243,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, AGENTBPF_MAX_AGENTS);
+	__uint(max_entries, 2 * AGENTBPF_MAX_AGENTS);
 	__type(key, u32);
 	__type(value, struct http_active);
 } http_active SEC(".maps");
@@ -229,6 +279,7 @@ static const u64 size_bounds[HTTP_SIZE_BUCKETS] = HTTP_SIZE_BOUNDS;
 
 /* Initial values for new map entries; too big for the BPF stack. */
 static struct http_stats zero_stats;
+static struct http_out_stats zero_out_stats;
 static struct carry zero_carry;
 
 static __always_inline void count_drop(u32 reason)
@@ -263,9 +314,10 @@ static __always_inline u32 size_bucket(u64 v)
  */
 enum active_change { REQ_STARTED, REQ_FINISHED, REQ_CLOSED };
 
-static __always_inline void active_add(u32 agent, enum active_change what)
+static __always_inline void active_add(struct http_conn *c, enum active_change what)
 {
-	struct http_active *act = bpf_map_lookup_elem(&http_active, &agent);
+	u32 slot = c->agent + (c->role == ROLE_CLIENT ? AGENTBPF_MAX_AGENTS : 0);
+	struct http_active *act = bpf_map_lookup_elem(&http_active, &slot);
 
 	if (!act)
 		return;
@@ -306,18 +358,114 @@ static __always_inline void route_abandoned(struct http_conn *c, struct http_dir
 #define ANSWER(status, code, in_close) \
 	((u32)(status) | (u32)(code) << 8 | (u32)(in_close) << 24)
 
+/* The latency histogram's bucket of dur ns (nbounds: above every bound). */
+static __always_inline u32 duration_bucket(u64 dur)
+{
+	u32 i;
+
+	for (i = 0; i < HTTP_MAX_BUCKETS && i < nbounds; i++) {
+		if (dur <= bounds_ns[i])
+			return i;
+	}
+	return nbounds;
+}
+
+/* One finished request or call for `agentbpf trace`. */
+static __always_inline void trace_request(struct http_conn *c, struct http_req *r, u8 status,
+					  u16 code, u64 end_ns, u64 dur, u64 ttfb, u64 resp_bytes)
+{
+	struct path_key pk = { .sk = c->sk, .seq = r->seq };
+	struct http_event *e;
+	char *path;
+
+	e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
+	if (!e) {
+		count_drop(HTTP_DROP_RINGBUF_FULL);
+		return;
+	}
+	e->ts_ns = end_ns;
+	e->duration_ns = dur;
+	e->req_bytes = r->bytes;
+	e->resp_bytes = resp_bytes;
+	e->pid = c->pid;
+	e->agent = c->agent;
+	e->code = code;
+	e->status = status;
+	e->method = r->method;
+	e->peer = c->role == ROLE_CLIENT ? c->peer : HTTP_PEER_NONE;
+	e->ttfb_ns = ttfb;
+	e->path[0] = '\0';
+	path = bpf_map_lookup_elem(&http_paths, &pk);
+	if (path) {
+		bpf_probe_read_kernel(e->path, sizeof(e->path), path);
+		bpf_map_delete_elem(&http_paths, &pk);
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * An agent's call ended: counted by peer, with its time to the response's
+ * first byte when a response began.
+ */
+static __always_inline void record_call(struct http_conn *c, struct http_req *r, u8 status,
+					u16 code, u64 end_ns, u64 resp_bytes)
+{
+	struct http_out_key key = { .agent = c->agent, .peer = c->peer, .status = status };
+	struct http_out_stats *st;
+	u64 dur = end_ns > r->start_ns ? end_ns - r->start_ns : 0;
+	u64 ttfb = 0;
+	u32 i;
+
+	if (label_code)
+		key.code = code;
+	st = bpf_map_lookup_elem(&http_out_stats, &key);
+	if (!st) {
+		bpf_map_update_elem(&http_out_stats, &key, &zero_out_stats, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&http_out_stats, &key);
+		if (!st) {
+			count_drop(HTTP_DROP_SERIES_FULL);
+			return;
+		}
+	}
+	st->count++;
+	st->duration_ns += dur;
+	st->req_bytes += r->bytes;
+	st->resp_bytes += resp_bytes;
+	i = duration_bucket(dur);
+	if (i <= HTTP_MAX_BUCKETS)
+		st->duration_buckets[i]++;
+	if (code && c->resp_start_ns >= r->start_ns) {
+		ttfb = c->resp_start_ns - r->start_ns;
+		st->ttfb_ns += ttfb;
+		st->ttfb_count++;
+		i = duration_bucket(ttfb);
+		if (i <= HTTP_MAX_BUCKETS)
+			st->ttfb_buckets[i]++;
+	}
+	i = size_bucket(r->bytes);
+	if (i <= HTTP_SIZE_BUCKETS)
+		st->req_size_buckets[i]++;
+	i = size_bucket(resp_bytes);
+	if (i <= HTTP_SIZE_BUCKETS)
+		st->resp_size_buckets[i]++;
+	if (trace_requests)
+		trace_request(c, r, status, code, end_ns, dur, ttfb, resp_bytes);
+}
+
 /* A request ended: count it in its series and its histograms. */
 static __always_inline void record(struct http_conn *c, struct http_req *r, u8 status,
 				   u16 code, u64 end_ns, u64 resp_bytes, bool in_close)
 {
 	struct http_key key = { .agent = c->agent, .status = status };
 	struct http_stats *st;
-	struct http_event *e;
 	u64 dur = end_ns > r->start_ns ? end_ns - r->start_ns : 0;
-	u32 i, b = nbounds;
-	char *path;
+	u32 i, b;
 
-	active_add(c->agent, in_close ? REQ_CLOSED : REQ_FINISHED);
+	active_add(c, in_close ? REQ_CLOSED : REQ_FINISHED);
+	if (c->role == ROLE_CLIENT) {
+		record_call(c, r, status, code, end_ns, resp_bytes);
+		return;
+	}
 
 	if (label_code)
 		key.code = code;
@@ -342,12 +490,7 @@ static __always_inline void record(struct http_conn *c, struct http_req *r, u8 s
 			return;
 		}
 	}
-	for (i = 0; i < HTTP_MAX_BUCKETS && i < nbounds; i++) {
-		if (dur <= bounds_ns[i]) {
-			b = i;
-			break;
-		}
-	}
+	b = duration_bucket(dur);
 	st->count++;
 	st->duration_ns += dur;
 	st->req_bytes += r->bytes;
@@ -361,34 +504,8 @@ static __always_inline void record(struct http_conn *c, struct http_req *r, u8 s
 	if (i <= HTTP_SIZE_BUCKETS)
 		st->resp_size_buckets[i]++;
 
-	if (!trace_requests)
-		return;
-	e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
-	if (!e) {
-		count_drop(HTTP_DROP_RINGBUF_FULL);
-		return;
-	}
-	e->ts_ns = end_ns;
-	e->duration_ns = dur;
-	e->req_bytes = r->bytes;
-	e->resp_bytes = resp_bytes;
-	e->pid = c->pid;
-	e->agent = c->agent;
-	e->code = code;
-	e->status = status;
-	e->method = r->method;
-	e->pad = 0;
-	e->path[0] = '\0';
-	{
-		struct path_key pk = { .sk = c->sk, .seq = r->seq };
-
-		path = bpf_map_lookup_elem(&http_paths, &pk);
-		if (path) {
-			bpf_probe_read_kernel(e->path, sizeof(e->path), path);
-			bpf_map_delete_elem(&http_paths, &pk);
-		}
-	}
-	bpf_ringbuf_submit(e, 0);
+	if (trace_requests)
+		trace_request(c, r, status, code, end_ns, dur, 0, resp_bytes);
 }
 
 static __always_inline struct http_req *queue_front(struct http_conn *c)
@@ -423,7 +540,7 @@ static __always_inline void response_done(struct http_conn *c, u64 now, u64 byte
 	u8 status = status_of(c->code);
 
 	/* The client had gone before the server began to answer. */
-	if (c->peer_closed_ns && c->peer_closed_ns <= c->resp_start_ns)
+	if (c->role == ROLE_SERVER && c->peer_closed_ns && c->peer_closed_ns <= c->resp_start_ns)
 		status = HTTP_TIMEOUT;
 	http_answer(c, now, bytes, ANSWER(status, c->code, in_close));
 }
@@ -441,8 +558,16 @@ static __always_inline void abort_requests(struct http_conn *c, u64 now)
 	u64 end = c->peer_closed_ns ? c->peer_closed_ns : now;
 	int i;
 
+	/*
+	 * A call the server closed on is an error; one the agent gave up on
+	 * (its socket ended first: a client-side timeout), a timeout.
+	 */
+	if (c->role == ROLE_CLIENT) {
+		status = c->peer_closed_ns ? HTTP_ERROR : HTTP_TIMEOUT;
+		end = now;
+	}
 	if (c->qlen && (d->state == P_BODY || d->state == P_CHUNKED) &&
-	    !(c->peer_closed_ns && c->peer_closed_ns <= c->resp_start_ns))
+	    !(c->role == ROLE_SERVER && c->peer_closed_ns && c->peer_closed_ns <= c->resp_start_ns))
 		http_answer(c, c->last_send_ns ? c->last_send_ns : now, d->msg_bytes,
 			    ANSWER(HTTP_ERROR, c->code, true));
 
@@ -530,6 +655,76 @@ __noinline u32 http_route_of(u32 agent, u32 path_off, u32 len, u32 may_wait)
 }
 
 
+static long host_step(u32 i, void *arg)
+{
+	struct scratch *s = *(struct scratch **)arg;
+
+	return http_host_step(s->buf, s->host_len, &s->host_pos, &s->host_at);
+}
+
+/* Eight bytes at a time into a 32-bit hash (FNV-1a's constants, by words). */
+static __always_inline u64 hash_word(u64 h, u64 w)
+{
+	return (h ^ w) * 0x100000001b3ull;
+}
+
+/*
+ * The peer id of a client connection, from its first request head (the
+ * window's first len bytes in the scratch): a hash of its Host header, or
+ * of the address it connected to when it sent none. New peers are
+ * registered in http_peers up to max_peers; past them it is "other".
+ * Global, and it looks the scratch up itself, as http_route_of() does.
+ */
+__noinline u32 http_peer_of(struct http_conn *c, u32 len)
+{
+	struct http_peer *p;
+	struct scratch *s;
+	u32 zero = 0, id, *count;
+	u64 h = 0xcbf29ce484222325ull;
+	int i;
+
+	s = bpf_map_lookup_elem(&http_scratch, &zero);
+	if (!s || !c)
+		return HTTP_PEER_OTHER;
+	p = &s->peer;
+	__builtin_memset(p, 0, sizeof(*p));
+	s->host_pos = 0;
+	s->host_len = len;
+	s->host_at = 0;
+	bpf_loop(HTTP_SCRATCH / 8, host_step, &s, 0);
+	if (s->host_at) {
+		u32 at = s->host_at, n = http_host_len(s->buf, len, &at);
+
+		bpf_probe_read_kernel(p->host, clamp_size(n, HTTP_HOST_LEN - 1),
+				      s->buf + (at & HTTP_WINDOW_MASK));
+	}
+	__builtin_memcpy(p->addr, c->daddr, sizeof(p->addr));
+	p->netns = c->netns;
+	p->port = c->dport;
+	p->family = c->family;
+	if (p->host[0]) {
+		for (i = 0; i < HTTP_HOST_LEN / 8; i++)
+			h = hash_word(h, load8(p->host + i * 8));
+	} else {
+		h = hash_word(h, load8((const char *)p->addr));
+		h = hash_word(h, load8((const char *)p->addr + 8));
+		h = hash_word(h, (u64)p->netns << 16 | p->port);
+	}
+	id = (u32)(h ^ h >> 32);
+	if (id <= HTTP_PEER_OTHER)
+		id += 2;
+	if (bpf_map_lookup_elem(&http_peers, &id))
+		return id;
+	count = bpf_map_lookup_elem(&http_peer_count, &zero);
+	if (!count || *count >= max_peers) {
+		count_drop(HTTP_DROP_PEERS_FULL);
+		return HTTP_PEER_OTHER;
+	}
+	if (bpf_map_update_elem(&http_peers, &id, p, BPF_NOEXIST) == 0)
+		__sync_fetch_and_add(count, 1);
+	return id;
+}
+
 /*
  * One line of the head scan (l7/http1.h), checked by the verifier once
  * rather than on every path through the loop. Returns 1 when the scan is over.
@@ -565,7 +760,6 @@ static __always_inline void head_done(struct parse_ctx *x, struct http_head *h, 
 	struct http_dir *d = &c->dirs[x->k->dir & 1];
 	struct http_req *r;
 	struct http_req *front;
-	u32 agent = c->agent;
 	u8 framing;
 
 	d->msg_bytes = d->head_bytes + h->end;
@@ -583,7 +777,7 @@ static __always_inline void head_done(struct parse_ctx *x, struct http_head *h, 
 			r->route_new = d->route_new;
 			d->route_new = 0;	/* the request has it now */
 			c->qlen++;
-			active_add(agent, REQ_STARTED);
+			active_add(c, REQ_STARTED);
 		}
 		c->seq++;
 		framing = http_framing(h, false, method, 0);
@@ -724,7 +918,8 @@ static __always_inline bool carry_keep(struct parse_ctx *x, struct carry_key *ck
 static __always_inline void request_starts(struct parse_ctx *x, struct http_dir *d)
 {
 	if (d->state != P_START)
-		d->msg_start_ns = x->c->data_ready_ns ? x->c->data_ready_ns : now_of(x);
+		d->msg_start_ns = x->c->data_ready_ns && x->c->role != ROLE_CLIENT ?
+				  x->c->data_ready_ns : now_of(x);
 }
 
 /*
@@ -850,8 +1045,19 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 		d->method = method;
 		d->head_bytes = 0;
 		d->route = HTTP_ROUTE_NONE;
-		if (x->k->dir == DIR_REQ) {
+		if (x->k->dir == DIR_REQ && c->role == ROLE_CLIENT) {
+			if (c->peer == HTTP_PEER_NONE)
+				c->peer = http_peer_of(c, len);
+		} else if (x->k->dir == DIR_REQ) {
 			c->role = ROLE_SERVER;
+			if (!c->port_noted) {
+				struct http_server_port sp = { .netns = c->netns, .port = c->lport };
+
+				bpf_map_update_elem(&http_server_ports, &sp, &c->agent, BPF_ANY);
+				c->port_noted = 1;
+			}
+		}
+		if (x->k->dir == DIR_REQ) {
 			if (trace_requests) {
 				/*
 				 * The raw bytes after the method, none past the window
@@ -873,7 +1079,7 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 				}
 			}
 			d->route_new = 0;
-			if (label_route) {
+			if (label_route && c->role == ROLE_SERVER) {
 				/*
 				 * A call that ended inside the path: the route is
 				 * taken once the rest arrives, not from the part read.
@@ -889,11 +1095,14 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 			c->code = code;
 		}
 		/*
-		 * A response's start matters only to tell whether the client had
-		 * already gone: the clock is read only then.
+		 * A response's start is a call's first byte; to a server it
+		 * matters only to tell whether the client had already gone: the
+		 * clock is read only then.
 		 */
 		if (x->k->dir == DIR_REQ)
 			request_starts(x, d);
+		else if (c->role == ROLE_CLIENT)
+			d->msg_start_ns = c->data_ready_ns ? c->data_ready_ns : now_of(x);
 		else
 			d->msg_start_ns = c->peer_closed_ns ? now_of(x) : 0;
 		/*
@@ -1030,6 +1239,16 @@ static __always_inline struct http_conn *conn_of(struct sock *sk, bool create)
 		c->sk = (u64)sk;
 		c->agent = agent;
 		c->pid = tgid;
+		/* Where it goes and from where: a call's peer, a server's port. */
+		c->netns = sk->__sk_common.skc_net.net->ns.inum;
+		c->lport = sk->__sk_common.skc_num;
+		c->dport = bpf_ntohs(sk->__sk_common.skc_dport);
+		c->family = sk->__sk_common.skc_family;
+		if (c->family == AF_INET6)
+			bpf_probe_read_kernel(c->daddr, sizeof(c->daddr),
+					      &sk->__sk_common.skc_v6_daddr);
+		else
+			__builtin_memcpy(c->daddr, &sk->__sk_common.skc_daddr, 4);
 	}
 	return c;
 }
@@ -1059,12 +1278,18 @@ static __always_inline int on_recv(void *ctx, struct sock *sk, int ret, int flag
 	if (!c || c->role == ROLE_OTHER)
 		return 0;
 	if (ret == 0) {
-		/* EOF: the client is gone (or half-closed). */
+		/* EOF: the peer is gone (or half-closed). */
 		if (!c->peer_closed_ns)
 			c->peer_closed_ns = bpf_ktime_get_boot_ns();
+		/* A response delimited by the close is complete. */
+		if (c->role == ROLE_CLIENT && c->dirs[DIR_RESP].state == P_CLOSE) {
+			c->dirs[DIR_RESP].state = P_IDLE;
+			response_done(c, c->peer_closed_ns, c->dirs[DIR_RESP].msg_bytes, false);
+		}
 		return 0;
 	}
-	http_frame(c, DIR_REQ, ret);
+	/* A client reads responses. */
+	http_frame(c, c->role == ROLE_CLIENT ? DIR_RESP : DIR_REQ, ret);
 	/* Later data is a later request's, unless it is this one's body. */
 	c->data_ready_ns = 0;
 	return 0;
@@ -1096,9 +1321,11 @@ int BPF_PROG(http_data_ready, const struct sock *sk)
 	if (!sk->sk_bpf_storage || remote_port_in(sk, other_ports, nother_ports))
 		return 0;
 	c = sk_state(&http_conns, sk);
-	if (!c || c->role != ROLE_SERVER || c->data_ready_ns)
+	if (!c || c->data_ready_ns)
 		return 0;
-	if (c->dirs[DIR_REQ].state == P_IDLE)
+	/* ... and on a client's, when its response's first bytes came. */
+	if ((c->role == ROLE_SERVER && c->dirs[DIR_REQ].state == P_IDLE) ||
+	    (c->role == ROLE_CLIENT && c->qlen && c->dirs[DIR_RESP].state == P_IDLE))
 		c->data_ready_ns = bpf_ktime_get_boot_ns();
 	return 0;
 }
@@ -1106,12 +1333,15 @@ int BPF_PROG(http_data_ready, const struct sock *sk)
 /*
  * The agent writes on a connection whose role is not known yet: a response
  * means an HTTP server joined mid-request; a request means the agent is the
- * client (outbound calls are another family's); anything else waits.
+ * client, making a call; anything else waits a few calls. Returns whether
+ * the write is HTTP to frame.
  */
-static __always_inline bool server_speaks(struct http_conn *c, int ret)
+static __always_inline bool role_of_write(struct http_conn *c, int ret)
 {
 	struct io io;
 	u64 w = 0;
+	u16 code;
+	u8 m;
 
 	find_io(&io, ret);
 	if (!io.buf || io.len < 8 || bpf_probe_read_user(&w, 8, io.buf))
@@ -1120,8 +1350,11 @@ static __always_inline bool server_speaks(struct http_conn *c, int ret)
 		c->role = ROLE_SERVER;
 		return true;
 	}
-	if (++c->undecided >= 4 || (w & 0xffffffff) == 0x20544547 /* "GET " */ ||
-	    (w & 0xffffffffff) == 0x2054534f50 /* "POST " */)
+	if (http_message_start((const char *)&w, 8, false, &m, &code)) {
+		c->role = outbound ? ROLE_CLIENT : ROLE_OTHER;
+		return outbound;
+	}
+	if (++c->undecided >= 4)
 		c->role = ROLE_OTHER;
 	return false;
 }
@@ -1141,9 +1374,10 @@ static __always_inline int on_send(void *ctx, struct sock *sk, int ret, bool dis
 	c = conn_of(sk, true);
 	if (!c || c->role == ROLE_OTHER)
 		return 0;
-	if (c->role == ROLE_UNKNOWN && !server_speaks(c, ret))
+	if (c->role == ROLE_UNKNOWN && !role_of_write(c, ret))
 		return 0;
-	http_frame(c, DIR_RESP, ret);
+	/* A client writes requests. */
+	http_frame(c, c->role == ROLE_CLIENT ? DIR_REQ : DIR_RESP, ret);
 	return 0;
 }
 
@@ -1195,8 +1429,8 @@ int BPF_PROG(http_destroy, struct sock *sk)
 	if (!c)
 		return 0;
 	route_abandoned(c, &c->dirs[DIR_REQ]);
-	if (c->role == ROLE_SERVER) {
-		/* A body delimited by the close ended with the last write. */
+	if (c->role == ROLE_SERVER || c->role == ROLE_CLIENT) {
+		/* A body delimited by the close ended with its last call. */
 		if (c->dirs[DIR_RESP].state == P_CLOSE)
 			response_done(c, c->last_send_ns, c->dirs[DIR_RESP].msg_bytes, true);
 		abort_requests(c, now);

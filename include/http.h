@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * HTTP/1.x requests that agents receive, measured in the kernel: shared
- * between bpf/http.bpf.c and user/http.c. The kernel frames requests and
- * responses on each server connection (Content-Length, chunked, no-body
- * statuses, pipelining), times each request and buckets it in per-CPU maps;
- * userspace only reads the maps at scrape time.
+ * HTTP/1.x requests that agents receive, and the calls they make, measured
+ * in the kernel: shared between bpf/http.bpf.c and user/http.c. The kernel
+ * frames requests and responses on each connection (Content-Length,
+ * chunked, no-body statuses, pipelining), times each request and buckets it
+ * in per-CPU maps; userspace only reads the maps at scrape time.
  */
 #ifndef AGENTBPF_HTTP_H
 #define AGENTBPF_HTTP_H
@@ -21,6 +21,7 @@
 #define HTTP_PATH_LEN		64
 #define HTTP_ROUTE_LEN		64
 #define HTTP_OTHER_PORTS	8	/* remote ports left to other families (the bus's) */
+#define HTTP_HOST_LEN		64	/* a Host header's value kept for a peer's label */
 
 /*
  * Slots of the HTTP object's sock_next program array: the message-bus
@@ -59,6 +60,10 @@ enum http_method {
 	HTTP_M_MAX,
 };
 
+/* Peer ids with a meaning of their own; others are keys of http_peers. */
+#define HTTP_PEER_NONE		0	/* a request the agent received */
+#define HTTP_PEER_OTHER		1	/* past max_peers */
+
 /* Upper bounds of the request/response size histograms, bytes. */
 #define HTTP_SIZE_BOUNDS { 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, \
 			   4194304, 16777216 }
@@ -94,7 +99,55 @@ struct http_stats {
 	__u64 resp_size_buckets[HTTP_SIZE_BUCKETS + 1];
 };
 
-/* Requests started and finished per agent; in flight = started - finished - closed. */
+/* Label set of an outbound call's series: an agent's call to a peer. */
+struct http_out_key {
+	__u32 agent;
+	__u32 peer;		/* HTTP_PEER_OTHER or a key of http_peers */
+	__u16 code;		/* with request_labels code, else 0 */
+	__u8 status;		/* enum http_status */
+	__u8 pad;
+	__u32 pad2;
+};
+
+/*
+ * Whom a client connection called, as its first request showed: the
+ * address it connected to and the Host header it sent. The peer's id is a
+ * hash of the host, or of the address when the request had none.
+ */
+struct http_peer {
+	__u8 addr[16];		/* IPv4: the first 4 bytes */
+	__u32 netns;		/* inode of the caller's network namespace */
+	__u16 port;		/* host order */
+	__u8 family;		/* AF_INET or AF_INET6 */
+	__u8 pad;
+	char host[HTTP_HOST_LEN];	/* lowercased, NUL-terminated; "" if none */
+};
+
+/* The agent that answered HTTP on a port of a network namespace. */
+struct http_server_port {
+	__u32 netns;
+	__u16 port;
+	__u16 pad;
+};
+
+/* Per-CPU value of one outbound series. */
+struct http_out_stats {
+	__u64 count;
+	__u64 duration_ns;
+	__u64 ttfb_ns;
+	__u64 ttfb_count;	/* calls that got a response head */
+	__u64 req_bytes;
+	__u64 resp_bytes;
+	__u64 duration_buckets[HTTP_MAX_BUCKETS + 1];
+	__u64 ttfb_buckets[HTTP_MAX_BUCKETS + 1];
+	__u64 req_size_buckets[HTTP_SIZE_BUCKETS + 1];
+	__u64 resp_size_buckets[HTTP_SIZE_BUCKETS + 1];
+};
+
+/*
+ * Requests started and finished per agent; in flight = started - finished
+ * - closed. The agent's outbound calls count at agent + AGENTBPF_MAX_AGENTS.
+ */
 struct http_active {
 	__u64 started;
 	__u64 finished;		/* by the agent's own send/recv calls (task context) */
@@ -108,10 +161,11 @@ enum http_drop_reason {
 					 * across reads, or too many messages in one call */
 	HTTP_DROP_RINGBUF_FULL,		/* trace events */
 	HTTP_DROP_SERIES_FULL,		/* http_stats has no room for a new label set */
+	HTTP_DROP_PEERS_FULL,		/* a connection to a peer past max_peers: peer="other" */
 	HTTP_DROP_MAX,
 };
 
-/* One finished request, sent only while `agentbpf trace` runs. */
+/* One finished request or call, sent only while `agentbpf trace` runs. */
 struct http_event {
 	__u64 ts_ns;		/* CLOCK_BOOTTIME at the last response byte */
 	__u64 duration_ns;
@@ -122,7 +176,8 @@ struct http_event {
 	__u16 code;
 	__u8 status;
 	__u8 method;
-	__u32 pad;
+	__u32 peer;		/* HTTP_PEER_NONE: a request the agent received; else a call's */
+	__u64 ttfb_ns;		/* a call's time to its response's first byte */
 	char path[HTTP_PATH_LEN];
 };
 

@@ -29,6 +29,7 @@ void config_defaults(struct config *cfg)
 	cfg->nbuckets = ARRAY_SIZE(default_buckets);
 	cfg->max_processes = AGENTBPF_MAX_PROCS;
 	cfg->max_routes = 100;
+	cfg->max_peers = 100;
 	/* Redis and NATS client ports. */
 	cfg->bus_ports[0] = 6379;
 	cfg->bus_ports[1] = 4222;
@@ -459,6 +460,19 @@ static int parse_top(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_
 	}
 	if (!strcmp(k, "routes"))
 		return parse_routes(c, cfg, v);
+	if (!strcmp(k, "outbound")) {
+		const char *s = scalar(v);
+
+		if (s && !strcmp(s, "true"))
+			cfg->outbound_off = false;
+		else if (s && !strcmp(s, "false"))
+			cfg->outbound_off = true;
+		else
+			return fail(c, v, "outbound: expected true (follow the HTTP calls agents make, the default) or false");
+		return 0;
+	}
+	if (!strcmp(k, "max_peers"))
+		return get_int(c, v, "max_peers", 1, 10000, &cfg->max_peers);
 	if (!strcmp(k, "bus_ports"))
 		return parse_bus_ports(c, cfg, v);
 	if (!strcmp(k, "max_queues"))
@@ -467,7 +481,7 @@ static int parse_top(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_
 		/* Needs the agents' names: parsed after the rest (see config_parse). */
 		return 0;
 	}
-	return fail(c, key, "unknown key \"%s\" (expected agents, namespace, listen, buckets, max_processes, request_labels, max_routes, routes, request_start, bus_ports, max_queues or queues)", k);
+	return fail(c, key, "unknown key \"%s\" (expected agents, namespace, listen, buckets, max_processes, request_labels, max_routes, routes, request_start, outbound, max_peers, bus_ports, max_queues or queues)", k);
 }
 
 int config_parse(struct config *cfg, const char *name, const char *text, size_t len,

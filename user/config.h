@@ -51,6 +51,9 @@ struct config {
 	 * read that returns them (no such hook; time spent unread is not seen).
 	 */
 	bool start_at_read;
+	/* The agents' own HTTP calls (client connections), by peer. */
+	bool outbound_off;
+	int max_peers;		/* distinct peers before peer="other" */
 	char *routes[CONFIG_MAX_ROUTES];	/* globs; a matching route is labelled by its glob */
 	int nroutes;
 	struct agent_conf agents[AGENTBPF_MAX_AGENTS];

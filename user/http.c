@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ static const char *const drop_names[HTTP_DROP_MAX] = {
 	[HTTP_DROP_DESYNC] = "http_framing_lost",
 	[HTTP_DROP_RINGBUF_FULL] = "http_trace_ringbuf_full",
 	[HTTP_DROP_SERIES_FULL] = "http_series_full",
+	[HTTP_DROP_PEERS_FULL] = "http_peers_full",
 };
 
 static const double size_bounds[HTTP_SIZE_BUCKETS] = HTTP_SIZE_BOUNDS;
@@ -50,13 +53,106 @@ static bool starts_at_arrival(struct http_tracker *t)
 	return t->skel && bpf_program__autoload(t->skel->progs.http_data_ready);
 }
 
+struct peer_name {
+	uint32_t id;		/* 0: free slot */
+	struct http_peer peer;
+	char label[HTTP_HOST_LEN + 48];	/* when it is no agent */
+};
+
+/* The agent that answered HTTP on the peer's port, if the peer is this host; else -1. */
+static int peer_agent(struct http_tracker *t, const struct http_peer *p,
+		      const uint8_t (*local)[16], int nlocal)
+{
+	struct http_server_port key = { .netns = p->netns, .port = p->port };
+	uint32_t agent;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.http_server_ports), &key, &agent) ||
+	    agent >= (uint32_t)t->cfg->nagents || !http_peer_is_local(p, local, nlocal))
+		return -1;
+	return agent;
+}
+
+/*
+ * This host's addresses, as http_peer_is_local() compares them: an agent
+ * that calls another through the host's own address reaches it too.
+ */
+static int local_addrs(uint8_t (*out)[16], int max)
+{
+	struct ifaddrs *ifa, *i;
+	int n = 0;
+
+	if (getifaddrs(&ifa))
+		return 0;
+	for (i = ifa; i && n < max; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		memset(out[n], 0, 16);
+		if (i->ifa_addr->sa_family == AF_INET)
+			memcpy(out[n++], &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			memcpy(out[n++], &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+/* What the kernel kept of a peer id, read once and then remembered; NULL past the cache. */
+static struct peer_name *peer_name(struct http_tracker *t, uint32_t id)
+{
+	struct peer_name *r;
+	uint32_t i;
+
+	if (!t->peers) {
+		uint32_t size = 64;
+
+		/* The kernel registers at most max_peers: the table stays half empty. */
+		while (size < 2u * t->cfg->max_peers)
+			size <<= 1;
+		t->peers = calloc(size, sizeof(*t->peers));
+		if (!t->peers)
+			return NULL;
+		t->peers_mask = size - 1;
+	}
+	for (i = (id * 2654435761u) & t->peers_mask; t->peers[i].id;
+	     i = (i + 1) & t->peers_mask) {
+		if (t->peers[i].id == id)
+			return &t->peers[i];
+	}
+	r = &t->peers[i];
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.http_peers), &id, &r->peer))
+		return NULL;
+	r->id = id;
+	http_peer_label(&r->peer, r->label, sizeof(r->label));
+	return r;
+}
+
+/*
+ * The peer label of a call's peer id: the agent it reached (*to_agent set),
+ * else its host, else its address.
+ */
+static const char *peer_label(struct http_tracker *t, uint32_t id, const uint8_t (*local)[16],
+			      int nlocal, int *to_agent)
+{
+	struct peer_name *r;
+
+	*to_agent = -1;
+	if (id == HTTP_PEER_OTHER || !(r = peer_name(t, id)))
+		return "other";
+	*to_agent = peer_agent(t, &r->peer, local, nlocal);
+	return *to_agent >= 0 ? t->cfg->agents[*to_agent].name : r->label;
+}
+
+#define MAX_LOCAL_ADDRS	64
+
 static int on_request(void *ctx, void *data, size_t len)
 {
 	struct http_tracker *t = ctx;
 	const struct http_event *e = data;
-	char code[8], dur[32], req[24], resp[24];
+	char code[8], dur[32], req[24], resp[24], ttfb[32];
 	char path[HTTP_PATH_LEN + 1];
-	struct trace_field f[7];
+	uint8_t local[MAX_LOCAL_ADDRS][16];
+	struct trace_field f[9];
+	int nf = 7, to_agent;
 
 	if (len < sizeof(*e) || e->agent >= (uint32_t)t->cfg->nagents)
 		return 0;
@@ -75,7 +171,16 @@ static int on_request(void *ctx, void *data, size_t len)
 	f[4] = (struct trace_field){ "duration_seconds", dur, true };
 	f[5] = (struct trace_field){ "request_bytes", req, true };
 	f[6] = (struct trace_field){ "response_bytes", resp, true };
-	trace_emit(&t->trace, "request", t->cfg->agents[e->agent].name, e->pid, f, ARRAY_SIZE(f));
+	if (e->peer == HTTP_PEER_NONE) {
+		trace_emit(&t->trace, "request", t->cfg->agents[e->agent].name, e->pid, f, nf);
+		return 0;
+	}
+	snprintf(ttfb, sizeof(ttfb), "%.6f", e->ttfb_ns / 1e9);
+	f[nf++] = (struct trace_field){ "ttfb_seconds", ttfb, true };
+	f[nf++] = (struct trace_field){ "peer", peer_label(t, e->peer, local,
+							   local_addrs(local, MAX_LOCAL_ADDRS),
+							   &to_agent), false };
+	trace_emit(&t->trace, "call", t->cfg->agents[e->agent].name, e->pid, f, nf);
 	return 0;
 }
 
@@ -105,6 +210,8 @@ static int http_open(void *p, const struct family_env *env, char *err, size_t er
 	t->skel->rodata->label_code = cfg->label_code;
 	t->skel->rodata->label_route = cfg->label_route;
 	t->skel->rodata->max_routes = cfg->max_routes;
+	t->skel->rodata->outbound = !cfg->outbound_off;
+	t->skel->rodata->max_peers = cfg->max_peers;
 	/* The bus ports' connections are the bus family's. */
 	t->skel->rodata->nother_ports = family_bus_ports(cfg, t->skel->rodata->other_ports,
 							 HTTP_OTHER_PORTS);
@@ -132,6 +239,12 @@ static int http_open(void *p, const struct family_env *env, char *err, size_t er
 				 per_agent < 256 ? 256 : per_agent > 65536 ? 65536 : per_agent);
 	bpf_map__set_max_entries(t->skel->maps.http_routes,
 				 (cfg->nagents ? cfg->nagents : 1) * cfg->max_routes);
+	/* Calls: 3 statuses per agent and peer, 8 codes each with a code label. */
+	per_agent = 3 * (uint64_t)(cfg->max_peers + 1) * (cfg->label_code ? 8 : 1) *
+		    (cfg->nagents ? cfg->nagents : 1);
+	bpf_map__set_max_entries(t->skel->maps.http_out_stats,
+				 per_agent < 256 ? 256 : per_agent > 65536 ? 65536 : per_agent);
+	bpf_map__set_max_entries(t->skel->maps.http_peers, cfg->max_peers);
 	t->skel->rodata->trace_requests = env->trace.f != NULL;
 	ret = family_share_members(env, &http_family, t->skel->maps.agent_pids,
 				   t->skel->maps.member_hint, err, errlen);
@@ -196,6 +309,20 @@ static const char *route_name(struct http_tracker *t, uint32_t agent, uint32_t i
 	return config_route_label(t->cfg, r->route);
 }
 
+/* Room for need elements in *v, of which there is room for *cap. */
+static bool room_for(void **v, uint32_t *cap, uint32_t need, size_t size)
+{
+	void *grown;
+
+	while (*cap < need) {
+		grown = grow_array(*v, cap, *cap, size, need);
+		if (!grown)
+			return false;
+		*v = grown;
+	}
+	return true;
+}
+
 /* Label sets read so far, one series each (CPUs summed). */
 struct series_read {
 	struct http_tracker *t;
@@ -209,20 +336,12 @@ static void add_batch(void *ctx, const struct map_read *r)
 	struct series_read *sr = ctx;
 	struct http_tracker *t = sr->t;
 	size_t vsize = sizeof(struct http_stats);
-	struct http_series *grown;
 	uint32_t i;
 	int c;
 
-	if (sr->oom)
+	if (sr->oom || !room_for((void **)&sr->v, &sr->cap, sr->n + r->n, sizeof(*sr->v))) {
+		sr->oom = true;
 		return;
-	if (sr->n + r->n > sr->cap) {
-		grown = realloc(sr->v, (sr->n + r->n) * 2 * sizeof(*grown));
-		if (!grown) {
-			sr->oom = true;
-			return;
-		}
-		sr->v = grown;
-		sr->cap = (sr->n + r->n) * 2;
 	}
 	for (i = 0; i < r->n; i++) {
 		const struct http_key *k = map_read_key(r, sizeof(*k), i);
@@ -267,17 +386,19 @@ static int read_series(struct http_tracker *t, struct http_series **out)
 	return sr.v ? http_series_merge(sr.v, sr.n) : 0;
 }
 
-static void read_active(struct http_tracker *t, uint64_t *active)
+/* Requests in flight per agent; with calls, the agents' own calls in flight. */
+static void read_active(struct http_tracker *t, uint64_t *active, bool calls)
 {
 	struct http_active vals[t->ncpu];
 	int fd = bpf_map__fd(t->skel->maps.http_active);
-	uint32_t a;
+	uint32_t a, slot;
 	int c;
 
 	for (a = 0; a < (uint32_t)t->cfg->nagents; a++) {
 		uint64_t started = 0, finished = 0;
 
-		if (bpf_map_lookup_elem(fd, &a, vals))
+		slot = a + (calls ? AGENTBPF_MAX_AGENTS : 0);
+		if (bpf_map_lookup_elem(fd, &slot, vals))
 			continue;
 		for (c = 0; c < t->ncpu; c++) {
 			started += vals[c].started;
@@ -329,6 +450,172 @@ static void render_sizes(struct expo *e, const struct config *cfg,
 	}
 }
 
+/* The agents' calls read so far, one series each (CPUs summed). */
+struct out_read {
+	struct http_tracker *t;
+	struct http_out_series *v;
+	uint32_t n, cap;
+	bool oom;
+	uint8_t local[MAX_LOCAL_ADDRS][16];
+	int nlocal;
+};
+
+static void add_out_batch(void *ctx, const struct map_read *r)
+{
+	struct out_read *or = ctx;
+	struct http_tracker *t = or->t;
+	size_t vsize = sizeof(struct http_out_stats);
+	uint32_t i;
+	int c;
+
+	if (or->oom || !room_for((void **)&or->v, &or->cap, or->n + r->n, sizeof(*or->v))) {
+		or->oom = true;
+		return;
+	}
+	for (i = 0; i < r->n; i++) {
+		const struct http_out_key *k = map_read_key(r, sizeof(*k), i);
+		struct http_out_series *s = &or->v[or->n];
+
+		if (k->agent >= (uint32_t)t->cfg->nagents)
+			continue;
+		memset(s, 0, sizeof(*s));
+		s->agent = k->agent;
+		s->code = k->code;
+		s->peer = peer_label(t, k->peer, or->local, or->nlocal, &s->to_agent);
+		for (c = 0; c < t->ncpu; c++)
+			http_out_add_cpu(s, k->status % HTTP_STATUS_MAX,
+					 map_read_val(r, vsize, t->ncpu, i, c));
+		or->n++;
+	}
+}
+
+/*
+ * The agents' calls by agent, peer label and code: peers that come to one
+ * label (an agent reached as localhost and as 127.0.0.1) merged.
+ */
+static int read_out_series(struct http_tracker *t, struct http_out_series **out)
+{
+	struct out_read *or = calloc(1, sizeof(*or));
+	int n;
+
+	*out = NULL;
+	if (!or)
+		return 0;
+	or->t = t;
+	or->nlocal = local_addrs(or->local, MAX_LOCAL_ADDRS);
+	map_read_each(bpf_map__fd(t->skel->maps.http_out_stats), sizeof(struct http_out_key),
+		      sizeof(struct http_out_stats), t->ncpu, &t->out_batch, add_out_batch, or);
+	t->out_entries = or->n;
+	*out = or->v;
+	n = or->v ? http_out_merge(or->v, or->n) : 0;
+	free(or);
+	return n;
+}
+
+/* The series of one agent and peer, over their codes: [from, *to). */
+static void out_group(const struct http_out_series *v, int n, int from, int *to,
+		      struct http_out_series *sum)
+{
+	int i;
+
+	*sum = v[from];
+	for (i = from + 1; i < n && v[i].agent == v[from].agent && !strcmp(v[i].peer, v[from].peer);
+	     i++)
+		http_out_add(sum, &v[i]);
+	*to = i;
+}
+
+static void render_calls(struct http_tracker *t, struct expo *e)
+{
+	const struct config *cfg = t->cfg;
+	struct http_out_series *v, g;
+	uint64_t *active;
+	struct label l[4];
+	char code[8];
+	int i, j, s, n, k;
+	static const struct {
+		const char *name, *help;
+	} hists[] = {
+		{ "agent_outbound_request_duration_seconds",
+		  "The agent's HTTP calls, from the write of the request's first byte to the read of the response's last." },
+		{ "agent_outbound_ttfb_seconds",
+		  "The agent's HTTP calls that got a response, from the write of the request's first byte to the response's first byte reaching the agent's socket." },
+		{ "agent_outbound_request_size_bytes",
+		  "Size of the HTTP requests the agent sent in its calls, head and body." },
+		{ "agent_outbound_response_size_bytes",
+		  "Size of the HTTP responses the agent's calls got, head and body." },
+	};
+
+	n = read_out_series(t, &v);
+	active = calloc(cfg->nagents ? cfg->nagents : 1, sizeof(*active));
+	if (!active)
+		goto cleanup;
+	expo_family(e, "agent_outbound_requests_total", EXPO_COUNTER,
+		    "HTTP calls the agent made, by peer (the agent it reached, else the Host it named, else the address) and outcome: error = 5xx or closed by the peer without a full response, timeout = 408/504 or given up by the agent before any response.");
+	for (i = 0; i < n; i++) {
+		k = 0;
+		l[k++] = (struct label){ "agent_type", cfg->agents[v[i].agent].name };
+		l[k++] = (struct label){ "peer", v[i].peer };
+		if (cfg->label_code) {
+			snprintf(code, sizeof(code), "%u", v[i].code);
+			l[k++] = (struct label){ "code", v[i].code ? code : "none" };
+		}
+		for (s = 0; s < HTTP_STATUS_MAX; s++) {
+			if (cfg->label_code && !v[i].count[s])
+				continue;
+			l[k] = (struct label){ "status", status_names[s] };
+			expo_sample(e, l, k + 1, v[i].count[s]);
+		}
+	}
+	for (k = 0; k < (int)ARRAY_SIZE(hists); k++) {
+		expo_family(e, hists[k].name, EXPO_HISTOGRAM, hists[k].help);
+		for (i = 0; i < n; i = j) {
+			const struct http_out_stats *st = &g.sum;
+
+			out_group(v, n, i, &j, &g);
+			l[0] = (struct label){ "agent_type", cfg->agents[g.agent].name };
+			l[1] = (struct label){ "peer", g.peer };
+			if (k == 0)
+				expo_histogram(e, l, 2, cfg->buckets, (const uint64_t *)st->duration_buckets,
+					       cfg->nbuckets, st->duration_buckets[cfg->nbuckets],
+					       st->duration_ns / 1e9);
+			else if (k == 1)
+				expo_histogram(e, l, 2, cfg->buckets, (const uint64_t *)st->ttfb_buckets,
+					       cfg->nbuckets, st->ttfb_buckets[cfg->nbuckets],
+					       st->ttfb_ns / 1e9);
+			else
+				expo_histogram(e, l, 2, size_bounds,
+					       (const uint64_t *)(k == 2 ? st->req_size_buckets :
+								  st->resp_size_buckets),
+					       HTTP_SIZE_BUCKETS,
+					       (k == 2 ? st->req_size_buckets :
+							 st->resp_size_buckets)[HTTP_SIZE_BUCKETS],
+					       k == 2 ? st->req_bytes : st->resp_bytes);
+		}
+	}
+	expo_family(e, "agent_calls_total", EXPO_COUNTER,
+		    "HTTP calls from one agent to another on this host: the agent graph's edges.");
+	for (i = 0; i < n; i = j) {
+		out_group(v, n, i, &j, &g);
+		if (g.to_agent < 0)
+			continue;
+		l[0] = (struct label){ "from_agent", cfg->agents[g.agent].name };
+		l[1] = (struct label){ "to_agent", cfg->agents[g.to_agent].name };
+		expo_sample(e, l, 2, g.count[HTTP_SUCCESS] + g.count[HTTP_ERROR] +
+			    g.count[HTTP_TIMEOUT]);
+	}
+	read_active(t, active, true);
+	expo_family(e, "agent_outbound_requests_in_flight", EXPO_GAUGE,
+		    "HTTP calls the agent has made and not yet had a full response to.");
+	for (i = 0; i < cfg->nagents; i++) {
+		l[0] = (struct label){ "agent_type", cfg->agents[i].name };
+		expo_sample(e, l, 1, active[i]);
+	}
+cleanup:
+	free(v);
+	free(active);
+}
+
 static void http_render(void *p, struct expo *e)
 {
 	struct http_tracker *t = p;
@@ -351,7 +638,7 @@ static void http_render(void *p, struct expo *e)
 		http_series_add(&agents[series[i].agent], &series[i]);
 	for (a = 0; a < cfg->nagents; a++)
 		agents[a].agent = a;
-	read_active(t, active);
+	read_active(t, active, false);
 
 	/* Without request labels every agent has its series from the start. */
 	if (!labelled) {
@@ -392,6 +679,8 @@ static void http_render(void *p, struct expo *e)
 		l[0] = (struct label){ "worker_name", cfg->agents[a].name };
 		expo_sample(e, l, 1, active[a]);
 	}
+	if (!cfg->outbound_off)
+		render_calls(t, e);
 cleanup:
 	if (series != agents)
 		free(series);
@@ -426,6 +715,15 @@ static void http_render_maps(void *p, struct expo *e, bool capacity)
 	}
 	l = (struct label){ "map", "http_routes" };
 	expo_sample(e, &l, 1, capacity ? bpf_map__max_entries(t->skel->maps.http_routes) : routes);
+	l = (struct label){ "map", "http_out_stats" };
+	expo_sample(e, &l, 1, capacity ? bpf_map__max_entries(t->skel->maps.http_out_stats) :
+		    t->out_entries);
+	fd = bpf_map__fd(t->skel->maps.http_peer_count);
+	a = 0;
+	if (capacity || bpf_map_lookup_elem(fd, &a, &count))
+		count = 0;
+	l = (struct label){ "map", "http_peers" };
+	expo_sample(e, &l, 1, capacity ? bpf_map__max_entries(t->skel->maps.http_peers) : count);
 }
 
 static void http_close(void *p)
@@ -438,8 +736,11 @@ static void http_close(void *p)
 	http_bpf__destroy(t->skel);
 	t->skel = NULL;
 	map_read_free(&t->batch);
+	map_read_free(&t->out_batch);
 	free(t->routes);
 	t->routes = NULL;
+	free(t->peers);
+	t->peers = NULL;
 }
 
 static const char *http_hook(void)

@@ -17,6 +17,7 @@ struct ring_buffer;
 struct proc_tracker;
 
 struct route_name;
+struct peer_name;
 struct sock_dispatch;
 
 struct http_tracker {
@@ -30,6 +31,11 @@ struct http_tracker {
 	uint32_t routes_mask;
 	uint32_t nroutes;		/* slots of routes in use */
 	uint32_t stats_entries;		/* label sets in http_stats at the last scrape */
+	/* The agents' own calls. */
+	struct map_read out_batch;
+	struct peer_name *peers;	/* peer id -> what the kernel kept, filled as ids appear */
+	uint32_t peers_mask;
+	uint32_t out_entries;		/* label sets in http_out_stats at the last scrape */
 };
 
 #endif

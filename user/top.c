@@ -23,7 +23,7 @@
 
 enum family {
 	F_REQUESTS, F_DURATION_BUCKET, F_PROCESSES, F_ACTIVE, F_RESTARTS, F_MESSAGES, F_FAMILY_UP,
-	F_NONE,
+	F_CALLS, F_NONE,
 };
 
 /* Families by name after an optional --namespace prefix ("insa_agent_requests_total"). */
@@ -37,6 +37,7 @@ static enum family family_of(const char *name, size_t len)
 		{ "worker_restarts_total", F_RESTARTS },
 		{ "message_bus_messages_total", F_MESSAGES },
 		{ "agentbpf_probe_family_up", F_FAMILY_UP },
+		{ "agent_outbound_requests_total", F_CALLS },
 	};
 	size_t i, n;
 
@@ -130,10 +131,11 @@ static void fold(struct top_snapshot *s, enum family f, const char *labels, cons
 	a = agent(s, name);
 	switch (f) {
 	case F_REQUESTS:
+	case F_CALLS:
 		label(labels, lend, "status", other, sizeof(other));
 		for (i = 0; a && i < ARRAY_SIZE(statuses); i++) {
 			if (!strcmp(other, statuses[i]))
-				a->requests[i] += v;
+				(f == F_CALLS ? a->calls : a->requests)[i] += v;
 		}
 		break;
 	case F_DURATION_BUCKET:
@@ -275,14 +277,14 @@ void top_render(FILE *f, const struct top_snapshot *prev, const struct top_snaps
 		rows[n++] = (struct row){ a, secs > 0 ? (now - then) / secs : 0 };
 	}
 	qsort(rows, n, sizeof(rows[0]), by_rate);
-	fprintf(f, "%-24s %5s %10s %8s %6s %8s %8s %8s %8s %8s %9s %9s\n", "AGENT", "PROCS",
+	fprintf(f, "%-24s %5s %10s %8s %6s %8s %8s %8s %8s %8s %9s %9s %8s %9s\n", "AGENT", "PROCS",
 		"REQUESTS", "REQ/S", "ERR%", "P50", "P95", "P99", "INFLIGHT", "RESTARTS", "MSG_IN/S",
-		"MSG_OUT/S");
+		"MSG_OUT/S", "CALLS/S", "CALL_ERR%");
 	for (i = 0; i < n; i++) {
 		const struct top_agent *a = rows[i].a, *p = find(prev, a->name);
 		double delta[TOP_MAX_BUCKETS], total = a->requests[0] + a->requests[1] + a->requests[2];
-		double done = 0, failed = 0, in = 0, out = 0;
-		char p50[16], p95[16], p99[16], err[16];
+		double done = 0, failed = 0, in = 0, out = 0, calls = 0, calls_failed = 0;
+		char p50[16], p95[16], p99[16], err[16], call_err[16];
 
 		for (j = 0; j < a->nbuckets; j++)
 			delta[j] = a->cum[j] - (p && p->nbuckets == a->nbuckets ? p->cum[j] : 0);
@@ -291,6 +293,9 @@ void top_render(FILE *f, const struct top_snapshot *prev, const struct top_snaps
 			failed = a->requests[1] + a->requests[2] - p->requests[1] - p->requests[2];
 			in = (a->msgs_in - p->msgs_in) / secs;
 			out = (a->msgs_out - p->msgs_out) / secs;
+			calls = a->calls[0] + a->calls[1] + a->calls[2] -
+				(p->calls[0] + p->calls[1] + p->calls[2]);
+			calls_failed = a->calls[1] + a->calls[2] - p->calls[1] - p->calls[2];
 		}
 		duration(p50, sizeof(p50), top_quantile(a->le, delta, a->nbuckets, 0.50));
 		duration(p95, sizeof(p95), top_quantile(a->le, delta, a->nbuckets, 0.95));
@@ -299,9 +304,13 @@ void top_render(FILE *f, const struct top_snapshot *prev, const struct top_snaps
 			snprintf(err, sizeof(err), "%.1f", 100 * failed / done);
 		else
 			snprintf(err, sizeof(err), "-");
-		fprintf(f, "%-24.24s %5.0f %10.0f %8.1f %6s %8s %8s %8s %8.0f %8.0f %9.1f %9.1f\n",
+		if (calls > 0)
+			snprintf(call_err, sizeof(call_err), "%.1f", 100 * calls_failed / calls);
+		else
+			snprintf(call_err, sizeof(call_err), "-");
+		fprintf(f, "%-24.24s %5.0f %10.0f %8.1f %6s %8s %8s %8s %8.0f %8.0f %9.1f %9.1f %8.1f %9s\n",
 			a->name, a->procs, total, rows[i].rate, err, p50, p95, p99, a->inflight,
-			a->restarts, in, out);
+			a->restarts, in, out, secs > 0 ? calls / secs : 0, call_err);
 	}
 	if (cur->noff) {
 		fprintf(f, "off:");

@@ -22,6 +22,7 @@ struct top_agent {
 	double cum[TOP_MAX_BUCKETS];	/* cumulative counts */
 	int nbuckets;
 	double msgs_in, msgs_out;	/* message_bus_messages_total as to_agent / from_agent */
+	double calls[3];	/* agent_outbound_requests_total: success, error, timeout */
 };
 
 #define TOP_MAX_OFF	8

@@ -327,6 +327,84 @@ static __always_inline u8 http_framing(const struct http_head *h, bool resp, u8 
 	return h->has_length ? HTTP_LENGTH : HTTP_TO_CLOSE;
 }
 
+/* ---- the Host header (the agent's own calls) ---- */
+
+/*
+ * One step of the search for the Host header of a request head that starts
+ * the window (its first len bytes): the lines that start in the word at
+ * *pos. Returns 1 when the search is over: *value is then the offset of
+ * the header's value (after "host:"), or stays 0 when the head or the len
+ * bytes ended without one.
+ */
+static __always_inline int http_host_step(const char *buf, u32 len, u32 *pos, u32 *value)
+{
+	u32 at = *pos, i, k;
+	u64 m;
+	char ch;
+
+	if (at >= len)
+		return 1;
+	m = newline_mask(load8(buf + (at & HTTP_WINDOW_MASK)));
+	*pos = at + 8;
+	for (k = 0; k < 8 && m; k++) {
+		i = at + first_newline(m) + 1;
+		m &= m - 1;
+		if (i >= len)
+			return 1;
+		ch = buf[i & HTTP_WINDOW_MASK];
+		if (ch == '\r' || ch == '\n')
+			return 1;	/* the blank line: no Host header */
+		if (i + 5 <= len && (lower8(buf + (i & HTTP_WINDOW_MASK)) & 0xffffffffffull) ==
+				    W('h', 'o', 's', 't', ':', 0, 0, 0)) {
+			*value = i + 5;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The header value at *at (of the window's first len bytes): *at moves
+ * past its leading blanks; returns its length without blanks or CR at its
+ * end, at most HTTP_HOST_LEN - 1, or 0 when its line does not end within
+ * len (a head cut there: a part of a name is no name).
+ */
+static __always_inline u32 http_host_len(const char *buf, u32 len, u32 *at)
+{
+	u32 k, end = 0, from = *at;
+	u64 m;
+
+	for (k = 0; k < 4; k++) {
+		if (from >= len || (buf[from & HTTP_WINDOW_MASK] != ' ' &&
+				    buf[from & HTTP_WINDOW_MASK] != '\t'))
+			break;
+		from++;
+	}
+	*at = from;
+	for (k = 0; k < HTTP_HOST_LEN / 8; k++) {
+		m = newline_mask(load8(buf + ((from + k * 8) & HTTP_WINDOW_MASK)));
+		if (m) {
+			end = from + k * 8 + first_newline(m);
+			break;
+		}
+	}
+	/* Longer than kept: cut where the search for its end stopped. */
+	if (k == HTTP_HOST_LEN / 8)
+		end = from + HTTP_HOST_LEN - 1;
+	if (end >= len || end <= from)
+		return 0;
+	for (k = 0; k < 4; k++) {
+		char ch = buf[(end - 1) & HTTP_WINDOW_MASK];
+
+		if (end <= from || (ch != '\r' && ch != ' ' && ch != '\t'))
+			break;
+		end--;
+	}
+	if (end <= from)
+		return 0;
+	return end - from < HTTP_HOST_LEN - 1 ? end - from : HTTP_HOST_LEN - 1;
+}
+
 /* ---- kept layouts ---- */
 
 /*

@@ -1,5 +1,5 @@
 """A plain http.server agent (HTTP/1.1, keep-alive) for HTTP tests. Paths:
-/ok and /any/...,  /status/N, /sleep/MS, /chunked/N (chunked body), /bigheaders (a 4 KiB
+/ok and /any/...,  /status/N, /sleep/MS, /slowbody/MS (its body MS after its head), /chunked/N (chunked body), /bigheaders (a 4 KiB
 response head), /close (body until the
 connection closes, no Content-Length), /abort (closes without a response),
 /layout/X (raw responses laid out alike, see LAYOUTS), /cutstart/N (a response
@@ -73,6 +73,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if parts[1] == "sleep":
             time.sleep(int(parts[2]) / 1000)
             return self.reply(200, b"slept\n", head_only)
+        if parts[1] == "slowbody":  # the head at once, the body MS later
+            body = b"slow body\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(int(parts[2]) / 1000)
+            self.wfile.write(body)
+            return
         if parts[1] == "chunked":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")

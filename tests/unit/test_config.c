@@ -781,6 +781,20 @@ static void test_error_max_routes_out_of_range(void **state)
 	check_error("max_routes: 0\n", 1, "max_routes: must be a whole number from 1 to 10000");
 }
 
+static void test_outbound_default_and_values(void **state)
+{
+	assert_int_equal(parse("agents: []\n"), 0);
+	assert_false(cfg.outbound_off);
+	assert_int_equal(cfg.max_peers, 100);
+	assert_int_equal(parse("outbound: false\nmax_peers: 7\nagents: []\n"), 0);
+	assert_true(cfg.outbound_off);
+	assert_int_equal(cfg.max_peers, 7);
+	assert_int_equal(parse("outbound: true\nagents: []\n"), 0);
+	assert_false(cfg.outbound_off);
+	check_error("outbound: maybe\n", 1, "outbound: expected true (follow the HTTP calls agents make, the default) or false");
+	check_error("max_peers: 0\n", 1, "max_peers: must be a whole number from 1 to 10000");
+}
+
 static void test_request_start_default_and_values(void **state)
 {
 	assert_int_equal(parse("agents: []\n"), 0);
@@ -936,6 +950,7 @@ int main(void)
 		T(test_error_unknown_request_label),
 		T(test_error_route_pattern_without_slash),
 		T(test_error_max_routes_out_of_range),
+		T(test_outbound_default_and_values),
 		T(test_request_start_default_and_values),
 		T(test_error_request_start_unknown),
 		T(test_route_label_first_matching_pattern),

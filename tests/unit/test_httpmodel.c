@@ -4,6 +4,7 @@
  * summed into a series by status, and label sets that route patterns fold
  * into one label value merged, whatever order the map gave them in.
  */
+#include <sys/socket.h>
 #include "unit.h"
 #include "httpmodel.h"
 #include "util.h"
@@ -95,12 +96,116 @@ static void test_unlabelled_series_merge_per_agent(void **state)
 	assert_int_equal(http_series_merge(v, 0), 0);
 }
 
+static struct http_peer peer4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port,
+			      const char *host)
+{
+	struct http_peer p = { .family = AF_INET, .port = port, .addr = { a, b, c, d } };
+
+	snprintf(p.host, sizeof(p.host), "%s", host);
+	return p;
+}
+
+static void test_peer_labels(void **state)
+{
+	struct http_peer p = peer4(10, 0, 0, 7, 8080, "");
+	struct http_peer v6 = { .family = AF_INET6, .port = 443, .addr = { 0x20, 0x01, 0x0d, 0xb8,
+		[15] = 1 } };
+	char out[HTTP_HOST_LEN + 48];
+
+	http_peer_label(&p, out, sizeof(out));
+	assert_string_equal(out, "10.0.0.7:8080");
+	http_peer_label(&v6, out, sizeof(out));
+	assert_string_equal(out, "[2001:db8::1]:443");
+	/* The Host named, lowercased; what no host name holds is replaced, not passed on. */
+	p = peer4(10, 0, 0, 7, 8080, "API.Example.com:8080");
+	http_peer_label(&p, out, sizeof(out));
+	assert_string_equal(out, "api.example.com:8080");
+	p = peer4(10, 0, 0, 7, 8080, "evil\"}\n{x=\\y");
+	http_peer_label(&p, out, sizeof(out));
+	assert_string_equal(out, "evil____x__y");
+	/* Too small a buffer: cut, terminated. */
+	p = peer4(10, 0, 0, 7, 8080, "abcdef");
+	http_peer_label(&p, out, 4);
+	assert_string_equal(out, "abc");
+}
+
+static void test_which_peers_are_this_host(void **state)
+{
+	uint8_t local[2][16] = { { 192, 168, 1, 5 }, { 0xfe, 0x80, [15] = 9 } };
+	struct http_peer p = peer4(127, 0, 0, 1, 80, "");
+	struct http_peer v6 = { .family = AF_INET6, .addr = { [15] = 1 } };
+
+	assert_true(http_peer_is_local(&p, NULL, 0));
+	p = peer4(127, 1, 2, 3, 80, "");
+	assert_true(http_peer_is_local(&p, NULL, 0));
+	p = peer4(192, 168, 1, 5, 80, "");
+	assert_false(http_peer_is_local(&p, NULL, 0));
+	assert_true(http_peer_is_local(&p, (const uint8_t (*)[16])local, 2));
+	p = peer4(192, 168, 1, 6, 80, "");
+	assert_false(http_peer_is_local(&p, (const uint8_t (*)[16])local, 2));
+	/* ::1, and IPv4 that a dual-stack socket mapped into IPv6. */
+	assert_true(http_peer_is_local(&v6, NULL, 0));
+	v6.addr[15] = 2;
+	assert_false(http_peer_is_local(&v6, NULL, 0));
+	memset(v6.addr, 0, 16);
+	v6.addr[10] = v6.addr[11] = 0xff;
+	v6.addr[12] = 127;
+	v6.addr[15] = 1;
+	assert_true(http_peer_is_local(&v6, NULL, 0));
+	v6.addr[12] = 192, v6.addr[13] = 168, v6.addr[14] = 1, v6.addr[15] = 5;
+	assert_true(http_peer_is_local(&v6, (const uint8_t (*)[16])local, 2));
+	memcpy(v6.addr, local[1], 16);
+	assert_true(http_peer_is_local(&v6, (const uint8_t (*)[16])local, 2));
+}
+
+static struct http_out_series out(uint32_t agent, const char *peer, uint16_t code, uint8_t status,
+				  uint64_t n)
+{
+	struct http_out_series s = { .agent = agent, .peer = peer, .code = code, .to_agent = -1 };
+	struct http_out_stats v = { .count = n, .duration_ns = 10 * n, .ttfb_ns = 2 * n,
+				    .ttfb_count = n };
+
+	v.duration_buckets[1] = n;
+	v.ttfb_buckets[0] = n;
+	http_out_add_cpu(&s, status, &v);
+	return s;
+}
+
+static void test_peers_with_one_label_are_one_series(void **state)
+{
+	/* An agent reached as localhost:8001 and as 127.0.0.1:8001: two peer ids, one label. */
+	char callee_a[] = "callee", callee_b[] = "callee";
+	struct http_out_series v[] = {
+		out(1, callee_a, 0, HTTP_SUCCESS, 4),
+		out(0, "api.example.com", 0, HTTP_ERROR, 2),
+		out(1, "other", 0, HTTP_SUCCESS, 1),
+		out(1, callee_b, 0, HTTP_SUCCESS, 3),
+		out(1, callee_b, 0, HTTP_TIMEOUT, 1),
+	};
+	uint32_t n = http_out_merge(v, ARRAY_SIZE(v));
+
+	assert_int_equal(n, 3);
+	assert_int_equal(v[0].agent, 0);
+	assert_string_equal(v[1].peer, "callee");
+	assert_int_equal(v[1].count[HTTP_SUCCESS], 7);
+	assert_int_equal(v[1].count[HTTP_TIMEOUT], 1);
+	assert_int_equal(v[1].sum.duration_ns, 80);
+	assert_int_equal(v[1].sum.ttfb_count, 8);
+	assert_int_equal(v[1].sum.duration_buckets[1], 8);
+	assert_int_equal(v[1].sum.ttfb_buckets[0], 8);
+	assert_string_equal(v[2].peer, "other");
+	assert_int_equal(v[2].count[HTTP_SUCCESS], 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cpus_summed_by_status),
 		cmocka_unit_test(test_label_sets_that_fold_together_are_merged),
 		cmocka_unit_test(test_unlabelled_series_merge_per_agent),
+		cmocka_unit_test(test_peer_labels),
+		cmocka_unit_test(test_which_peers_are_this_host),
+		cmocka_unit_test(test_peers_with_one_label_are_one_series),
 	};
 
 	return cmocka_run_group_tests_name("http model", tests, NULL, NULL);

@@ -429,6 +429,59 @@ static void test_what_follows_a_head(void **state)
 	}
 }
 
+/* The Host header of a head, as the kernel takes it for a call's peer. */
+static void check_host(const char *head, const char *want)
+{
+	struct http_head h;
+	char out[HTTP_HOST_LEN];
+	char *w = window_of(head, strlen(head), &h);
+
+	assert_int_equal(host_of(w, strlen(head), out), strlen(want));
+	assert_string_equal(out, want);
+	free(w);
+}
+
+static void test_the_host_header_of_a_call(void **state)
+{
+	check_host("GET / HTTP/1.1\r\nHost: api.example.com\r\n\r\n", "api.example.com");
+	/* Any case and place, blanks around the value, bare LF line ends. */
+	check_host("POST /v1/chat HTTP/1.1\r\nAccept: */*\r\nUser-Agent: x\r\nHOST:\t Api.Example.com:8443 \r\n"
+		   "Content-Length: 0\r\n\r\n", "Api.Example.com:8443");
+	check_host("GET / HTTP/1.1\nhost:localhost:8001\n\n", "localhost:8001");
+	/* Not a Host header: a longer name, one that ends in host, none before the blank line. */
+	check_host("GET / HTTP/1.1\r\nHostname: a\r\nX-Host: b\r\n\r\n", "");
+	check_host("GET / HTTP/1.0\r\n\r\nHost: body.example\r\n", "");
+	/* The request line is no header, whatever it holds. */
+	check_host("GET /host: HTTP/1.1\r\n\r\n", "");
+	/* Longer than kept: cut, never past the buffer; a value of blanks is none. */
+	check_host("GET / HTTP/1.1\r\nHost:   \r\n\r\n", "");
+	check_host("GET / HTTP/1.1\r\nHost: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+		   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+}
+
+static void test_a_head_cut_anywhere_gives_the_whole_host_or_none(void **state)
+{
+	static const char head[] = "GET /x HTTP/1.1\r\nAccept: */*\r\nHost: tools.example.test\r\n"
+				   "Connection: keep-alive\r\n\r\n";
+	const char *value = strstr(head, "tools");
+	char out[HTTP_HOST_LEN];
+	struct http_head h;
+	size_t len;
+	unsigned n;
+	char *w;
+
+	for (len = 0; len <= strlen(head); len++) {
+		w = window_of(head, len, &h);
+		n = host_of(w, len, out);
+		/* A value whose line did not end within the bytes is not taken. */
+		if (len < (size_t)(value - head) + strlen("tools.example.test\r\n"))
+			assert_int_equal(n, 0);
+		else
+			assert_string_equal(out, "tools.example.test");
+		free(w);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +502,8 @@ int main(void)
 		cmocka_unit_test(test_a_head_laid_out_alike_is_framed_without_a_scan),
 		cmocka_unit_test(test_a_head_laid_out_otherwise_is_scanned),
 		cmocka_unit_test(test_what_follows_a_head),
+		cmocka_unit_test(test_the_host_header_of_a_call),
+		cmocka_unit_test(test_a_head_cut_anywhere_gives_the_whole_host_or_none),
 	};
 
 	return cmocka_run_group_tests_name("l7 http", tests, NULL, NULL);

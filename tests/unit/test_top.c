@@ -22,6 +22,7 @@ static const char *scrape_at(int step)
 		"worker_restarts_total{worker_name=\"planner\",reason=\"oom_killed\"} 1\n"
 		"message_bus_messages_total{from_agent=\"planner\",to_agent=\"worker\",message_type=\"list\"} 10\n"
 		"message_bus_messages_total{from_agent=\"unknown\",to_agent=\"worker\",message_type=\"list\"} 5\n"
+		"agent_outbound_requests_total{agent_type=\"planner\",peer=\"worker\",status=\"success\"} 40\n"
 		"agentbpf_build_info{version=\"0.1.0\"} 1\n",
 
 		"agent_requests_total{agent_type=\"planner\",status=\"success\"} 280\n"
@@ -35,7 +36,9 @@ static const char *scrape_at(int step)
 		"worker_restarts_total{worker_name=\"planner\",reason=\"error\"} 1\n"
 		"worker_restarts_total{worker_name=\"planner\",reason=\"oom_killed\"} 1\n"
 		"message_bus_messages_total{from_agent=\"planner\",to_agent=\"worker\",message_type=\"list\"} 30\n"
-		"message_bus_messages_total{from_agent=\"unknown\",to_agent=\"worker\",message_type=\"list\"} 5\n",
+		"message_bus_messages_total{from_agent=\"unknown\",to_agent=\"worker\",message_type=\"list\"} 5\n"
+		"agent_outbound_requests_total{agent_type=\"planner\",peer=\"worker\",status=\"success\"} 46\n"
+		"agent_outbound_requests_total{agent_type=\"planner\",peer=\"api.example.com\",status=\"error\"} 2\n",
 	};
 	return texts[step];
 }
@@ -57,7 +60,7 @@ static void test_parse_folds_each_family_by_agent(void **state)
 {
 	const struct top_agent *p, *w;
 
-	assert_int_equal(top_parse(scrape_at(0), &snap[0]), 12);
+	assert_int_equal(top_parse(scrape_at(0), &snap[0]), 13);
 	assert_int_equal(snap[0].n, 2);	/* planner, worker; "unknown" is no row */
 	p = agent_named(&snap[0], "planner");
 	w = agent_named(&snap[0], "worker");
@@ -70,6 +73,7 @@ static void test_parse_folds_each_family_by_agent(void **state)
 	assert_true(p->procs == 2 && p->inflight == 1 && p->restarts == 2);
 	assert_true(p->msgs_out == 10 && p->msgs_in == 0);
 	assert_true(w->msgs_in == 15 && w->msgs_out == 0);
+	assert_true(p->calls[0] == 40 && p->calls[1] == 0);
 }
 
 static void test_parse_accepts_a_namespace_and_odd_labels(void **state)
@@ -82,8 +86,11 @@ static void test_parse_accepts_a_namespace_and_odd_labels(void **state)
 		"agent_processes{agent_type=\"broken\"} not-a-number\n"
 		"garbage line without value\n";
 
-	assert_int_equal(top_parse(text, &snap[0]), 2);
-	assert_int_equal(snap[0].n, 2);
+	assert_int_equal(top_parse(text, &snap[0]), 3);
+	assert_int_equal(snap[0].n, 3);
+	/* A call of agent x's is no request of x's. */
+	assert_true(agent_named(&snap[0], "x")->calls[0] == 9 &&
+		    agent_named(&snap[0], "x")->requests[0] == 0);
 	assert_true(agent_named(&snap[0], "a \"quoted\" name")->procs == 4);
 	assert_true(agent_named(&snap[0], "x,y}")->requests[0] == 7);
 }
@@ -115,9 +122,10 @@ static void test_render_shows_rates_errors_and_interval_percentiles(void **state
 	 * 200 requests in 2 s, 20 of them failed; all 200 took 0.1-1 s, so the
 	 * interval's p50 is 550 ms even though half of all requests ever were faster.
 	 */
-	assert_has_line(out, "AGENT                    PROCS   REQUESTS    REQ/S   ERR%      P50      P95      P99 INFLIGHT RESTARTS  MSG_IN/S MSG_OUT/S");
-	assert_has_line(out, "planner                      2        300    100.0   10.0  550.0ms  955.0ms  991.0ms        3        2       0.0      10.0");
-	assert_has_line(out, "worker                       0          0      0.0      -        -        -        -        0        0      10.0       0.0");
+	assert_has_line(out, "AGENT                    PROCS   REQUESTS    REQ/S   ERR%      P50      P95      P99 INFLIGHT RESTARTS  MSG_IN/S MSG_OUT/S  CALLS/S CALL_ERR%");
+	/* 8 calls in 2 s, 2 of them failed. */
+	assert_has_line(out, "planner                      2        300    100.0   10.0  550.0ms  955.0ms  991.0ms        3        2       0.0      10.0      4.0      25.0");
+	assert_has_line(out, "worker                       0          0      0.0      -        -        -        -        0        0      10.0       0.0      0.0         -");
 	free(out);
 }
 
