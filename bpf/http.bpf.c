@@ -1052,8 +1052,10 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 			c->role = ROLE_SERVER;
 			if (!c->port_noted) {
 				struct http_server_port sp = { .netns = c->netns, .port = c->lport };
+				/* On the stack: 6.1 stores no global function's memory argument. */
+				u32 agent = c->agent;
 
-				bpf_map_update_elem(&http_server_ports, &sp, &c->agent, BPF_ANY);
+				bpf_map_update_elem(&http_server_ports, &sp, &agent, BPF_ANY);
 				c->port_noted = 1;
 			}
 		}

@@ -24,6 +24,8 @@ CASES=(
 	test_http.test_pipelined_requests_each_counted
 	test_http.test_chunked_bodies_framed_chunk_by_chunk
 	test_http.test_nginx_keepalive_sendfile_head_and_statuses
+	test_outbound.test_agent_to_agent_calls_are_exact_edges_with_their_timings
+	test_outbound.test_calls_given_up_and_cut_off
 	test_bus.test_list_messages_and_depth_are_exact
 	test_bus.test_pubsub_two_subscribers
 	test_bus.test_resp3_replies
