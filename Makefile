@@ -25,7 +25,7 @@ SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # Pure userspace logic, linked into the daemon and into the unit tests.
 LIB_SRCS  := user/config.c user/expo.c user/util.c user/lifecycle.c user/procfs.c user/verify.c \
 	     user/cgroups.c user/trace.c user/kube.c user/top.c user/busmodel.c \
-	     user/httpmodel.c
+	     user/httpmodel.c user/tlslib.c
 LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 APP_SRCS  := user/main.c user/proc.c user/server.c user/selfstats.c user/check.c \
 	     user/family.c user/http.c user/bus.c user/mapread.c user/sockhook.c

@@ -12,6 +12,9 @@ one after the other is not.
           http_bench.py.
   redis:  two redis-benchmark clients on CPU 0 (the client is the agent;
           they share that CPU), one redis-server on CPU 1.
+  tls:    two HTTPS client loops (httpx, one keep-alive connection each;
+          the client is the agent, its calls seen by the OpenSSL uprobes)
+          sharing CPU 0, one threaded HTTPS server on CPU 1.
 
 Each round measures the pair three ways: without agentbpf (the control:
 the two should match, and how far they stray is the method's noise), with
@@ -22,7 +25,7 @@ untouched: it pays what every process on the host pays for the hooks
 (bench/bpf_profile.py's bystander workload), so this is the agent's own
 cost on top of that, which throughput rounds cannot resolve here.
 
-Usage: sudo bench/side_by_side.py [--rounds N] [--seconds S] [--only nginx|uvicorn|redis]
+Usage: sudo bench/side_by_side.py [--rounds N] [--seconds S] [--only nginx|uvicorn|redis|tls]
                                   [--config "request_start: read"]
 Results in bench/results/side_by_side.md.
 """
@@ -37,7 +40,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import Daemon, free_port, require, stop_all, wait_port, write_report
+from benchlib import BENCH, PY, REPO, Daemon, free_port, require, stop_all, wait_port, write_report
 from bus_bench import start_redis
 from http_bench import start_nginx, start_uvicorn, wrk
 
@@ -65,6 +68,40 @@ def bench_rate(port, seconds, tag):
     if not rates:
         sys.exit(f"side by side: redis-benchmark printed nothing useful: {out[-300:]!r}")
     return float(rates[-1])
+
+
+class TlsClient:
+    """bench/tls_client.py on CPU 0, told how long to run each time."""
+
+    def __init__(self, procs, tag, url, ca):
+        self.p = subprocess.Popen(["taskset", "-c", "0", PY, os.path.join(BENCH, "tls_client.py"),
+                                   f"tlsbench-{tag}", url, ca], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        procs.append(self.p)
+        if self.p.stdout.readline().strip() != "ready":
+            sys.exit("side by side: the TLS client did not start")
+
+    def rate(self, seconds):
+        self.p.stdin.write(f"{seconds}\n")
+        self.p.stdin.flush()
+        return float(self.p.stdout.readline())
+
+
+def tls_pair(work, procs):
+    """An HTTPS server with its own CA on CPU 1 and two client loops."""
+    import trustme
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    ca.cert_pem.write_to_path(f"{work}/ca.pem")
+    cert.private_key_pem.write_to_path(f"{work}/server.key")
+    cert.private_key_and_cert_chain_pem.write_to_path(f"{work}/server.pem")
+    port = free_port()
+    procs.append(subprocess.Popen(["taskset", "-c", "1", PY,
+                                   os.path.join(REPO, "tests", "agents", "httpserver_agent.py"),
+                                   str(port), "--tls", work]))
+    wait_port(port)
+    url = f"https://localhost:{port}/ok"
+    return [TlsClient(procs, t, url, f"{work}/ca.pem") for t in "ab"]
 
 
 def together(fns):
@@ -110,7 +147,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--only", choices=("nginx", "uvicorn", "redis"), help="run one of the pairs")
+    ap.add_argument("--only", choices=("nginx", "uvicorn", "redis", "tls"), help="run one of the pairs")
     ap.add_argument("--config", default="", metavar="YAML",
                     help='more agentbpf config for every round, e.g. "request_start: read"')
     a = ap.parse_args()
@@ -142,6 +179,15 @@ def main():
                                                   lambda: bench_rate(port, a.seconds, "b")]),
                                 lambda slot: f"* sidebyside-{slot}",
                                 extra_config=extra + f"bus_ports: [{port}]\n"))
+        if a.only in (None, "tls"):
+            ta, tb = tls_pair(work, procs)
+
+            def tls_rates():
+                time.sleep(1.5)  # the daemon's first scan of the agents' OpenSSL
+                return together([lambda: ta.rate(a.seconds), lambda: tb.rate(a.seconds)])
+            rows.append(measure("HTTPS client loop, httpx keep-alive (two clients sharing CPU 0)",
+                                work, a.rounds, a.seconds, tls_rates,
+                                lambda slot: f"*tlsbench-{slot}*", extra_config=extra))
         report = (f"## Side by side ({time.strftime('%Y-%m-%d')}, {os.uname().release}, "
                   f"{os.cpu_count()} CPUs, {a.rounds} rounds of {a.seconds} s, no BPF stats"
                   f"{', config: ' + a.config if a.config else ''})\n\n"

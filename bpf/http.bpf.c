@@ -109,7 +109,7 @@ struct http_conn {
 	__u32 netns;		/* inode of the socket's network namespace */
 	__u16 dport;		/* remote port, host order */
 	__u8 family;
-	__u8 pad1;
+	__u8 tls;		/* an SSL* of OpenSSL's (sk holds it), not a socket */
 	__u8 daddr[16];		/* remote address; IPv4 in the first 4 bytes */
 	__u64 peer_closed_ns;	/* the client's FIN arrived */
 	__u64 data_ready_ns;	/* bytes of a next request became readable */
@@ -156,7 +156,7 @@ struct scratch {
 	struct http_head head;
 	struct call call;
 	struct http_peer peer;		/* a peer being registered */
-	u32 host_pos, host_len, host_at;	/* the Host header search */
+	u32 host_pos, host_len, host_at, host_end;	/* the Host header search */
 };
 
 /*
@@ -226,6 +226,44 @@ struct {
 	__type(value, u32);
 } http_server_ports SEC(".maps");
 
+/* ---- TLS: OpenSSL's calls, by process and SSL* ---- */
+
+struct tls_key {
+	u32 tgid;
+	u32 pad;
+	u64 ssl;
+};
+
+/* An agent's TLS connections on which it made a call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct tls_key);
+	__type(value, struct http_conn);
+} tls_conns SEC(".maps");
+
+/* The server name an agent's SSL* asked for (SSL_set_tlsext_host_name). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct tls_key);
+	__type(value, char[HTTP_HOST_LEN]);
+} tls_sni SEC(".maps");
+
+/* An SSL_read under way, per thread: where its plaintext goes. */
+struct tls_read {
+	u64 ssl;
+	u64 buf;
+	u64 readbytes;		/* SSL_read_ex's size_t *, else 0 */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u64);
+	__type(value, struct tls_read);
+} tls_reads SEC(".maps");
+
 /* Sized by the loader: agents * max_routes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -280,6 +318,7 @@ static const u64 size_bounds[HTTP_SIZE_BUCKETS] = HTTP_SIZE_BOUNDS;
 /* Initial values for new map entries; too big for the BPF stack. */
 static struct http_stats zero_stats;
 static struct http_out_stats zero_out_stats;
+static struct http_conn zero_conn;
 static struct carry zero_carry;
 
 static __always_inline void count_drop(u32 reason)
@@ -659,7 +698,31 @@ static long host_step(u32 i, void *arg)
 {
 	struct scratch *s = *(struct scratch **)arg;
 
-	return http_host_step(s->buf, s->host_len, &s->host_pos, &s->host_at);
+	return http_host_step(s->buf, s->host_len, &s->host_pos, &s->host_at, &s->host_end);
+}
+
+/*
+ * The Host header of the request head in the scratch's first len bytes,
+ * into its peer record. Global: checked once, whatever its caller's state.
+ */
+__noinline int http_host_take(struct scratch *s, u32 len)
+{
+	u32 at, n;
+
+	if (!s)
+		return 0;
+	s->host_pos = 0;
+	s->host_len = len;
+	s->host_at = 0;
+	s->host_end = 0;
+	bpf_loop(HTTP_SCRATCH + HTTP_CARRY, host_step, &s, 0);
+	if (!s->host_end)
+		return 0;
+	at = s->host_at;
+	n = http_host_trim(s->buf, &at, s->host_end);
+	bpf_probe_read_kernel(s->peer.host, clamp_size(n, HTTP_HOST_LEN - 1),
+			      s->buf + (at & HTTP_WINDOW_MASK));
+	return n;
 }
 
 /* Eight bytes at a time into a 32-bit hash (FNV-1a's constants, by words). */
@@ -688,15 +751,16 @@ __noinline u32 http_peer_of(struct http_conn *c, u32 len)
 		return HTTP_PEER_OTHER;
 	p = &s->peer;
 	__builtin_memset(p, 0, sizeof(*p));
-	s->host_pos = 0;
-	s->host_len = len;
-	s->host_at = 0;
-	bpf_loop(HTTP_SCRATCH / 8, host_step, &s, 0);
-	if (s->host_at) {
-		u32 at = s->host_at, n = http_host_len(s->buf, len, &at);
+	http_host_take(s, len);
+	/* A TLS call's peer is the server name it asked for (SNI), if it did. */
+	if (c->tls) {
+		struct tls_key k = { .tgid = c->pid, .ssl = c->sk };
+		char *sni = bpf_map_lookup_elem(&tls_sni, &k);
 
-		bpf_probe_read_kernel(p->host, clamp_size(n, HTTP_HOST_LEN - 1),
-				      s->buf + (at & HTTP_WINDOW_MASK));
+		if (sni) {
+			__builtin_memset(p->host, 0, sizeof(p->host));
+			bpf_probe_read_kernel_str(p->host, sizeof(p->host), sni);
+		}
 	}
 	__builtin_memcpy(p->addr, c->daddr, sizeof(p->addr));
 	p->netns = c->netns;
@@ -1050,14 +1114,6 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 				c->peer = http_peer_of(c, len);
 		} else if (x->k->dir == DIR_REQ) {
 			c->role = ROLE_SERVER;
-			if (!c->port_noted) {
-				struct http_server_port sp = { .netns = c->netns, .port = c->lport };
-				/* On the stack: 6.1 stores no global function's memory argument. */
-				u32 agent = c->agent;
-
-				bpf_map_update_elem(&http_server_ports, &sp, &agent, BPF_ANY);
-				c->port_noted = 1;
-			}
 		}
 		if (x->k->dir == DIR_REQ) {
 			if (trace_requests) {
@@ -1156,10 +1212,12 @@ static long parse_step(u32 idx, void *arg)
 }
 
 /*
- * Frames the ret bytes of a call in direction dir on the connection.
- * Inlined in each program: what it calls is checked once either way.
+ * Frames the ret bytes of a call in direction dir on the connection: a
+ * socket call's (plain NULL: where they are comes from the syscall's
+ * registers), or the plaintext of a TLS call at plain. Inlined in each
+ * program: what it calls is checked once either way.
  */
-static __always_inline int http_frame(struct http_conn *c, u32 dir, u32 ret)
+static __always_inline int http_frame(struct http_conn *c, u32 dir, u32 ret, const char *plain)
 {
 	struct parse_ctx ctx = { .c = c }, *x = &ctx;
 	struct http_dir *d;
@@ -1190,7 +1248,14 @@ static __always_inline int http_frame(struct http_conn *c, u32 dir, u32 ret)
 		}
 		return 0;
 	}
-	find_io(&x->k->io, ret);
+	if (plain) {
+		x->k->io.buf = plain;
+		x->k->io.len = ret;
+		x->k->io.iovcnt = 0;
+		x->k->io.iov = NULL;
+	} else {
+		find_io(&x->k->io, ret);
+	}
 	/* A call that does not start a message cannot resync a lost framing. */
 	if (d->state == P_SKIP)
 		d->state = P_IDLE;
@@ -1291,7 +1356,18 @@ static __always_inline int on_recv(void *ctx, struct sock *sk, int ret, int flag
 		return 0;
 	}
 	/* A client reads responses. */
-	http_frame(c, c->role == ROLE_CLIENT ? DIR_RESP : DIR_REQ, ret);
+	http_frame(c, c->role == ROLE_CLIENT ? DIR_RESP : DIR_REQ, ret, NULL);
+	/*
+	 * Which agent answers on this port, for the calls that reach it: noted
+	 * here, from the socket storage (a global function's memory cannot be
+	 * stored on 6.1, and a stack copy there cost the verifier 12k more).
+	 */
+	if (c->role == ROLE_SERVER && !c->port_noted) {
+		struct http_server_port sp = { .netns = c->netns, .port = c->lport };
+
+		bpf_map_update_elem(&http_server_ports, &sp, &c->agent, BPF_ANY);
+		c->port_noted = 1;
+	}
 	/* Later data is a later request's, unless it is this one's body. */
 	c->data_ready_ns = 0;
 	return 0;
@@ -1379,7 +1455,7 @@ static __always_inline int on_send(void *ctx, struct sock *sk, int ret, bool dis
 	if (c->role == ROLE_UNKNOWN && !role_of_write(c, ret))
 		return 0;
 	/* A client writes requests. */
-	http_frame(c, c->role == ROLE_CLIENT ? DIR_REQ : DIR_RESP, ret);
+	http_frame(c, c->role == ROLE_CLIENT ? DIR_REQ : DIR_RESP, ret, NULL);
 	return 0;
 }
 
@@ -1438,5 +1514,174 @@ int BPF_PROG(http_destroy, struct sock *sk)
 		abort_requests(c, now);
 	}
 	bpf_sk_storage_delete(&http_conns, sk);
+	return 0;
+}
+
+/*
+ * TLS: uprobes on the OpenSSL each agent maps (libssl, or a binary that
+ * has it built in, as Node.js does) see the plaintext of its calls, whether
+ * OpenSSL does the socket I/O (a socket BIO) or the program does
+ * (memory BIOs: asyncio). The bytes go to the same framing as a socket
+ * call's, on a connection state kept per (process, SSL*). Any other process
+ * using the library leaves after the membership check. The socket hooks see
+ * only ciphertext on these connections and give them up as no HTTP.
+ */
+
+/* SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, type, name): the server name asked for. */
+#define SSL_CTRL_SET_TLSEXT_HOSTNAME	55
+
+SEC("uprobe")
+int BPF_KPROBE(tls_ctrl, void *ssl, int cmd, long larg, const char *name)
+{
+	struct tls_key k = { .ssl = (u64)ssl };
+	char host[HTTP_HOST_LEN] = {};
+
+	if (cmd != SSL_CTRL_SET_TLSEXT_HOSTNAME || !name)
+		return 0;
+	k.tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!member_agent(k.tgid))
+		return 0;
+	if (bpf_probe_read_user_str(host, sizeof(host), name) > 1)
+		bpf_map_update_elem(&tls_sni, &k, host, BPF_ANY);
+	return 0;
+}
+
+/*
+ * The connection state of an agent's SSL*, created by its first write
+ * that starts a request: the agent is the client.
+ */
+static __always_inline struct http_conn *tls_conn(void *ssl, const char *buf, int num)
+{
+	struct tls_key k = { .ssl = (u64)ssl };
+	struct http_conn *c;
+	u32 *agent;
+	u64 w = 0;
+	u16 code;
+	u8 m;
+
+	k.tgid = bpf_get_current_pid_tgid() >> 32;
+	agent = member_agent(k.tgid);
+	if (!agent || *agent >= AGENTBPF_MAX_AGENTS)
+		return NULL;
+	c = bpf_map_lookup_elem(&tls_conns, &k);
+	if (c || !outbound || num < 8)
+		return c;
+	if (bpf_probe_read_user(&w, 8, buf) ||
+	    !http_message_start((const char *)&w, 8, false, &m, &code))
+		return NULL;
+	bpf_map_update_elem(&tls_conns, &k, &zero_conn, BPF_NOEXIST);
+	c = bpf_map_lookup_elem(&tls_conns, &k);
+	if (c) {
+		c->sk = (u64)ssl;
+		c->agent = *agent;
+		c->pid = k.tgid;
+		c->tls = 1;
+		c->role = ROLE_CLIENT;
+	}
+	return c;
+}
+
+/*
+ * SSL_write(ssl, buf, num) and SSL_write_ex(ssl, buf, num, written), at
+ * entry: the plaintext to be sent. A write the library could not finish
+ * (SSL_ERROR_WANT_WRITE on a non-blocking socket) is retried by the
+ * program with the same bytes, and seen again.
+ */
+SEC("uprobe")
+int BPF_KPROBE(tls_write, void *ssl, const char *buf, int num)
+{
+	struct http_conn *c;
+
+	if (num <= 0)
+		return 0;
+	c = tls_conn(ssl, buf, num);
+	if (c)
+		http_frame(c, DIR_REQ, num, buf);
+	return 0;
+}
+
+/* SSL_read(ssl, buf, num) and SSL_read_ex(ssl, buf, num, readbytes), at entry. */
+static __always_inline int tls_read_starts(void *ssl, void *buf, void *readbytes)
+{
+	struct tls_read r = { .ssl = (u64)ssl, .buf = (u64)buf, .readbytes = (u64)readbytes };
+	struct tls_key k = { .ssl = (u64)ssl };
+	u64 id = bpf_get_current_pid_tgid();
+
+	k.tgid = id >> 32;
+	/* Only reads on a connection that made a call: one lookup for the rest. */
+	if (!member_agent(k.tgid) || !bpf_map_lookup_elem(&tls_conns, &k))
+		return 0;
+	bpf_map_update_elem(&tls_reads, &id, &r, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tls_read, void *ssl, void *buf, int num)
+{
+	return tls_read_starts(ssl, buf, NULL);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tls_read_ex, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return tls_read_starts(ssl, buf, readbytes);
+}
+
+/*
+ * ... and at return: the plaintext read. SSL_read returns the bytes, 0
+ * when the peer closed (then a response delimited by the close is
+ * complete), < 0 for nothing yet; SSL_read_ex 1 with *readbytes, else 0.
+ */
+SEC("uretprobe")
+int BPF_KRETPROBE(tls_read_ret, int ret)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	struct tls_key k = { .tgid = id >> 32 };
+	struct http_conn *c;
+	struct tls_read *r;
+	u64 n = 0;
+
+	r = bpf_map_lookup_elem(&tls_reads, &id);
+	if (!r)
+		return 0;
+	k.ssl = r->ssl;
+	c = bpf_map_lookup_elem(&tls_conns, &k);
+	if (r->readbytes) {
+		if (ret == 1 && bpf_probe_read_user(&n, sizeof(n), (void *)r->readbytes))
+			n = 0;
+	} else if (ret > 0) {
+		n = ret;
+	} else if (ret == 0 && c) {
+		if (!c->peer_closed_ns)
+			c->peer_closed_ns = bpf_ktime_get_boot_ns();
+		if (c->dirs[DIR_RESP].state == P_CLOSE) {
+			c->dirs[DIR_RESP].state = P_IDLE;
+			response_done(c, c->peer_closed_ns, c->dirs[DIR_RESP].msg_bytes, false);
+		}
+	}
+	if (c && n > 0 && n <= 0x7fffffff)
+		http_frame(c, DIR_RESP, n, (const char *)r->buf);
+	bpf_map_delete_elem(&tls_reads, &id);
+	return 0;
+}
+
+/* SSL_free(ssl): the connection's end, as tcp_destroy_sock is a socket's. */
+SEC("uprobe")
+int BPF_KPROBE(tls_free, void *ssl)
+{
+	struct tls_key k = { .ssl = (u64)ssl };
+	struct http_conn *c;
+
+	k.tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!member_agent(k.tgid))
+		return 0;
+	c = bpf_map_lookup_elem(&tls_conns, &k);
+	if (c) {
+		if (c->dirs[DIR_RESP].state == P_CLOSE)
+			response_done(c, c->last_send_ns, c->dirs[DIR_RESP].msg_bytes, true);
+		abort_requests(c, bpf_ktime_get_boot_ns());
+		bpf_map_delete_elem(&tls_conns, &k);
+	}
+	bpf_map_delete_elem(&tls_sni, &k);
 	return 0;
 }

@@ -5,7 +5,7 @@ set -e
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmicrohttpd-dev
 libyaml-dev libcmocka-dev pkg-config curl procps iproute2 util-linux
 prometheus python3 python3-fastapi python3-uvicorn python3-redis python3-httpx
-python3-prometheus-client
+python3-prometheus-client python3-trustme python3-aiohttp python3-requests
 redis-server nats-server nginx-light wrk linux-perf
 xxd chromium
 buildah systemd python3-yaml python3-seccomp python3-kubernetes

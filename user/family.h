@@ -64,6 +64,11 @@ struct family_ops {
 	const char *(*hook)(void);
 	/* check: what was loaded, and how it runs. */
 	void (*describe)(void *t, const struct family_env *env, family_say_fn say);
+	/*
+	 * Optional: work off the scrape path, called by the daemon's main
+	 * thread (the one that keeps env->lc) about every PROC_POLL_MS.
+	 */
+	void (*tick)(void *t, const struct family_env *env);
 	void (*close)(void *t);
 };
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <sys/stat.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -12,8 +13,24 @@
 #include "httpmodel.h"
 #include "proc_user.h"
 #include "sockhook.h"
+#include "tlslib.h"
 #include "util.h"
 #include "family.h"
+#include "lifecycle.h"
+
+/* OpenSSL files (libssl, or a binary with it built in) the probes may go on. */
+#define TLS_MAX_FILES		32
+/* Probes per file: see tls_attach_file(). */
+#define TLS_PROBES		8
+/* Members whose maps a round reads, after the first round (which reads all). */
+#define TLS_SCAN_PER_ROUND	64
+#define TLS_ROUND_NS		1000000000ull
+
+struct tls_file {
+	dev_t dev;
+	ino_t ino;
+	bool openssl;		/* it has OpenSSL's functions: the probes are on */
+};
 
 static const char *const status_names[HTTP_STATUS_MAX] = {
 	[HTTP_SUCCESS] = "success",
@@ -246,6 +263,15 @@ static int http_open(void *p, const struct family_env *env, char *err, size_t er
 				 per_agent < 256 ? 256 : per_agent > 65536 ? 65536 : per_agent);
 	bpf_map__set_max_entries(t->skel->maps.http_peers, cfg->max_peers);
 	t->skel->rodata->trace_requests = env->trace.f != NULL;
+	/* The TLS uprobes go on files later (http_tick()); without calls, not at all. */
+	if (cfg->outbound_off) {
+		bpf_program__set_autoload(t->skel->progs.tls_ctrl, false);
+		bpf_program__set_autoload(t->skel->progs.tls_write, false);
+		bpf_program__set_autoload(t->skel->progs.tls_read, false);
+		bpf_program__set_autoload(t->skel->progs.tls_read_ex, false);
+		bpf_program__set_autoload(t->skel->progs.tls_read_ret, false);
+		bpf_program__set_autoload(t->skel->progs.tls_free, false);
+	}
 	ret = family_share_members(env, &http_family, t->skel->maps.agent_pids,
 				   t->skel->maps.member_hint, err, errlen);
 	if (!ret)
@@ -259,6 +285,11 @@ static int http_open(void *p, const struct family_env *env, char *err, size_t er
 	if (ret) {
 		http_close(t);
 		return ret;
+	}
+	/* TLS probes go on as agents map OpenSSL: http_tick(). */
+	if (!cfg->outbound_off) {
+		t->tls_files = calloc(TLS_MAX_FILES, sizeof(*t->tls_files));
+		t->tls_links = calloc(TLS_MAX_FILES * TLS_PROBES, sizeof(*t->tls_links));
 	}
 	/* Its programs run the bus family's for the bus ports: see sockhook.h. */
 	t->dispatch = env->sock;
@@ -604,6 +635,9 @@ static void render_calls(struct http_tracker *t, struct expo *e)
 		expo_sample(e, l, 2, g.count[HTTP_SUCCESS] + g.count[HTTP_ERROR] +
 			    g.count[HTTP_TIMEOUT]);
 	}
+	expo_family(e, "agentbpf_tls_libraries", EXPO_GAUGE,
+		    "OpenSSL files (libssl, or a binary with OpenSSL built in) the agents map that the TLS uprobes are on: their HTTPS calls are seen.");
+	expo_sample(e, NULL, 0, __atomic_load_n(&t->tls_attached, __ATOMIC_RELAXED));
 	read_active(t, active, true);
 	expo_family(e, "agent_outbound_requests_in_flight", EXPO_GAUGE,
 		    "HTTP calls the agent has made and not yet had a full response to.");
@@ -688,6 +722,114 @@ cleanup:
 	free(active);
 }
 
+/* ---- TLS: uprobes on the OpenSSL each agent maps ---- */
+
+/*
+ * The TLS programs onto the OpenSSL of the file at path, once per file
+ * (its device and inode): a uprobe sees every process that maps it. A file
+ * without SSL_write, SSL_read and SSL_free (python3 itself, a binary that
+ * has no OpenSSL built in) is remembered as none.
+ */
+static void tls_attach_file(struct http_tracker *t, const char *path)
+{
+	struct http_bpf *k = t->skel;
+	const struct {
+		struct bpf_program *prog;
+		const char *func;
+		bool ret, required;
+	} probes[TLS_PROBES] = {
+		{ k->progs.tls_write, "SSL_write", false, true },
+		{ k->progs.tls_read, "SSL_read", false, true },
+		{ k->progs.tls_read_ret, "SSL_read", true, true },
+		{ k->progs.tls_free, "SSL_free", false, true },
+		/* OpenSSL 1.1.1 and later. */
+		{ k->progs.tls_write, "SSL_write_ex", false, false },
+		{ k->progs.tls_read_ex, "SSL_read_ex", false, false },
+		{ k->progs.tls_read_ret, "SSL_read_ex", true, false },
+		{ k->progs.tls_ctrl, "SSL_ctrl", false, false },
+	};
+	struct tls_file *f;
+	struct bpf_link *l;
+	struct stat st;
+	int i, first = t->ntls_links;
+
+	if (stat(path, &st))
+		return;
+	for (i = 0; i < t->ntls_files; i++) {
+		if (t->tls_files[i].dev == st.st_dev && t->tls_files[i].ino == st.st_ino)
+			return;
+	}
+	if (t->ntls_files == TLS_MAX_FILES)
+		return;
+	f = &t->tls_files[t->ntls_files++];
+	*f = (struct tls_file){ .dev = st.st_dev, .ino = st.st_ino };
+	for (i = 0; i < TLS_PROBES; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = probes[i].func,
+			    .retprobe = probes[i].ret);
+
+		l = bpf_program__attach_uprobe_opts(probes[i].prog, -1, path, 0, &o);
+		if (l) {
+			t->tls_links[t->ntls_links++] = l;
+		} else if (probes[i].required) {
+			while (t->ntls_links > first)
+				bpf_link__destroy(t->tls_links[--t->ntls_links]);
+			return;
+		}
+	}
+	f->openssl = true;
+	__atomic_add_fetch(&t->tls_attached, 1, __ATOMIC_RELAXED);
+}
+
+/* The OpenSSL files pid maps, and its executable (Node.js has OpenSSL built in). */
+static void tls_scan(struct http_tracker *t, uint32_t pid)
+{
+	char line[512], path[TLS_PATH_LEN + 32], lib[1][TLS_PATH_LEN];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	tls_attach_file(t, path);
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (tls_libs_in_maps(line, lib, 1) != 1)
+			continue;
+		/* Its own mount namespace's file: a container's libssl is not the host's. */
+		snprintf(path, sizeof(path), "/proc/%u/root%s", pid, lib[0]);
+		tls_attach_file(t, path);
+	}
+	fclose(f);
+}
+
+/*
+ * Once a second, the memory maps of some members: all of them the first
+ * time, then TLS_SCAN_PER_ROUND at a time round the member table, so a
+ * library an agent loads late (Python imports ssl when it first needs it)
+ * is found within a few rounds. A file already probed costs a stat.
+ */
+static void http_tick(void *p, const struct family_env *env)
+{
+	struct http_tracker *t = p;
+	struct lifecycle *lc = env->lc;
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint32_t k, slot = t->tls_cursor, budget;
+
+	if (!t->skel || !t->tls_links || !t->tls_files || now < t->tls_next_ns)
+		return;
+	t->tls_next_ns = now + TLS_ROUND_NS;
+	budget = t->tls_first_round_done ? TLS_SCAN_PER_ROUND : lc->mask + 1;
+	for (k = 0; k <= lc->mask && budget; k++) {
+		slot = (t->tls_cursor + k) & lc->mask;
+		if (!lc->table[slot].pid)
+			continue;
+		budget--;
+		tls_scan(t, lc->table[slot].pid);
+	}
+	t->tls_cursor = (slot + 1) & lc->mask;
+	t->tls_first_round_done = true;
+}
+
 static void http_drops(void *p, uint64_t *out)
 {
 	struct http_tracker *t = p;
@@ -733,6 +875,12 @@ static void http_close(void *p)
 	if (t->skel && t->dispatch)
 		sock_dispatch_withdraw(t->dispatch);
 	t->dispatch = NULL;
+	while (t->tls_links && t->ntls_links > 0)
+		bpf_link__destroy(t->tls_links[--t->ntls_links]);
+	free(t->tls_links);
+	t->tls_links = NULL;
+	free(t->tls_files);
+	t->tls_files = NULL;
 	http_bpf__destroy(t->skel);
 	t->skel = NULL;
 	map_read_free(&t->batch);
@@ -758,6 +906,10 @@ static void http_describe(void *p, const struct family_env *env, family_say_fn s
 	    "when its bytes reach the socket (sk_data_ready)" :
 	    env->cfg->start_at_read ? "at the read that returns it (request_start: read)" :
 	    "at the read that returns it (no sk_data_ready before Linux 6.4)");
+	if (env->cfg->outbound_off)
+		say(FAMILY_INFO, "outbound calls", "off (outbound: false)");
+	else
+		say(FAMILY_INFO, "outbound calls", "plain HTTP from the socket hooks; HTTPS from uprobes on SSL_write/SSL_read/SSL_ctrl/SSL_free of each OpenSSL the agents map, put on as they map it");
 }
 
 _Static_assert(HTTP_DROP_MAX <= FAMILY_MAX_DROPS, "the daemon renders FAMILY_MAX_DROPS reasons");
@@ -765,5 +917,5 @@ _Static_assert(HTTP_DROP_MAX <= FAMILY_MAX_DROPS, "the daemon renders FAMILY_MAX
 const struct family_ops http_family = {
 	.name = "http", .title = "HTTP", .off = "HTTP request metrics",
 	.size = sizeof(struct http_tracker), .ndrops = HTTP_DROP_MAX, .render = http_render,
-	FAMILY_OPS(http),
+	.tick = http_tick, FAMILY_OPS(http),
 };

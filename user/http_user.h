@@ -11,6 +11,7 @@
 #include "http.h"
 #include "mapread.h"
 #include "trace.h"
+#include <stdbool.h>
 
 struct http_bpf;
 struct ring_buffer;
@@ -18,6 +19,7 @@ struct proc_tracker;
 
 struct route_name;
 struct peer_name;
+struct tls_file;
 struct sock_dispatch;
 
 struct http_tracker {
@@ -36,6 +38,15 @@ struct http_tracker {
 	struct peer_name *peers;	/* peer id -> what the kernel kept, filled as ids appear */
 	uint32_t peers_mask;
 	uint32_t out_entries;		/* label sets in http_out_stats at the last scrape */
+	/* TLS: the OpenSSL files the agents map, and the uprobes on them. */
+	struct tls_file *tls_files;
+	int ntls_files;
+	int tls_attached;		/* files with the uprobes on; read by the scrape */
+	struct bpf_link **tls_links;
+	int ntls_links;
+	uint32_t tls_cursor;		/* the next member slot to look at */
+	uint64_t tls_next_ns;		/* CLOCK_MONOTONIC of the next round */
+	bool tls_first_round_done;
 };
 
 #endif

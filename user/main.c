@@ -568,10 +568,15 @@ static int run(struct app *app, bool trace)
 		fprintf(stderr, "agentbpf %s: serving /metrics on %s; %d agents, %u processes found\n",
 			AGENTBPF_VERSION, app->cfg.listen, app->cfg.nagents, app->lc.count);
 	}
+	env = family_env(app);
 	while (!stopping) {
 		if (proc_tracker_poll(app->proc, PROC_POLL_MS) < 0) {
 			fprintf(stderr, "agentbpf: reading kernel events failed: %s\n", strerror(errno));
 			goto cleanup;
+		}
+		for (i = 0; i < NFAMILIES; i++) {
+			if (app->up[i] && families[i]->tick)
+				families[i]->tick(app->fam[i], &env);
 		}
 	}
 	ret = 0;

@@ -331,78 +331,74 @@ static __always_inline u8 http_framing(const struct http_head *h, bool resp, u8 
 
 /*
  * One step of the search for the Host header of a request head that starts
- * the window (its first len bytes): the lines that start in the word at
- * *pos. Returns 1 when the search is over: *value is then the offset of
- * the header's value (after "host:"), or stays 0 when the head or the len
- * bytes ended without one.
+ * the window (its first len bytes): from *pos to the next line start, or 8
+ * bytes on when the word there holds no newline. Once the header is found
+ * (*value: the offset after "host:") the steps go on to its line's end
+ * (*end: the newline's offset). Returns 1 when the search is over; *end
+ * stays 0 when the head or the len bytes ended first. At most len steps.
  */
-static __always_inline int http_host_step(const char *buf, u32 len, u32 *pos, u32 *value)
+static __always_inline int http_host_step(const char *buf, u32 len, u32 *pos, u32 *value,
+					  u32 *end)
 {
-	u32 at = *pos, i, k;
+	u32 at = *pos, i;
 	u64 m;
 	char ch;
 
 	if (at >= len)
 		return 1;
 	m = newline_mask(load8(buf + (at & HTTP_WINDOW_MASK)));
-	*pos = at + 8;
-	for (k = 0; k < 8 && m; k++) {
-		i = at + first_newline(m) + 1;
-		m &= m - 1;
-		if (i >= len)
-			return 1;
-		ch = buf[i & HTTP_WINDOW_MASK];
-		if (ch == '\r' || ch == '\n')
-			return 1;	/* the blank line: no Host header */
-		if (i + 5 <= len && (lower8(buf + (i & HTTP_WINDOW_MASK)) & 0xffffffffffull) ==
-				    W('h', 'o', 's', 't', ':', 0, 0, 0)) {
-			*value = i + 5;
-			return 1;
-		}
+	if (!m) {
+		*pos = at + 8;
+		return 0;
+	}
+	i = at + first_newline(m) + 1;
+	*pos = i;
+	if (*value) {
+		/* A newline past len is a byte of an older call's. */
+		if (i <= len)
+			*end = i - 1;
+		return 1;
+	}
+	if (i >= len)
+		return 1;
+	ch = buf[i & HTTP_WINDOW_MASK];
+	if (ch == '\r' || ch == '\n')
+		return 1;	/* the blank line: no Host header */
+	if (i + 5 <= len && (lower8(buf + (i & HTTP_WINDOW_MASK)) & 0xffffffffffull) ==
+			    W('h', 'o', 's', 't', ':', 0, 0, 0)) {
+		*value = i + 5;
+		*pos = i + 5;
 	}
 	return 0;
 }
 
-/*
- * The header value at *at (of the window's first len bytes): *at moves
- * past its leading blanks; returns its length without blanks or CR at its
- * end, at most HTTP_HOST_LEN - 1, or 0 when its line does not end within
- * len (a head cut there: a part of a name is no name).
- */
-static __always_inline u32 http_host_len(const char *buf, u32 len, u32 *at)
+static __always_inline bool http_blank(char ch)
 {
-	u32 k, end = 0, from = *at;
-	u64 m;
+	return ch == ' ' || ch == '\t';
+}
 
-	for (k = 0; k < 4; k++) {
-		if (from >= len || (buf[from & HTTP_WINDOW_MASK] != ' ' &&
-				    buf[from & HTTP_WINDOW_MASK] != '\t'))
-			break;
-		from++;
-	}
-	*at = from;
-	for (k = 0; k < HTTP_HOST_LEN / 8; k++) {
-		m = newline_mask(load8(buf + ((from + k * 8) & HTTP_WINDOW_MASK)));
-		if (m) {
-			end = from + k * 8 + first_newline(m);
-			break;
-		}
-	}
-	/* Longer than kept: cut where the search for its end stopped. */
-	if (k == HTTP_HOST_LEN / 8)
-		end = from + HTTP_HOST_LEN - 1;
-	if (end >= len || end <= from)
-		return 0;
-	for (k = 0; k < 4; k++) {
-		char ch = buf[(end - 1) & HTTP_WINDOW_MASK];
+/*
+ * The header value between *from and its line's end: *from moves past up
+ * to two leading blanks, and a CR and a blank at its end are left out.
+ * Returns its length, at most HTTP_HOST_LEN - 1. Written without loops:
+ * the verifier walks each path once.
+ */
+static __always_inline u32 http_host_trim(const char *buf, u32 *from, u32 end)
+{
+	u32 f = *from;
 
-		if (end <= from || (ch != '\r' && ch != ' ' && ch != '\t'))
-			break;
+	if (f < end && http_blank(buf[f & HTTP_WINDOW_MASK]))
+		f++;
+	if (f < end && http_blank(buf[f & HTTP_WINDOW_MASK]))
+		f++;
+	if (end > f && buf[(end - 1) & HTTP_WINDOW_MASK] == '\r')
 		end--;
-	}
-	if (end <= from)
+	if (end > f && http_blank(buf[(end - 1) & HTTP_WINDOW_MASK]))
+		end--;
+	*from = f;
+	if (end <= f)
 		return 0;
-	return end - from < HTTP_HOST_LEN - 1 ? end - from : HTTP_HOST_LEN - 1;
+	return end - f < HTTP_HOST_LEN - 1 ? end - f : HTTP_HOST_LEN - 1;
 }
 
 /* ---- kept layouts ---- */

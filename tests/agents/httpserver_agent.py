@@ -5,7 +5,7 @@ connection closes, no Content-Length), /abort (closes without a response),
 /layout/X (raw responses laid out alike, see LAYOUTS), /cutstart/N (a response
 written in two pieces, the first N bytes long), /chunkedvec (a chunked response
 in one sendmsg of five buffers);
---single serves one connection at a time;
+--single serves one connection at a time; --tls DIR serves HTTPS (DIR/server.pem, server.key);
 POST reads a Content-Length body and answers with its size; HEAD answers
 like GET without a body."""
 import http.server
@@ -140,4 +140,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 # --single: one request at a time, so others wait in their sockets.
 server = http.server.HTTPServer if "--single" in sys.argv else http.server.ThreadingHTTPServer
-server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+httpd = server(("127.0.0.1", int(sys.argv[1])), Handler)
+# --tls DIR: HTTPS, with DIR/server.pem (its chain) and DIR/server.key.
+if "--tls" in sys.argv:
+    import os
+    import ssl
+    certs = sys.argv[sys.argv.index("--tls") + 1]
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(certs, "server.pem"), os.path.join(certs, "server.key"))
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+httpd.serve_forever()

@@ -69,20 +69,22 @@ static size_t frame_chunked(const char *text, size_t len, size_t piece, bool *en
 
 /*
  * The Host header of a request head in the window's first len bytes, found
- * as http_peer_of() finds it (host_step() under bpf_loop, HTTP_SCRATCH / 8
- * steps at most) into out (HTTP_HOST_LEN bytes). Returns its length.
+ * as http_host_take() finds it (host_step() under bpf_loop, HTTP_SCRATCH +
+ * HTTP_CARRY steps at most) into out (HTTP_HOST_LEN bytes). Returns its length.
  */
 static unsigned host_of(const char *w, uint32_t len, char *out)
 {
-	uint32_t pos = 0, value = 0, n = 0, steps;
+	uint32_t pos = 0, value = 0, end = 0, n = 0, steps;
 
 	memset(out, 0, HTTP_HOST_LEN);
-	for (steps = 0; steps < HTTP_SCRATCH / 8; steps++) {
-		if (http_host_step(w, len, &pos, &value))
+	for (steps = 0; steps < HTTP_SCRATCH + HTTP_CARRY; steps++) {
+		if (http_host_step(w, len, &pos, &value, &end))
 			break;
 	}
-	if (value) {
-		n = http_host_len(w, len, &value);
+	assert_true(steps <= len);
+	if (end) {
+		assert_true(value && value <= end && end < len);
+		n = http_host_trim(w, &value, end);
 		assert_true(n < HTTP_HOST_LEN && value + n <= len);
 		memcpy(out, w + value, n);
 	}

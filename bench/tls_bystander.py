@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""What the TLS uprobes cost a process that is no agent's and uses the same
+OpenSSL: a loop of SSL_write and SSL_read calls (a client and a server
+SSLObject talking through memory BIOs, no network, no agent) timed without
+agentbpf and with agentbpf probing that library (an agent maps it), rounds
+alternating. The difference per call is the uprobe trap plus the programs'
+membership check, which every TLS call of every process on the host pays
+once an agent maps the library.
+
+Usage: sudo bench/tls_bystander.py [--rounds N] [--seconds S]
+Results in bench/results/tls_bystander.md.
+"""
+import argparse
+import os
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchlib import PY, Daemon, write_report
+
+LOOP = r'''
+import ssl, sys, time
+ca, cert, key, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); sctx.load_cert_chain(cert, key)
+cctx = ssl.create_default_context(cafile=ca)
+cin, cout, sin, sout = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+c = cctx.wrap_bio(cin, cout, server_hostname="localhost")
+s = sctx.wrap_bio(sin, sout, server_side=True)
+def pump():
+    sin.write(cout.read()); cin.write(sout.read())
+for _ in range(10):
+    for o in (c, s):
+        try: o.do_handshake()
+        except ssl.SSLWantReadError: pass
+    pump()
+msg, n = b"x" * 100, 0
+end = time.monotonic() + seconds
+start = time.monotonic()
+while time.monotonic() < end:
+    for _ in range(100):
+        c.write(msg); pump(); s.read(4096)
+        s.write(msg); pump(); c.read(4096)
+    n += 100
+print(4 * n / (time.monotonic() - start))
+'''
+
+
+def rate(work, seconds):
+    """TLS calls per second of the loop (2 writes and 2 reads per exchange), on CPU 0."""
+    out = subprocess.run(["taskset", "-c", "0", PY, "-c", LOOP, f"{work}/ca.pem",
+                          f"{work}/server.pem", f"{work}/server.key", str(seconds)],
+                         capture_output=True, text=True, check=True).stdout
+    return float(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=4)
+    a = ap.parse_args()
+    import trustme
+    work = tempfile.mkdtemp(prefix="agentbpf-tlsbystander-")
+    holder = None
+    try:
+        ca = trustme.CA()
+        cert = ca.issue_cert("localhost")
+        ca.cert_pem.write_to_path(f"{work}/ca.pem")
+        cert.private_key_pem.write_to_path(f"{work}/server.key")
+        cert.private_key_and_cert_chain_pem.write_to_path(f"{work}/server.pem")
+        # The agent that makes the daemon probe this OpenSSL: a process
+        # that has imported ssl and sleeps.
+        holder = subprocess.Popen([PY, "-c", "import ssl, time; time.sleep(3600)", "tlsholder"])
+        off, on = [], []
+        for r in range(a.rounds):
+            off.append(rate(work, a.seconds))
+            d = Daemon("*tlsholder*", work, stats=False)
+            try:
+                time.sleep(2)  # the first round of the library scan
+                on.append(rate(work, a.seconds))
+            finally:
+                d.stop()
+            print(f"  round {r + 1}: {off[-1]:.0f} calls/s without, {on[-1]:.0f} with the probes",
+                  flush=True)
+        ns = [1e9 / b - 1e9 / o for o, b in zip(off, on)]
+        report = (f"## TLS bystander ({time.strftime('%Y-%m-%d')}, {os.uname().release}, "
+                  f"{a.rounds} rounds of {a.seconds:g} s)\n\n"
+                  "| | SSL_read/SSL_write calls per second (median) |\n|---|---|\n"
+                  f"| no agentbpf | {statistics.median(off):.0f} |\n"
+                  f"| agentbpf probing the library | {statistics.median(on):.0f} |\n\n"
+                  f"Cost per TLS call of a process that is no agent's: {statistics.median(ns):.0f} ns "
+                  f"(rounds: {', '.join(f'{x:.0f}' for x in ns)}).\n")
+        write_report("tls_bystander.md", report)
+    finally:
+        if holder:
+            holder.kill()
+            holder.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
