@@ -1,11 +1,16 @@
 #!/usr/bin/python3
-"""What the TLS uprobes cost a process that is no agent's and uses the same
-OpenSSL: a loop of SSL_write and SSL_read calls (a client and a server
-SSLObject talking through memory BIOs, no network, no agent) timed without
-agentbpf and with agentbpf probing that library (an agent maps it), rounds
-alternating. The difference per call is the uprobe trap plus the programs'
-membership check, which every TLS call of every process on the host pays
-once an agent maps the library.
+"""What the TLS uprobes cost.
+
+1. A process that is no agent's and uses the same OpenSSL: a loop of
+   SSL_write and SSL_read calls (a client and a server SSLObject talking
+   through memory BIOs, no network, no agent) timed without agentbpf and
+   with agentbpf probing that library (an agent maps it), rounds
+   alternating. The difference per call is the uprobe trap plus the
+   programs' membership check, which every TLS call of every process on the
+   host pays once an agent maps the library.
+2. An agent's HTTPS call: bench/tls_client.py (httpx, keep-alive) as an
+   agent, the daemon with --bpf-stats: the TLS programs' run time over the
+   calls made. That is the programs alone; the traps are in 1.
 
 Usage: sudo bench/tls_bystander.py [--rounds N] [--seconds S]
 Results in bench/results/tls_bystander.md.
@@ -57,6 +62,42 @@ def rate(work, seconds):
     return float(out)
 
 
+def bpf_per_call(work, seconds):
+    """BPF ns per HTTPS call of an agent, from the kernel's run-time stats."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from benchlib import BENCH, REPO, free_port, scrape, wait_port
+    port = free_port()
+    server = subprocess.Popen(["taskset", "-c", "1", PY, os.path.join(REPO, "tests", "agents",
+                                                                      "httpserver_agent.py"),
+                               str(port), "--tls", work])
+    client = None
+    try:
+        wait_port(port)
+        d = Daemon("*tlsbench-agent*", work, stats=True)
+        try:
+            client = subprocess.Popen(["taskset", "-c", "0", PY, os.path.join(BENCH, "tls_client.py"),
+                                       "tlsbench-agent", f"https://localhost:{port}/ok", f"{work}/ca.pem"],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            client.stdout.readline()
+            time.sleep(2)  # the library scan finds the new agent
+            def tls_ns():
+                m = scrape(d.url)
+                return sum(v for k, v in m.items()
+                           if k.startswith("agentbpf_bpf_program_run_seconds_total") and 'program="tls_' in k)
+            before = tls_ns()
+            client.stdin.write(f"{seconds}\n")
+            client.stdin.flush()
+            calls = float(client.stdout.readline()) * seconds
+            return (tls_ns() - before) * 1e9 / calls
+        finally:
+            d.stop()
+    finally:
+        for p in (client, server):
+            if p:
+                p.kill()
+                p.wait()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -86,13 +127,17 @@ def main():
             print(f"  round {r + 1}: {off[-1]:.0f} calls/s without, {on[-1]:.0f} with the probes",
                   flush=True)
         ns = [1e9 / b - 1e9 / o for o, b in zip(off, on)]
+        agent_ns = [bpf_per_call(work, a.seconds) for _ in range(3)]
         report = (f"## TLS bystander ({time.strftime('%Y-%m-%d')}, {os.uname().release}, "
                   f"{a.rounds} rounds of {a.seconds:g} s)\n\n"
                   "| | SSL_read/SSL_write calls per second (median) |\n|---|---|\n"
                   f"| no agentbpf | {statistics.median(off):.0f} |\n"
                   f"| agentbpf probing the library | {statistics.median(on):.0f} |\n\n"
                   f"Cost per TLS call of a process that is no agent's: {statistics.median(ns):.0f} ns "
-                  f"(rounds: {', '.join(f'{x:.0f}' for x in ns)}).\n")
+                  f"(rounds: {', '.join(f'{x:.0f}' for x in ns)}).\n\n"
+                  f"BPF time of an agent's HTTPS call (httpx GET, keep-alive; the TLS programs' "
+                  f"run time from --bpf-stats over the calls): {statistics.median(agent_ns):.0f} ns "
+                  f"(runs: {', '.join(f'{x:.0f}' for x in agent_ns)}).\n")
         write_report("tls_bystander.md", report)
     finally:
         if holder:

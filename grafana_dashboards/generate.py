@@ -404,6 +404,50 @@ def message_bus():
     return d
 
 
+# ---------------------------------------------------------------- outbound
+def outbound():
+    d = Dashboard("agentbpf-outbound", "agentbpf / Outbound calls",
+                  "The HTTP and HTTPS calls agents make (LLM APIs, tools, other agents), seen by agentbpf "
+                  "from the agents' own sockets and OpenSSL: rate, errors and latency by agent and peer, "
+                  "and the agent graph.")
+    d.add(timeseries("Calls/s by agent and peer", "peer: the agent reached on this host, else the host "
+                     "named (TLS SNI or Host), else ip:port; \"other\" past max_peers.",
+                     [target(rate("agent_outbound_requests_total", A, "agent_type, peer"),
+                             "{{agent_type}} → {{peer}}")], "reqps", stack=True), 12, 8)
+    d.add(timeseries("Error ratio by agent and peer", "agent_peer:outbound_error_ratio:rate5m: 5xx, or "
+                     "the peer hung up without a full response. AgentOutboundPeerFailing fires above 10%.",
+                     [target(f"agent_peer:outbound_error_ratio:rate5m{{{A}}}", "{{agent_type}} → {{peer}}")],
+                     "percentunit", thresholds("green", (0.1, "red")), max=1, show_thresholds=True), 12, 8)
+    d.add(timeseries("p95 call duration", "agent_peer:outbound_request_duration_seconds:p95: from the "
+                     "request's first byte written to the response's last byte read.",
+                     [target(f"agent_peer:outbound_request_duration_seconds:p95{{{A}}}",
+                             "{{agent_type}} → {{peer}}")], "s"), 12, 8)
+    d.add(timeseries("p95 time to first byte", "agent_peer:outbound_ttfb_seconds:p95: from the "
+                     "request's first byte written to the response's first byte (an LLM's time to "
+                     "first token, for a streamed answer).",
+                     [target(f"agent_peer:outbound_ttfb_seconds:p95{{{A}}}", "{{agent_type}} → {{peer}}")],
+                     "s"), 12, 8)
+    d.add(table("Agent graph", "Calls per second between agents on the same hosts "
+                "(agent:calls:rate5m): who calls whom.",
+                [target(f"agent:calls:rate5m{{from_agent=~{AGENT}}}", ref="A", instant=True, fmt="table")],
+                [("A", "Calls/s", "reqps")]), 12, 8)
+    d.add(timeseries("Errors and timeouts/s by peer", "Calls that failed (error) or that the agent gave "
+                     "up on (timeout), per peer.",
+                     [target(rate("agent_outbound_requests_total", A + ',status!="success"', "peer, status"),
+                             "{{peer}} {{status}}")], "reqps"), 12, 8)
+    d.add(timeseries("Calls in flight", "agent_outbound_requests_in_flight: calls made and not yet "
+                     "answered in full.",
+                     [target(f"sum by (agent_type) (agent_outbound_requests_in_flight{{{A}}})",
+                             "{{agent_type}}")], "short"), 12, 8)
+    d.add(timeseries("Bytes/s sent and received in calls", "Request bytes out and response bytes in "
+                     "per agent (head and body).",
+                     [target(rate("agent_outbound_request_size_bytes_sum", A, "agent_type"),
+                             "{{agent_type}} out", "A"),
+                      target(rate("agent_outbound_response_size_bytes_sum", A, "agent_type"),
+                             "{{agent_type}} in", "B")], "Bps"), 12, 8)
+    return d
+
+
 # ---------------------------------------------------------------- workers
 def workers():
     d = Dashboard("agentbpf-workers", "agentbpf / Workers",
@@ -495,7 +539,7 @@ def exporter():
     return d
 
 
-DASHBOARDS = [overview, requests, latency, message_bus, workers, exporter]
+DASHBOARDS = [overview, requests, latency, outbound, message_bus, workers, exporter]
 
 
 def render():

@@ -44,7 +44,7 @@ function family(fams, suffix) {
 // ---- one scrape, reduced to what the page shows ----
 
 function snapshot(fams, t) {
-  const s = { t, agents: new Map(), queues: new Map(), restarts: new Map() };
+  const s = { t, agents: new Map(), queues: new Map(), restarts: new Map(), calls: new Map() };
   const agent = (name) => {
     if (!s.agents.has(name))
       s.agents.set(name, { procs: 0, health: 0, active: 0, req: { success: 0, error: 0, timeout: 0 },
@@ -79,6 +79,28 @@ function snapshot(fams, t) {
   }
   for (const x of family(fams, "message_bus_queue_depth"))
     s.queues.set(`${x.labels.queue} (${x.labels.agent_type})`, x.value);
+  // The calls agents make, per agent and peer (codes, if labelled, summed).
+  const call = (l) => {
+    const k = `${l.agent_type} → ${l.peer}`;
+    if (!s.calls.has(k))
+      s.calls.set(k, { req: { success: 0, error: 0, timeout: 0 }, buckets: [], ttfb: [] });
+    return s.calls.get(k);
+  };
+  for (const x of family(fams, "agent_outbound_requests_total")) {
+    const c = call(x.labels);
+    c.req[x.labels.status] = (c.req[x.labels.status] || 0) + x.value;
+  }
+  for (const [name, key] of [["agent_outbound_request_duration_seconds_bucket", "buckets"],
+                             ["agent_outbound_ttfb_seconds_bucket", "ttfb"]]) {
+    for (const x of family(fams, name)) {
+      const le = x.labels.le === "+Inf" ? Infinity : parseFloat(x.labels.le);
+      call(x.labels)[key].push({ le, count: x.value });
+    }
+  }
+  for (const c of s.calls.values()) {
+    c.buckets.sort((x, y) => x.le - y.le);
+    c.ttfb.sort((x, y) => x.le - y.le);
+  }
   return s;
 }
 
@@ -224,6 +246,16 @@ function render(s) {
   for (const [q, v] of s.queues)
     point.queues[q] = v;
   fillTable("agents", rows, 12);
+  const calls = [];
+  for (const [key, c] of [...s.calls].sort()) {
+    const p = prev && prev.calls.get(key);
+    const d = (k) => (p && dt > 0 ? Math.max(0, (c.req[k] || 0) - (p.req[k] || 0)) / dt : undefined);
+    const rate = d("success") === undefined ? undefined : d("success") + d("error") + d("timeout");
+    calls.push([key, c.req.success + c.req.error + c.req.timeout, fmtRate(rate), fmtRate(d("error")),
+                fmtRate(d("timeout")), fmtSeconds(quantile(0.95, p ? deltaBuckets(c.buckets, p.buckets) : [])),
+                fmtSeconds(quantile(0.95, p ? deltaBuckets(c.ttfb, p.ttfb) : []))]);
+  }
+  fillTable("calls", calls, 7);
   fillTable("restarts", [...s.restarts].filter(([, r]) => REASONS.some((x) => r[x]))
     .map(([name, r]) => [name, ...REASONS.map((x) => r[x] || 0)]), 5);
 

@@ -1,13 +1,26 @@
 """Demo planner agent: a FastAPI service as these teams write them, with no
-metrics code at all. Run by uvicorn. POST /plan hands its steps to the
-researcher through a Redis list (tasks:research) when DEMO_REDIS_PORT is set."""
+metrics code at all. Run by uvicorn. POST /plan asks the model API
+(DEMO_LLM_URL over HTTPS, trusting DEMO_LLM_CA) and hands its steps to the
+researcher through a Redis list (tasks:research) when DEMO_REDIS_PORT is
+set; GET /plan asks the researcher (DEMO_RESEARCHER_URL) over HTTP."""
 import asyncio
 import os
 import random
 
+import httpx
 from fastapi import FastAPI, HTTPException
 
 app = FastAPI()
+_calls = None
+
+
+def calls():
+    """One keep-alive client for the agent's calls, made on first use."""
+    global _calls
+    if _calls is None:
+        ca = os.environ.get("DEMO_LLM_CA")
+        _calls = httpx.AsyncClient(timeout=5, verify=ca if ca and os.path.exists(ca) else True)
+    return _calls
 _redis = None
 if os.environ.get("DEMO_REDIS_PORT"):
     import redis
@@ -19,12 +32,24 @@ if os.environ.get("DEMO_REDIS_PORT"):
 @app.get("/plan")
 async def plan(steps: int = 3):
     await asyncio.sleep(random.uniform(0.02, 0.3))  # thinking
+    if os.environ.get("DEMO_RESEARCHER_URL"):
+        try:
+            await calls().get(os.environ["DEMO_RESEARCHER_URL"] + "/search?q=plan")
+        except httpx.HTTPError:
+            pass
     return {"steps": [f"step {i}" for i in range(steps)]}
 
 
 @app.post("/plan")
 async def plan_post(body: dict):
-    await asyncio.sleep(random.uniform(0.05, 0.5))
+    if os.environ.get("DEMO_LLM_URL"):
+        try:
+            await calls().post(os.environ["DEMO_LLM_URL"] + "/v1/chat/completions",
+                               json={"model": "demo", "messages": [{"role": "user", "content": "plan"}]})
+        except httpx.HTTPError:
+            pass
+    else:
+        await asyncio.sleep(random.uniform(0.05, 0.5))
     steps = [f"{body.get('goal', 'x')}:{i}:{random.randrange(12)}" for i in range(random.randint(1, 5))]
     if _redis is not None:
         try:

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Starts agentbpf, a small fleet of demo agents that serve HTTP, hand work to
-# each other through Redis, crash, finish and get OOM-killed, and a
+# Starts agentbpf, a small fleet of demo agents that serve HTTP, call each
+# other and a model API over HTTPS, hand work to each other through Redis,
+# crash, finish and get OOM-killed, and a
 # Prometheus that scrapes agentbpf with the repo's rules and alerts, so
 # /metrics, the dashboards and the alerts show real data. Ctrl-C stops
 # everything.
@@ -129,7 +130,18 @@ sed "s/^bus_ports:.*/bus_ports: [$REDIS_PORT]/" demo.yml > "$TMP/demo.yml"
 start "$ROOT/agentbpf" --config "$TMP/demo.yml" --web.listen-address "$LISTEN"
 wait_http "http://$HOST:$PORT/healthz" agentbpf || exit 1
 
-export DEMO_REDIS_PORT=$REDIS_PORT
+# The model API the planner calls over HTTPS: no agent, a CA of its own.
+LLM_PORT=$(free_port)
+start $PY demo_llm.py "$LLM_PORT" "$TMP/llm-ca.pem"
+for i in $(seq 51); do
+	[ -s "$TMP/llm-ca.pem" ] && curl -sf -o /dev/null --cacert "$TMP/llm-ca.pem" -X POST -d '{}' \
+		"https://localhost:$LLM_PORT/v1/chat/completions" && break
+	[ "$i" = 51 ] && { echo "demo: the model API did not start on :$LLM_PORT" >&2; exit 1; }
+	sleep 0.1
+done
+
+export DEMO_REDIS_PORT=$REDIS_PORT DEMO_LLM_URL=https://localhost:$LLM_PORT
+export DEMO_LLM_CA=$TMP/llm-ca.pem DEMO_RESEARCHER_URL=http://127.0.0.1:$RESEARCHER_PORT
 start $PY -m uvicorn demo_planner:app --host 127.0.0.1 --port "$PLANNER_PORT" --log-level warning
 start $PY demo_researcher.py "$RESEARCHER_PORT" "$REDIS_PORT"
 start $PY demo_summarizer.py "$REDIS_PORT"
@@ -172,7 +184,7 @@ fi
 
 echo "demo: agentbpf serves http://$HOST:$PORT/metrics (live view http://$HOST:$PORT/)"
 echo "demo: agents: planner :$PLANNER_PORT (uvicorn), researcher :$RESEARCHER_PORT (http.server), summarizer," \
-	"flaky-worker, batch-job${CG:+, memory-hog}; redis-server :$REDIS_PORT"
+	"flaky-worker, batch-job${CG:+, memory-hog}; redis-server :$REDIS_PORT; the model API https://localhost:$LLM_PORT (no agent)"
 if [ -n "$PROM_URL" ]; then
 	echo "demo: Prometheus $PROM_URL  (alerts: $PROM_URL/alerts, rules: $PROM_URL/rules)"
 	echo "demo: Grafana: add $PROM_URL as a Prometheus data source and import grafana_dashboards/*.json"

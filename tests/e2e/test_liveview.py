@@ -35,8 +35,8 @@ def chromium(url, *args):
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def agents_table(dom):
-    body = re.search(r'<table id="agents">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
+def agents_table(dom, table="agents"):
+    body = re.search(rf'<table id="{table}">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
     rows = []
     for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S):
         rows.append([html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)])
@@ -139,3 +139,29 @@ def test_live_view_says_which_families_are_off():
               f"it names the family that is off: {notice.group(3)!r}")
     finally:
         shutil.rmtree(site, ignore_errors=True)
+
+
+def test_live_view_shows_the_calls_agents_make():
+    """A FastAPI agent calls an http.server agent: the page's calls table
+    has the pair, with the daemon's count."""
+    check(os.access(CHROMIUM, os.X_OK), "chromium is installed (make deps)")
+    caller, callee = free_port(), free_port()
+    cfg = ('agents:\n  - name: caller\n    match:\n      cmdline: "*uvicorn fastapi_agent:app*"\n'
+           f'  - name: callee\n    match:\n      cmdline: "*httpserver_agent.py {callee}*"\n')
+    with Daemon(cfg) as d, Procs() as ps:
+        ps.start([PY, "-m", "uvicorn", "fastapi_agent:app", "--host", "127.0.0.1", "--port", str(caller),
+                  "--log-level", "warning"], cwd=AGENTS)
+        ps.start([PY, os.path.join(AGENTS, "httpserver_agent.py"), str(callee)])
+        wait_port(caller)
+        wait_port(callee)
+        d.wait_value(1, "agent_processes", agent_type="caller")
+        d.wait_value(1, "agent_processes", agent_type="callee")
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{caller}/call?port={callee}&path=/status/503&n=12",
+                                    timeout=30) as r:
+            eq(r.status, 200, "the caller made its calls")
+        d.wait_value(12, "agent_outbound_requests_total", agent_type="caller", peer="callee",
+                     status="error")
+        dom = chromium(d.url + "/", "--dump-dom")
+        rows = agents_table(dom, "calls")
+        eq([r[:2] for r in rows], [["caller → callee", "12"]], f"the calls table ({rows})")

@@ -160,7 +160,7 @@ def test_promtool_unit_tests_cover_every_rule():
     eq(r.stdout.count("SUCCESS"), len(tests), f"every test file passes: {r.stdout}")
     text = "".join(open(t).read() for t in tests)
     alerts = rule_names(ALERTS, "alert")
-    eq(len(alerts), 11, f"alert rules {alerts}")
+    eq(len(alerts), 12, f"alert rules {alerts}")
     tested = set(re.findall(r'alertname: (\S+)', text))
     eq(sorted(set(alerts) - tested), [], "alerts without a promtool test")
     # Each alert is tested firing (exp_alerts with labels) and not firing.
@@ -395,7 +395,7 @@ def fast_alert_rules(text):
     return text
 
 
-KEY_LABELS = ("worker_name", "agent_type", "queue", "reason", "map")
+KEY_LABELS = ("worker_name", "agent_type", "queue", "reason", "map", "peer")
 
 
 def alert_key(labels):
@@ -424,7 +424,7 @@ def test_every_alert_fires_on_a_real_condition():
         f.write("groups: []\n")  # the alerts come once Prometheus has scraped
     filler_comm = f"pfill{os.getpid() % 100000}"
     filler = named_binary("/bin/sleep", filler_comm)
-    flaky_port, slow_port = free_port(), free_port()
+    flaky_port, slow_port, caller_port = free_port(), free_port(), free_port()
     redis_port = free_port()
     redis_proc = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
                                    "--save", "", "--appendonly", "no"],
@@ -436,6 +436,7 @@ def test_every_alert_fires_on_a_real_condition():
         ("victim", {"cmdline": f"*--tag {tag}-victim*"}),
         ("flakyapi", {"cmdline": f"*httpserver_agent.py {flaky_port}*"}),
         ("slowapi", {"cmdline": f"*httpserver_agent.py {slow_port}*"}),
+        ("caller", {"cmdline": f"*fastapi_agent:app --host 127.0.0.1 --port {caller_port}*"}),
         ("filler", {"comm": filler_comm}),
     ] + [(role, {"cmdline": f"*promtest_bus.py {tag}-{role} *"})
          for role in ("producer", "consumer", "firehose", "drainer")]
@@ -454,13 +455,15 @@ def test_every_alert_fires_on_a_real_condition():
             victim = ps.start(lifecycle("victim", "--sleep", 300))
             ps.start([PY, HTTP_AGENT, str(flaky_port)])
             ps.start([PY, HTTP_AGENT, str(slow_port)])
+            ps.start([PY, "-m", "uvicorn", "fastapi_agent:app", "--host", "127.0.0.1", "--port",
+                      str(caller_port), "--log-level", "warning"], cwd=AGENTS)
             fillers = [ps.start([filler, "300"])]
             bus = {role: BusAgent(ps, bus_script, f"{tag}-{role}", redis_port)
                    for role in ("producer", "consumer", "firehose", "drainer")}
             for name, _ in agents:
                 d.wait_value(1, "agent_processes", agent_type=name)
-            wait_until(lambda: http_get(flaky_port, "/ok") == 200 and http_get(slow_port, "/ok") == 200,
-                       10, "HTTP agents up")
+            wait_until(lambda: http_get(flaky_port, "/ok") == 200 and http_get(slow_port, "/ok") == 200
+                       and http_get(caller_port, "/ok") == 200, 10, "HTTP agents up")
             # The consumer has worked the tasks queue, then stalls (stays alive, pops nothing).
             eq(bus["producer"].do("push", "tasks", 5), 5, "tasks pushed")
             eq(bus["consumer"].do("pop", "tasks", 5, 0), 5, "tasks popped")
@@ -468,6 +471,14 @@ def test_every_alert_fires_on_a_real_condition():
             d.wait_value(5, "message_bus_messages_total", from_agent="producer", to_agent="consumer",
                          message_type="list")
             d.wait_value(0, "message_bus_queue_depth", agent_type="consumer", queue="tasks")
+
+            # caller's first failing call to flakyapi, so that its series exist
+            # when Prometheus first scrapes: a new series' first sample is no
+            # increase, and the burst below must be one.
+            eq(http_get(caller_port, f"/call?port={flaky_port}&path=/status/503&n=1"), 200,
+               "caller's first call")
+            d.wait_value(1, "agent_outbound_requests_total", agent_type="caller", peer="flakyapi",
+                         status="error")
 
             with Prometheus(f"127.0.0.1:{d.port}", rules) as prom:
                 wait_until(lambda: prom.query('up{job="agentbpf"} == 1'), 20, "first scrape")
@@ -496,6 +507,9 @@ def test_every_alert_fires_on_a_real_condition():
                 # Errors: half of flakyapi's answers are 503.
                 for i in range(40):
                     http_get(flaky_port, "/status/503" if i % 2 else "/ok")
+                # A failing peer: every call caller makes to flakyapi gets a 503.
+                eq(http_get(caller_port, f"/call?port={flaky_port}&path=/status/503&n=20"), 200,
+                   "caller made its calls")
                 # Slow: every slowapi request takes 6 s (p95 9.75 s > 5 s).
                 slow = [threading.Thread(target=http_get, args=(slow_port, "/sleep/6000")) for _ in range(3)]
                 for t in slow:
@@ -537,6 +551,7 @@ def test_every_alert_fires_on_a_real_condition():
                     ("AgentOOMKilled", "agent_type=hungry"),
                     ("AgentDown", "worker_name=victim"),
                     ("AgentHighErrorRatio", "agent_type=flakyapi"),
+                    ("AgentOutboundPeerFailing", "agent_type=caller", "peer=flakyapi"),
                     ("AgentHighLatencyP95", "agent_type=slowapi"),
                     ("MessageConsumerStalled", "agent_type=consumer", "queue=tasks"),
                     ("MessageQueueBacklogGrowing", "agent_type=drainer", "queue=backlog"),

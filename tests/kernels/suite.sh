@@ -26,6 +26,7 @@ CASES=(
 	test_http.test_nginx_keepalive_sendfile_head_and_statuses
 	test_outbound.test_agent_to_agent_calls_are_exact_edges_with_their_timings
 	test_outbound.test_calls_given_up_and_cut_off
+	test_tls.test_https_calls_of_every_python_client_are_exact_by_sni_peer
 	test_bus.test_list_messages_and_depth_are_exact
 	test_bus.test_pubsub_two_subscribers
 	test_bus.test_resp3_replies
