@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -480,6 +481,23 @@ static void open_socket_families(struct app *app)
 	}
 }
 
+/*
+ * Descriptors for the server's connections (up to 4096, see server.c) on
+ * top of the maps and links: the soft limit goes up to the hard one, at
+ * most 16384. A lower hard limit only means fewer connections.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < 16384 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < 16384 ? rl.rlim_max : 16384;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int run(struct app *app, bool trace)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -503,6 +521,7 @@ static int run(struct app *app, bool trace)
 		}
 	}
 	app->proc = app->fam[0];
+	raise_fd_limit();
 	sock_dispatch_init(&app->sock);
 	app->boot_to_unix_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_BOOTTIME);
 	env = family_env(app);

@@ -11,9 +11,26 @@
 #include "config.h"
 #include "server.h"
 
-/* A scraper and a few humans; more is a misbehaving client. */
-#define MAX_CONNECTIONS		64
-#define CONNECTION_TIMEOUT_S	30
+/*
+ * What keeps scrapes answered while other clients misbehave (idle
+ * connections, heads trickled a byte at a time, a flood of /metrics): a
+ * client address holds at most PER_ADDRESS_CONNECTIONS connections, so no
+ * one address can take the slots; the slots are many (epoll, not select),
+ * each with a small memory pool; a connection idle for
+ * CONNECTION_TIMEOUT_S goes; renders run one at a time in the server's
+ * thread, so a flood costs at most that thread's CPU and waits its turn.
+ */
+#define MAX_CONNECTIONS		4096
+#define PER_ADDRESS_CONNECTIONS	32
+#define CONNECTION_TIMEOUT_S	10
+#define CONNECTION_MEMORY	(16 * 1024)
+#define LISTEN_BACKLOG		1024
+#define SERVER_LIMITS							\
+	MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,		\
+	MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PER_ADDRESS_CONNECTIONS, \
+	MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,	\
+	MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,		\
+	MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)LISTEN_BACKLOG
 
 struct server {
 	struct MHD_Daemon *mhd;
@@ -168,7 +185,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 struct server *server_start(const char *addr, render_fn render, void *ctx,
 			    char *err, size_t errlen)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	struct sockaddr_storage ss = { 0 };
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
@@ -191,14 +208,10 @@ struct server *server_start(const char *addr, render_fn render, void *ctx,
 	if (!*host) {
 		/* All addresses, v6 and v4 on one socket; v4 alone if the host has no v6. */
 		s->mhd = MHD_start_daemon(flags | MHD_USE_DUAL_STACK, port, NULL, NULL, handle, s,
-					  MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-					  MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
-					  MHD_OPTION_END);
+					  SERVER_LIMITS, MHD_OPTION_END);
 		if (!s->mhd)
 			s->mhd = MHD_start_daemon(flags, port, NULL, NULL, handle, s,
-						  MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-						  MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
-						  MHD_OPTION_END);
+						  SERVER_LIMITS, MHD_OPTION_END);
 	} else {
 		snprintf(portstr, sizeof(portstr), "%u", port);
 		gai = getaddrinfo(host, portstr, &hints, &ai);
@@ -213,9 +226,7 @@ struct server *server_start(const char *addr, render_fn render, void *ctx,
 		freeaddrinfo(ai);
 		s->mhd = MHD_start_daemon(flags, port, NULL, NULL, handle, s,
 					  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-					  MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-					  MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
-					  MHD_OPTION_END);
+					  SERVER_LIMITS, MHD_OPTION_END);
 	}
 	if (!s->mhd) {
 		snprintf(err, errlen, "cannot listen on %s: port in use or address not local (choose another with --web.listen-address)",
