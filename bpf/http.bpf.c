@@ -120,6 +120,7 @@ struct http_conn {
 	struct http_layout layout[2];
 };
 
+/* sk: a socket, or an SSL* with pad its process (SSL* values repeat across forks). */
 struct carry_key {
 	__u64 sk;
 	__u32 dir;
@@ -251,18 +252,18 @@ struct {
 } tls_sni SEC(".maps");
 
 /* An SSL_read under way, per thread: where its plaintext goes. */
-struct tls_read {
+struct tls_call {
 	u64 ssl;
 	u64 buf;
-	u64 readbytes;		/* SSL_read_ex's size_t *, else 0 */
+	u64 count;		/* SSL_read_ex's size_t *, else 0 */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, u64);
-	__type(value, struct tls_read);
-} tls_reads SEC(".maps");
+	__type(value, struct tls_call);
+} tls_calls SEC(".maps");
 
 /* Sized by the loader: agents * max_routes. */
 struct {
@@ -413,7 +414,7 @@ static __always_inline u32 duration_bucket(u64 dur)
 static __always_inline void trace_request(struct http_conn *c, struct http_req *r, u8 status,
 					  u16 code, u64 end_ns, u64 dur, u64 ttfb, u64 resp_bytes)
 {
-	struct path_key pk = { .sk = c->sk, .seq = r->seq };
+	struct path_key pk = { .sk = c->sk, .seq = r->seq, .pad = c->tls ? c->pid : 0 };
 	struct http_event *e;
 	char *path;
 
@@ -608,7 +609,7 @@ static __always_inline void abort_requests(struct http_conn *c, u64 now)
 	if (c->qlen && (d->state == P_BODY || d->state == P_CHUNKED) &&
 	    !(c->role == ROLE_SERVER && c->peer_closed_ns && c->peer_closed_ns <= c->resp_start_ns))
 		http_answer(c, c->last_send_ns ? c->last_send_ns : now, d->msg_bytes,
-			    ANSWER(HTTP_ERROR, c->code, true));
+			    ANSWER(c->role == ROLE_CLIENT ? status : HTTP_ERROR, c->code, true));
 
 	for (i = 0; i < HTTP_PIPELINE; i++) {
 		if (!c->qlen)
@@ -701,6 +702,17 @@ static long host_step(u32 i, void *arg)
 	return http_host_step(s->buf, s->host_len, &s->host_pos, &s->host_at, &s->host_end);
 }
 
+/* Host names in lower case: a peer's id must not depend on how it was spelt. */
+static __always_inline void lower_host(char *host)
+{
+	int i;
+
+	for (i = 0; i < HTTP_HOST_LEN; i++) {
+		if (host[i] >= 'A' && host[i] <= 'Z')
+			host[i] |= 0x20;
+	}
+}
+
 /*
  * The Host header of the request head in the scratch's first len bytes,
  * into its peer record. Global: checked once, whatever its caller's state.
@@ -722,6 +734,7 @@ __noinline int http_host_take(struct scratch *s, u32 len)
 	n = http_host_trim(s->buf, &at, s->host_end);
 	bpf_probe_read_kernel(s->peer.host, clamp_size(n, HTTP_HOST_LEN - 1),
 			      s->buf + (at & HTTP_WINDOW_MASK));
+	lower_host(s->peer.host);
 	return n;
 }
 
@@ -812,7 +825,7 @@ static long scan_step(u32 i, void *arg)
 
 static __always_inline void carry_drop(struct parse_ctx *x)
 {
-	struct carry_key k = { .sk = x->c->sk, .dir = x->k->dir };
+	struct carry_key k = { .sk = x->c->sk, .dir = x->k->dir, .pad = x->c->tls ? x->c->pid : 0 };
 
 	bpf_map_delete_elem(&http_carry, &k);
 }
@@ -822,8 +835,8 @@ static __always_inline void head_done(struct parse_ctx *x, struct http_head *h, 
 {
 	struct http_conn *c = x->c;
 	struct http_dir *d = &c->dirs[x->k->dir & 1];
+	struct http_req *front = NULL;
 	struct http_req *r;
-	struct http_req *front;
 	u8 framing;
 
 	d->msg_bytes = d->head_bytes + h->end;
@@ -860,9 +873,6 @@ static __always_inline void head_done(struct parse_ctx *x, struct http_head *h, 
 		d->state = P_BODY;
 		d->body.remaining = h->content_length;
 		break;
-	case HTTP_TO_CLOSE:
-		d->state = P_CLOSE;
-		break;
 	case HTTP_INTERIM:
 		/* The final response follows. 101 switches protocols. */
 		d->state = P_IDLE;
@@ -870,6 +880,20 @@ static __always_inline void head_done(struct parse_ctx *x, struct http_head *h, 
 			response_done(c, now_of(x), d->msg_bytes, false);
 			c->role = ROLE_OTHER;
 		}
+		break;
+	case HTTP_TO_CLOSE:
+		/*
+		 * A proxy's tunnel (CONNECT answered 2xx) is no call of its own:
+		 * the calls inside it are the TLS probes'.
+		 */
+		if (x->k->dir == DIR_RESP && front && front->method == HTTP_M_CONNECT &&
+		    c->code >= 200 && c->code < 300) {
+			d->state = P_IDLE;
+			response_done(c, now_of(x), d->msg_bytes, false);
+			c->role = ROLE_OTHER;
+			break;
+		}
+		d->state = P_CLOSE;
 		break;
 	default:
 		d->state = P_IDLE;
@@ -1025,7 +1049,7 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 		return 1;
 	x->k = &s->call;
 	d = &c->dirs[x->k->dir & 1];
-	ck = (struct carry_key){ .sk = c->sk, .dir = x->k->dir };
+	ck = (struct carry_key){ .sk = c->sk, .dir = x->k->dir, .pad = c->tls ? c->pid : 0 };
 	h = &s->head;
 	if (x->k->off >= x->k->total)
 		return 1;
@@ -1122,7 +1146,8 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 				 * (the scratch holds older calls' there); userspace cuts
 				 * at the space.
 				 */
-				struct path_key pk = { .sk = c->sk, .seq = c->seq };
+				struct path_key pk = { .sk = c->sk, .seq = c->seq,
+						       .pad = c->tls ? c->pid : 0 };
 				u32 sp = http_method_len(method), zero = 0;
 				/* A map value to store from, for 6.1: see http_route_of(). */
 				struct scratch *sv = bpf_map_lookup_elem(&http_scratch, &zero);
@@ -1217,7 +1242,8 @@ static long parse_step(u32 idx, void *arg)
  * registers), or the plaintext of a TLS call at plain. Inlined in each
  * program: what it calls is checked once either way.
  */
-static __always_inline int http_frame(struct http_conn *c, u32 dir, u32 ret, const char *plain)
+static __always_inline int http_frame(struct http_conn *c, u32 dir, u32 ret, const char *plain,
+				      u64 now)
 {
 	struct parse_ctx ctx = { .c = c }, *x = &ctx;
 	struct http_dir *d;
@@ -1230,7 +1256,7 @@ static __always_inline int http_frame(struct http_conn *c, u32 dir, u32 ret, con
 	if (!x->s)
 		return 0;
 	x->k = &x->s->call;
-	x->k->now = 0;
+	x->k->now = now;	/* 0: read when first needed */
 	x->k->dir = dir & 1;
 	x->k->total = ret;
 	x->k->off = 0;
@@ -1356,7 +1382,7 @@ static __always_inline int on_recv(void *ctx, struct sock *sk, int ret, int flag
 		return 0;
 	}
 	/* A client reads responses. */
-	http_frame(c, c->role == ROLE_CLIENT ? DIR_RESP : DIR_REQ, ret, NULL);
+	http_frame(c, c->role == ROLE_CLIENT ? DIR_RESP : DIR_REQ, ret, NULL, 0);
 	/*
 	 * Which agent answers on this port, for the calls that reach it: noted
 	 * here, from the socket storage (a global function's memory cannot be
@@ -1455,7 +1481,7 @@ static __always_inline int on_send(void *ctx, struct sock *sk, int ret, bool dis
 	if (c->role == ROLE_UNKNOWN && !role_of_write(c, ret))
 		return 0;
 	/* A client writes requests. */
-	http_frame(c, c->role == ROLE_CLIENT ? DIR_REQ : DIR_RESP, ret, NULL);
+	http_frame(c, c->role == ROLE_CLIENT ? DIR_REQ : DIR_RESP, ret, NULL, 0);
 	return 0;
 }
 
@@ -1541,40 +1567,43 @@ int BPF_KPROBE(tls_ctrl, void *ssl, int cmd, long larg, const char *name)
 	k.tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!member_agent(k.tgid))
 		return 0;
-	if (bpf_probe_read_user_str(host, sizeof(host), name) > 1)
+	if (bpf_probe_read_user_str(host, sizeof(host), name) > 1) {
+		lower_host(host);
 		bpf_map_update_elem(&tls_sni, &k, host, BPF_ANY);
+	}
 	return 0;
 }
 
 /*
  * The connection state of an agent's SSL*, created by its first write
- * that starts a request: the agent is the client.
+ * that starts a request: the agent is the client. Only clients are
+ * followed over TLS (a connection upgraded away, 101, is left).
  */
-static __always_inline struct http_conn *tls_conn(void *ssl, const char *buf, int num)
+static __always_inline struct http_conn *tls_conn(u32 tgid, u64 ssl, const char *buf, u64 num,
+						  bool create)
 {
-	struct tls_key k = { .ssl = (u64)ssl };
+	struct tls_key k = { .tgid = tgid, .ssl = ssl };
 	struct http_conn *c;
 	u32 *agent;
 	u64 w = 0;
 	u16 code;
 	u8 m;
 
-	k.tgid = bpf_get_current_pid_tgid() >> 32;
-	agent = member_agent(k.tgid);
+	c = bpf_map_lookup_elem(&tls_conns, &k);
+	if (c || !create || !outbound || num < 8)
+		return c && c->role == ROLE_CLIENT ? c : NULL;
+	agent = member_agent(tgid);
 	if (!agent || *agent >= AGENTBPF_MAX_AGENTS)
 		return NULL;
-	c = bpf_map_lookup_elem(&tls_conns, &k);
-	if (c || !outbound || num < 8)
-		return c;
 	if (bpf_probe_read_user(&w, 8, buf) ||
 	    !http_message_start((const char *)&w, 8, false, &m, &code))
 		return NULL;
 	bpf_map_update_elem(&tls_conns, &k, &zero_conn, BPF_NOEXIST);
 	c = bpf_map_lookup_elem(&tls_conns, &k);
 	if (c) {
-		c->sk = (u64)ssl;
+		c->sk = ssl;
 		c->agent = *agent;
-		c->pid = k.tgid;
+		c->pid = tgid;
 		c->tls = 1;
 		c->role = ROLE_CLIENT;
 	}
@@ -1583,75 +1612,100 @@ static __always_inline struct http_conn *tls_conn(void *ssl, const char *buf, in
 
 /*
  * SSL_write(ssl, buf, num) and SSL_write_ex(ssl, buf, num, written), at
- * entry: the plaintext to be sent. A write the library could not finish
- * (SSL_ERROR_WANT_WRITE on a non-blocking socket) is retried by the
- * program with the same bytes, and seen again.
+ * entry: the plaintext to be sent, framed now, when the caller is an
+ * agent. Taken at the return instead, a write would cost every process
+ * that maps the library a second trap (9.9 against 7.3 us per TLS call,
+ * docs/BENCHMARKS.md). What that gives up: a write OpenSSL could not finish
+ * (SSL_ERROR_WANT_WRITE) is called again with the same bytes and seen
+ * twice. A body seen again is no message start and is skipped; only a
+ * retried write that starts with a request head would count twice, and
+ * heads are written alone and small.
  */
-SEC("uprobe")
-int BPF_KPROBE(tls_write, void *ssl, const char *buf, int num)
+static __always_inline int tls_write_starts(void *ssl, const char *buf, s64 num)
 {
+	u64 id = bpf_get_current_pid_tgid();
 	struct http_conn *c;
 
-	if (num <= 0)
+	if (num <= 0 || num > 0x7fffffff || !member_agent(id >> 32))
 		return 0;
-	c = tls_conn(ssl, buf, num);
+	c = tls_conn(id >> 32, (u64)ssl, buf, num, true);
 	if (c)
-		http_frame(c, DIR_REQ, num, buf);
+		http_frame(c, DIR_REQ, num, buf, 0);
 	return 0;
 }
 
-/* SSL_read(ssl, buf, num) and SSL_read_ex(ssl, buf, num, readbytes), at entry. */
-static __always_inline int tls_read_starts(void *ssl, void *buf, void *readbytes)
+/*
+ * Both: their first three arguments are alike. num is an int or a size_t:
+ * its low 32 bits (an int's register has undefined high bits), under 2 GB.
+ */
+SEC("uprobe")
+int BPF_KPROBE(tls_write, void *ssl, const void *buf, long num)
 {
-	struct tls_read r = { .ssl = (u64)ssl, .buf = (u64)buf, .readbytes = (u64)readbytes };
-	struct tls_key k = { .ssl = (u64)ssl };
+	return tls_write_starts(ssl, buf, (u32)num);
+}
+
+/*
+ * SSL_read/SSL_read_ex at entry: where the plaintext goes, kept for the
+ * return, when the caller is an agent.
+ */
+static __always_inline int tls_call_starts(void *ssl, const void *buf, void *count)
+{
+	struct tls_call call = { .ssl = (u64)ssl, .buf = (u64)buf, .count = (u64)count };
 	u64 id = bpf_get_current_pid_tgid();
 
-	k.tgid = id >> 32;
-	/* Only reads on a connection that made a call: one lookup for the rest. */
-	if (!member_agent(k.tgid) || !bpf_map_lookup_elem(&tls_conns, &k))
+	/* Any other process leaves here. */
+	if (!member_agent(id >> 32))
 		return 0;
-	bpf_map_update_elem(&tls_reads, &id, &r, BPF_ANY);
+	bpf_map_update_elem(&tls_calls, &id, &call, BPF_ANY);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(tls_read, void *ssl, void *buf, int num)
 {
-	return tls_read_starts(ssl, buf, NULL);
+	return tls_call_starts(ssl, buf, NULL);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(tls_read_ex, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	return tls_read_starts(ssl, buf, readbytes);
+	return tls_call_starts(ssl, buf, readbytes);
 }
 
 /*
- * ... and at return: the plaintext read. SSL_read returns the bytes, 0
- * when the peer closed (then a response delimited by the close is
- * complete), < 0 for nothing yet; SSL_read_ex 1 with *readbytes, else 0.
+ * The bytes a read moved: SSL_read returns them (<= 0: none), SSL_read_ex
+ * 1 with the count at its size_t *.
+ */
+static __always_inline u64 tls_moved(const struct tls_call *call, int ret)
+{
+	u64 n = 0;
+
+	if (call->count)
+		return ret == 1 && !bpf_probe_read_user(&n, sizeof(n), (void *)call->count) &&
+		       n <= 0x7fffffff ? n : 0;
+	return ret > 0 ? ret : 0;
+}
+
+/*
+ * ... and the plaintext read. SSL_read returns 0 when the peer closed the
+ * connection (then a response delimited by the close is complete); of
+ * SSL_read_ex's 0 nothing tells that apart from "no data yet".
  */
 SEC("uretprobe")
 int BPF_KRETPROBE(tls_read_ret, int ret)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	struct tls_key k = { .tgid = id >> 32 };
+	u64 id = bpf_get_current_pid_tgid(), n;
+	struct tls_call *call;
 	struct http_conn *c;
-	struct tls_read *r;
-	u64 n = 0;
 
-	r = bpf_map_lookup_elem(&tls_reads, &id);
-	if (!r)
+	call = bpf_map_lookup_elem(&tls_calls, &id);
+	if (!call)
 		return 0;
-	k.ssl = r->ssl;
-	c = bpf_map_lookup_elem(&tls_conns, &k);
-	if (r->readbytes) {
-		if (ret == 1 && bpf_probe_read_user(&n, sizeof(n), (void *)r->readbytes))
-			n = 0;
-	} else if (ret > 0) {
-		n = ret;
-	} else if (ret == 0 && c) {
+	c = tls_conn(id >> 32, call->ssl, NULL, 0, false);
+	n = tls_moved(call, ret);
+	if (c && n) {
+		http_frame(c, DIR_RESP, n, (const char *)call->buf, 0);
+	} else if (c && ret == 0 && !call->count) {
 		if (!c->peer_closed_ns)
 			c->peer_closed_ns = bpf_ktime_get_boot_ns();
 		if (c->dirs[DIR_RESP].state == P_CLOSE) {
@@ -1659,9 +1713,7 @@ int BPF_KRETPROBE(tls_read_ret, int ret)
 			response_done(c, c->peer_closed_ns, c->dirs[DIR_RESP].msg_bytes, false);
 		}
 	}
-	if (c && n > 0 && n <= 0x7fffffff)
-		http_frame(c, DIR_RESP, n, (const char *)r->buf);
-	bpf_map_delete_elem(&tls_reads, &id);
+	bpf_map_delete_elem(&tls_calls, &id);
 	return 0;
 }
 
@@ -1676,12 +1728,12 @@ int BPF_KPROBE(tls_free, void *ssl)
 	if (!member_agent(k.tgid))
 		return 0;
 	c = bpf_map_lookup_elem(&tls_conns, &k);
-	if (c) {
+	if (c && c->role == ROLE_CLIENT) {
 		if (c->dirs[DIR_RESP].state == P_CLOSE)
 			response_done(c, c->last_send_ns, c->dirs[DIR_RESP].msg_bytes, true);
 		abort_requests(c, bpf_ktime_get_boot_ns());
-		bpf_map_delete_elem(&tls_conns, &k);
 	}
+	bpf_map_delete_elem(&tls_conns, &k);
 	bpf_map_delete_elem(&tls_sni, &k);
 	return 0;
 }

@@ -120,7 +120,7 @@ struct http_peer {
 	__u16 port;		/* host order */
 	__u8 family;		/* AF_INET or AF_INET6 */
 	__u8 pad;
-	char host[HTTP_HOST_LEN];	/* lowercased, NUL-terminated; "" if none */
+	char host[HTTP_HOST_LEN];	/* SNI or Host, lowercased, NUL-terminated; "" if none */
 };
 
 /* The agent that answered HTTP on a port of a network namespace. */

@@ -18,13 +18,17 @@
 #include "family.h"
 #include "lifecycle.h"
 
-/* OpenSSL files (libssl, or a binary with it built in) the probes may go on. */
-#define TLS_MAX_FILES		32
+/*
+ * Files looked at for OpenSSL: libssl copies and the members' executables
+ * (Node.js has it built in), each once.
+ */
+#define TLS_MAX_FILES		256
 /* Probes per file: see tls_attach_file(). */
 #define TLS_PROBES		8
 /* Members whose maps a round reads, after the first round (which reads all). */
 #define TLS_SCAN_PER_ROUND	64
 #define TLS_ROUND_NS		1000000000ull
+#define TLS_NEW_FILES_PER_ROUND	4
 
 struct tls_file {
 	dev_t dev;
@@ -167,8 +171,8 @@ static int on_request(void *ctx, void *data, size_t len)
 	const struct http_event *e = data;
 	char code[8], dur[32], req[24], resp[24], ttfb[32];
 	char path[HTTP_PATH_LEN + 1];
-	uint8_t local[MAX_LOCAL_ADDRS][16];
 	struct trace_field f[9];
+	uint64_t now;
 	int nf = 7, to_agent;
 
 	if (len < sizeof(*e) || e->agent >= (uint32_t)t->cfg->nagents)
@@ -193,10 +197,16 @@ static int on_request(void *ctx, void *data, size_t len)
 		return 0;
 	}
 	snprintf(ttfb, sizeof(ttfb), "%.6f", e->ttfb_ns / 1e9);
+	/* This host's addresses, read again at most once a second. */
+	now = now_ns(CLOCK_MONOTONIC);
+	if (now - t->trace_local_ns > 1000000000ull) {
+		t->trace_nlocal = local_addrs(t->trace_local, MAX_LOCAL_ADDRS);
+		t->trace_local_ns = now;
+	}
 	f[nf++] = (struct trace_field){ "ttfb_seconds", ttfb, true };
-	f[nf++] = (struct trace_field){ "peer", peer_label(t, e->peer, local,
-							   local_addrs(local, MAX_LOCAL_ADDRS),
-							   &to_agent), false };
+	f[nf++] = (struct trace_field){ "peer", peer_label(t, e->peer,
+							   (const uint8_t (*)[16])t->trace_local,
+							   t->trace_nlocal, &to_agent), false };
 	trace_emit(&t->trace, "call", t->cfg->agents[e->agent].name, e->pid, f, nf);
 	return 0;
 }
@@ -739,19 +749,21 @@ static void tls_attach_file(struct http_tracker *t, const char *path)
 		bool ret, required;
 	} probes[TLS_PROBES] = {
 		{ k->progs.tls_write, "SSL_write", false, true },
-		{ k->progs.tls_read, "SSL_read", false, true },
+		/* Each return probe before its entry probe: no entry without its return. */
 		{ k->progs.tls_read_ret, "SSL_read", true, true },
+		{ k->progs.tls_read, "SSL_read", false, true },
 		{ k->progs.tls_free, "SSL_free", false, true },
 		/* OpenSSL 1.1.1 and later. */
 		{ k->progs.tls_write, "SSL_write_ex", false, false },
-		{ k->progs.tls_read_ex, "SSL_read_ex", false, false },
 		{ k->progs.tls_read_ret, "SSL_read_ex", true, false },
+		{ k->progs.tls_read_ex, "SSL_read_ex", false, false },
 		{ k->progs.tls_ctrl, "SSL_ctrl", false, false },
 	};
 	struct tls_file *f;
 	struct bpf_link *l;
 	struct stat st;
 	int i, first = t->ntls_links;
+	bool ret_ok = false;
 
 	if (stat(path, &st))
 		return;
@@ -759,15 +771,27 @@ static void tls_attach_file(struct http_tracker *t, const char *path)
 		if (t->tls_files[i].dev == st.st_dev && t->tls_files[i].ino == st.st_ino)
 			return;
 	}
-	if (t->ntls_files == TLS_MAX_FILES)
+	if (!t->tls_new_files)
+		return;		/* the next round's */
+	t->tls_new_files--;
+	if (t->ntls_files == TLS_MAX_FILES) {
+		if (!t->tls_full_said)
+			fprintf(stderr, "agentbpf: warning: the agents map more than %d distinct executables and OpenSSL libraries; HTTPS calls through %s and later ones are not seen\n",
+				TLS_MAX_FILES, path);
+		t->tls_full_said = true;
 		return;
+	}
 	f = &t->tls_files[t->ntls_files++];
 	*f = (struct tls_file){ .dev = st.st_dev, .ino = st.st_ino };
 	for (i = 0; i < TLS_PROBES; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = probes[i].func,
 			    .retprobe = probes[i].ret);
 
+		/* An entry probe only with the return probe before it in the table. */
+		if (i && !probes[i].ret && probes[i - 1].ret && !ret_ok)
+			continue;
 		l = bpf_program__attach_uprobe_opts(probes[i].prog, -1, path, 0, &o);
+		ret_ok = l != NULL;
 		if (l) {
 			t->tls_links[t->ntls_links++] = l;
 		} else if (probes[i].required) {
@@ -803,31 +827,37 @@ static void tls_scan(struct http_tracker *t, uint32_t pid)
 }
 
 /*
- * Once a second, the memory maps of some members: all of them the first
- * time, then TLS_SCAN_PER_ROUND at a time round the member table, so a
- * library an agent loads late (Python imports ssl when it first needs it)
- * is found within a few rounds. A file already probed costs a stat.
+ * The memory maps of TLS_SCAN_PER_ROUND members a round, round the member
+ * table: a round every tick until the table has been covered once (the
+ * agents already running), then one a second, so a library an agent loads
+ * late (Python imports ssl when it first needs it) is found within a few
+ * rounds. A file already looked at costs a stat; a new one an ELF parse
+ * per probe, so a round attaches to at most TLS_NEW_FILES_PER_ROUND: the
+ * main thread also drains the kernel's events.
  */
 static void http_tick(void *p, const struct family_env *env)
 {
 	struct http_tracker *t = p;
 	struct lifecycle *lc = env->lc;
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
-	uint32_t k, slot = t->tls_cursor, budget;
+	uint32_t k, slot = t->tls_cursor, n = 0, pids[TLS_SCAN_PER_ROUND];
 
 	if (!t->skel || !t->tls_links || !t->tls_files || now < t->tls_next_ns)
 		return;
-	t->tls_next_ns = now + TLS_ROUND_NS;
-	budget = t->tls_first_round_done ? TLS_SCAN_PER_ROUND : lc->mask + 1;
-	for (k = 0; k <= lc->mask && budget; k++) {
+	/* The pids under the lock (a scrape may forget members); their maps after it. */
+	pthread_mutex_lock(env->lock);
+	for (k = 0; k <= lc->mask && n < TLS_SCAN_PER_ROUND; k++) {
 		slot = (t->tls_cursor + k) & lc->mask;
-		if (!lc->table[slot].pid)
-			continue;
-		budget--;
-		tls_scan(t, lc->table[slot].pid);
+		if (lc->table[slot].pid)
+			pids[n++] = lc->table[slot].pid;
 	}
 	t->tls_cursor = (slot + 1) & lc->mask;
-	t->tls_first_round_done = true;
+	t->tls_swept += k;
+	pthread_mutex_unlock(env->lock);
+	t->tls_new_files = TLS_NEW_FILES_PER_ROUND;
+	for (k = 0; k < n; k++)
+		tls_scan(t, pids[k]);
+	t->tls_next_ns = t->tls_swept > lc->mask ? now + TLS_ROUND_NS : 0;
 }
 
 static void http_drops(void *p, uint64_t *out)

@@ -46,7 +46,13 @@ struct http_tracker {
 	int ntls_links;
 	uint32_t tls_cursor;		/* the next member slot to look at */
 	uint64_t tls_next_ns;		/* CLOCK_MONOTONIC of the next round */
-	bool tls_first_round_done;
+	uint64_t tls_swept;		/* member slots looked at so far */
+	int tls_new_files;		/* new files this round may still try */
+	bool tls_full_said;		/* the warning that TLS_MAX_FILES is reached */
+	/* `agentbpf trace`: this host's addresses, for the calls' peers. */
+	uint8_t trace_local[64][16];
+	int trace_nlocal;
+	uint64_t trace_local_ns;
 };
 
 #endif

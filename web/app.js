@@ -151,12 +151,12 @@ function cell(text, cls) {
   return td;
 }
 
-function fillTable(id, rows, cols) {
+function fillTable(id, rows, cols, empty) {
   const body = document.querySelector(`#${id} tbody`);
   body.textContent = "";
   if (!rows.length) {
     const tr = document.createElement("tr");
-    const td = cell(id === "agents" ? "no agents configured" : "no restarts", "empty");
+    const td = cell(empty, "empty");
     td.colSpan = cols;
     tr.appendChild(td);
     body.appendChild(tr);
@@ -245,7 +245,7 @@ function render(s) {
   }
   for (const [q, v] of s.queues)
     point.queues[q] = v;
-  fillTable("agents", rows, 12);
+  fillTable("agents", rows, 12, "no agents configured");
   const calls = [];
   for (const [key, c] of [...s.calls].sort()) {
     const p = prev && prev.calls.get(key);
@@ -255,9 +255,9 @@ function render(s) {
                 fmtRate(d("timeout")), fmtSeconds(quantile(0.95, p ? deltaBuckets(c.buckets, p.buckets) : [])),
                 fmtSeconds(quantile(0.95, p ? deltaBuckets(c.ttfb, p.ttfb) : []))]);
   }
-  fillTable("calls", calls, 7);
+  fillTable("calls", calls, 7, "no calls yet");
   fillTable("restarts", [...s.restarts].filter(([, r]) => REASONS.some((x) => r[x]))
-    .map(([name, r]) => [name, ...REASONS.map((x) => r[x] || 0)]), 5);
+    .map(([name, r]) => [name, ...REASONS.map((x) => r[x] || 0)]), 5, "no restarts");
 
   if (prev) {
     history.push(point);

@@ -7,7 +7,9 @@
  * must frame it alike (end, length, chunked). The whole input is also a
  * chunked body fed in every piece size, which must end at the same place
  * whatever the size, and a path collapsed into a route that must stay
- * printable and within HTTP_ROUTE_LEN.
+ * printable and within HTTP_ROUTE_LEN. The first head's Host header, as a
+ * call's peer takes it, must be a whole line's value within the bytes, and
+ * the same with the bytes after the head changed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +77,23 @@ static void route(const char *b, size_t len)
 		assert_true((unsigned char)out[i] > ' ' && (unsigned char)out[i] < 0x7f);
 }
 
+static void host(const char *b, size_t len)
+{
+	struct http_head h;
+	char out[HTTP_HOST_LEN], again[HTTP_HOST_LEN];
+	char *w = window_of(b, len, &h);
+	unsigned n = host_of(w, len, out), i;
+
+	assert_true(n < HTTP_HOST_LEN && out[n] == '\0');
+	/* One line's value (a CR inside it is the daemon's to replace). */
+	for (i = 0; i < n; i++)
+		assert_true(out[i] != '\n');
+	/* Bytes past len are another call's: they change nothing. */
+	memset(w + len, 'h', HTTP_WINDOW + 32 - len);
+	assert_true(host_of(w, len, again) == n && !memcmp(out, again, n));
+	free(w);
+}
+
 int main(void)
 {
 	static char in[2 * HTTP_WINDOW + 1];
@@ -90,5 +109,7 @@ int main(void)
 	http_message_start(in + 1, len - 1, in[0] & 1, &method, &code);
 	chunks(in + 1, len - 1);
 	route(in + 1, len - 1);
+	if (len - 1 <= HTTP_WINDOW)
+		host(in + 1, len - 1);
 	return 0;
 }

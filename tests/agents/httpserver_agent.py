@@ -6,7 +6,8 @@ connection closes, no Content-Length), /abort (closes without a response),
 written in two pieces, the first N bytes long), /chunkedvec (a chunked response
 in one sendmsg of five buffers);
 --single serves one connection at a time; --tls DIR serves HTTPS (DIR/server.pem, server.key);
-POST reads a Content-Length body and answers with its size; HEAD answers
+POST reads a Content-Length body and answers with its size (POST /slowread/MS
+first waits MS); HEAD answers
 like GET without a body."""
 import http.server
 import sys
@@ -128,6 +129,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.route(head_only=True)
 
     def do_POST(self):
+        if self.path.startswith("/slowread/"):  # the body read MS later: the sender waits
+            time.sleep(int(self.path.split("/")[2]) / 1000)
         n = int(self.headers.get("Content-Length", 0))
         left = n
         while left:

@@ -5,7 +5,7 @@ its client (so OpenSSL is mapped), makes one call to the first URL if
 $WARMUP is set (a connection opened before the daemon), prints "ready",
 waits for a line on stdin, makes the calls on one keep-alive connection
 pool, prints {"codes": {code: count}, "failed": n} and waits for stdin to
-close."""
+close. With $BODY_BYTES the httpx client POSTs a body that many bytes long."""
 import asyncio
 import collections
 import json
@@ -58,7 +58,9 @@ def main():
     elif CLIENT == "httpx":
         import httpx
         c = httpx.Client(verify=CA, timeout=TIMEOUT)
-        seen, failed = sync_calls(lambda u: c.get(u).status_code, warm)
+        body = b"b" * int(os.environ.get("BODY_BYTES", "0"))
+        seen, failed = sync_calls(lambda u: (c.post(u, content=body) if body else c.get(u)).status_code,
+                                  warm)
     elif CLIENT == "httpx_async":
         import httpx
 

@@ -103,7 +103,9 @@ class Service:
         self.stop()
 
 
-def wait_port(port, timeout=15):
+def wait_port(port, timeout=None):
+    # Under qemu's TCG (tests/kernels) programs start ten times as slowly.
+    timeout = timeout or float(os.environ.get("AGENTBPF_E2E_START_S", 15))
     """Waits until something accepts connections on a loopback port."""
     def up():
         try:

@@ -143,6 +143,26 @@ def test_https_timings_land_in_their_buckets():
         eq(b("agent_outbound_request_duration_seconds", "0.5"), 7, "both slow calls under 500 ms")
 
 
+def test_large_bodies_sent_while_the_server_waits_count_once():
+    # 24 MiB bodies to a server that waits before reading them: the sockets'
+    # buffers fill and the writes block (or are retried by the program
+    # after SSL_ERROR_WANT_WRITE): each byte counts once, each call once.
+    with TlsServer() as srv, Daemon(CONFIG) as d:
+        size = 24 << 20
+        c = python_client(srv, "httpx", ("/slowread/500", 3), BODY_BYTES=str(size))
+        try:
+            ready_for(d, "tlsclient", c)
+            eq(c.go(), {"codes": {"200": 3}, "failed": 0}, "client saw")
+        finally:
+            c.close()
+        wait_calls(d, "tlsclient", "localhost", success=3)
+        s = d.scrape()
+        labels = {"agent_type": "tlsclient", "peer": "localhost"}
+        sent = s.get("agent_outbound_request_size_bytes_sum", **labels)
+        check(3 * size < sent < 3 * (size + 1024), f"request bytes {sent}: the bodies once each")
+        eq(s.get("agentbpf_events_dropped_total", reason="http_framing_lost"), 0, "framing kept")
+
+
 def test_node_fetch_calls_are_exact():
     if not shutil.which("node"):
         raise AssertionError("node missing (make deps)")

@@ -39,7 +39,8 @@ rc=0
 for k in "${kernels[@]}"; do
 	echo "== kernel $k (qemu, TCG): ${#CASES[@]} cases"
 	# The e2e runner's closing line, named after the kernel it ran on.
-	# Each daemon verifies its programs anew: ~15 s under TCG, so they get 90.
+	# Each daemon verifies its programs anew (~15 s under TCG) and a uvicorn
+	# agent imports FastAPI (~10 s): what starts gets 90 s.
 	tests/kernels/run.sh "$k" --timeout 1200 --env AGENTBPF_E2E_START_S=90 -- \
 		/usr/bin/python3 tests/e2e/run.py "${CASES[@]}" |
 		sed -u "s/^e2e: \([0-9]* passed, [0-9]* failed\)$/kernel-$k: \1/"

@@ -72,9 +72,9 @@ static size_t frame_chunked(const char *text, size_t len, size_t piece, bool *en
  * as http_host_take() finds it (host_step() under bpf_loop, HTTP_SCRATCH +
  * HTTP_CARRY steps at most) into out (HTTP_HOST_LEN bytes). Returns its length.
  */
-static unsigned host_of(const char *w, uint32_t len, char *out)
+static unsigned host_of(const char *w, u32 len, char *out)
 {
-	uint32_t pos = 0, value = 0, end = 0, n = 0, steps;
+	u32 pos = 0, value = 0, end = 0, n = 0, steps;
 
 	memset(out, 0, HTTP_HOST_LEN);
 	for (steps = 0; steps < HTTP_SCRATCH + HTTP_CARRY; steps++) {
