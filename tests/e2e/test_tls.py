@@ -100,17 +100,22 @@ def ready_for(d, agent, c):
     time.sleep(1.5)
 
 
+def calls_made(d, agent, c, codes):
+    """Tells a started client to go once the daemon is ready for it; its
+    codes must be what it saw, with no call failed. Then it is closed."""
+    try:
+        ready_for(d, agent, c)
+        eq(c.go(), {"codes": codes, "failed": 0}, f"{agent} saw")
+    finally:
+        c.close()
+
+
 def test_https_calls_of_every_python_client_are_exact_by_sni_peer():
     with TlsServer() as srv, Daemon(CONFIG) as d:
         success = error = 0
         for client in ("requests", "httpx", "httpx_async", "aiohttp"):
             c = python_client(srv, client, ("/status/200", 12), ("/status/503", 3), ("/status/404", 2))
-            try:
-                ready_for(d, "tlsclient", c)
-                r = c.go()
-            finally:
-                c.close()
-            eq(r, {"codes": {"200": 12, "503": 3, "404": 2}, "failed": 0}, f"{client} saw")
+            calls_made(d, "tlsclient", c, {"200": 12, "503": 3, "404": 2})
             success += 14
             error += 3
             # The peer is the name the client asked for (SNI "localhost"), not
@@ -128,11 +133,7 @@ def test_https_calls_of_every_python_client_are_exact_by_sni_peer():
 def test_https_timings_land_in_their_buckets():
     with TlsServer() as srv, Daemon(CONFIG) as d:
         c = python_client(srv, "httpx", ("/status/200", 5), ("/sleep/300", 1), ("/slowbody/300", 1))
-        try:
-            ready_for(d, "tlsclient", c)
-            eq(c.go(), {"codes": {"200": 7}, "failed": 0}, "client saw")
-        finally:
-            c.close()
+        calls_made(d, "tlsclient", c, {"200": 7})
         wait_calls(d, "tlsclient", "localhost", success=7)
         s = d.scrape()
         labels = {"agent_type": "tlsclient", "peer": "localhost"}
@@ -150,11 +151,7 @@ def test_large_bodies_sent_while_the_server_waits_count_once():
     with TlsServer() as srv, Daemon(CONFIG) as d:
         size = 24 << 20
         c = python_client(srv, "httpx", ("/slowread/500", 3), BODY_BYTES=str(size))
-        try:
-            ready_for(d, "tlsclient", c)
-            eq(c.go(), {"codes": {"200": 3}, "failed": 0}, "client saw")
-        finally:
-            c.close()
+        calls_made(d, "tlsclient", c, {"200": 3})
         wait_calls(d, "tlsclient", "localhost", success=3)
         s = d.scrape()
         labels = {"agent_type": "tlsclient", "peer": "localhost"}
@@ -170,11 +167,7 @@ def test_node_fetch_calls_are_exact():
         env = dict(os.environ, NODE_EXTRA_CA_CERTS=srv.ca)
         c = Client(["node", NODE_CLIENT, srv.url("/status/200"), "9", srv.url("/status/500"), "2"],
                    env)
-        try:
-            ready_for(d, "nodeclient", c)
-            eq(c.go(), {"codes": {"200": 9, "500": 2}, "failed": 0}, "node saw")
-        finally:
-            c.close()
+        calls_made(d, "nodeclient", c, {"200": 9, "500": 2})
         wait_calls(d, "nodeclient", "localhost", success=9, error=2)
 
 
