@@ -30,10 +30,10 @@
 #define TLS_ROUND_NS		1000000000ull
 #define TLS_NEW_FILES_PER_ROUND	4
 
+/* A file looked at for OpenSSL, remembered by its device and inode. */
 struct tls_file {
 	dev_t dev;
 	ino_t ino;
-	bool openssl;		/* it has OpenSSL's functions: the probes are on */
 };
 
 static const char *const status_names[HTTP_STATUS_MAX] = {
@@ -163,7 +163,6 @@ static const char *peer_label(struct http_tracker *t, uint32_t id, const uint8_t
 	return *to_agent >= 0 ? t->cfg->agents[*to_agent].name : r->label;
 }
 
-#define MAX_LOCAL_ADDRS	64
 
 static int on_request(void *ctx, void *data, size_t len)
 {
@@ -800,7 +799,6 @@ static void tls_attach_file(struct http_tracker *t, const char *path)
 			return;
 		}
 	}
-	f->openssl = true;
 	__atomic_add_fetch(&t->tls_attached, 1, __ATOMIC_RELAXED);
 }
 

@@ -22,6 +22,9 @@ struct peer_name;
 struct tls_file;
 struct sock_dispatch;
 
+/* This host's addresses kept to tell which peers are local. */
+#define MAX_LOCAL_ADDRS	64
+
 struct http_tracker {
 	struct http_bpf *skel;
 	struct sock_dispatch *dispatch;	/* its programs run the next family's */
@@ -50,7 +53,7 @@ struct http_tracker {
 	int tls_new_files;		/* new files this round may still try */
 	bool tls_full_said;		/* the warning that TLS_MAX_FILES is reached */
 	/* `agentbpf trace`: this host's addresses, for the calls' peers. */
-	uint8_t trace_local[64][16];
+	uint8_t trace_local[MAX_LOCAL_ADDRS][16];
 	int trace_nlocal;
 	uint64_t trace_local_ns;
 };
