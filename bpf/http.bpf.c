@@ -22,6 +22,7 @@
 #include <bpf/bpf_core_read.h>
 #include "proc.h"
 #include "http.h"
+#include "llm.h"
 #include "sockio.bpf.h"
 #include "l7/http1.h"
 
@@ -47,6 +48,10 @@ const volatile __u32 max_peers = 100;
 const volatile __u16 other_ports[HTTP_OTHER_PORTS] = {};
 _Static_assert(HTTP_OTHER_PORTS == SOCKIO_MAX_PORTS, "remote_port_in() reads SOCKIO_MAX_PORTS ports");
 const volatile __u32 nother_ports = 0;
+/* LLM calls: their bytes to the daemon, at most llm_call_cap a call each way, llm_rate a second. */
+const volatile bool llm_on = false;
+const volatile __u32 llm_call_cap = 1 << 20;
+const volatile __u64 llm_rate = 16 << 20;
 
 /*
  * A connection's side: the agent answers requests on it (server), makes
@@ -111,6 +116,13 @@ struct http_conn {
 	__u8 family;
 	__u8 tls;		/* an SSL* of OpenSSL's (sk holds it), not a socket */
 	__u8 daddr[16];		/* remote address; IPv4 in the first 4 bytes */
+	__u8 llm;		/* a call to an llm_hosts host: its provider; else 0 */
+	__u8 tls_read;		/* TLS: plaintext read since the last write */
+	__u8 pad2[2];
+	__u32 tls_wlen;		/* TLS: the last write's length and buffer */
+	__u64 tls_wbuf;
+	__u32 llm_seq[2];	/* the call whose bytes went to the daemon last, per dir */
+	__u32 llm_pos[2];	/* ... and how many of them so far */
 	__u64 peer_closed_ns;	/* the client's FIN arrived */
 	__u64 data_ready_ns;	/* bytes of a next request became readable */
 	__u64 resp_start_ns;
@@ -306,6 +318,36 @@ struct {
 	__uint(max_entries, 1 << 20);
 } http_events SEC(".maps");
 
+/* ---- LLM calls: their bytes, for the daemon to read (user/llm.c) ---- */
+
+/* Host id (http_host_id) -> provider index + 1; filled by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LLM_MAX_HOSTS);
+	__type(key, u32);
+	__type(value, u8);
+} llm_hosts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, LLM_RING_BYTES);
+} llm_events SEC(".maps");
+
+/* An event being filled: too big for the stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct llm_event);
+} llm_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct llm_budget);
+} llm_budget SEC(".maps");
+
 /* The bus family's programs (enum http_next), filled by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -443,6 +485,127 @@ static __always_inline void trace_request(struct http_conn *c, struct http_req *
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* Bytes of an LLM call on their way to the ring, LLM_CHUNK at a time. */
+struct llm_copy {
+	u64 buf;
+	u32 pos;
+	u32 len;
+};
+
+static long llm_chunk(u32 i, void *arg)
+{
+	struct llm_copy *k = arg;
+	struct llm_event *e;
+	u32 zero = 0, n = k->len > LLM_CHUNK ? LLM_CHUNK : k->len;
+
+	e = bpf_map_lookup_elem(&llm_scratch, &zero);
+	if (!e || !n)
+		return 1;
+	e->pos = k->pos;
+	e->len = n;
+	if (bpf_probe_read_user(e->data, clamp_size(n, LLM_CHUNK), (const void *)k->buf))
+		return 1;
+	if (bpf_ringbuf_output(&llm_events, e, LLM_EVENT_HDR + clamp_size(n, LLM_CHUNK), 0)) {
+		count_drop(HTTP_DROP_LLM_RING);
+		return 1;
+	}
+	k->buf += n;
+	k->pos += n;
+	k->len -= n;
+	return 0;
+}
+
+/*
+ * len bytes of an LLM call for the daemon: at the user address buf (0: not
+ * readable here), of which avail are in one piece; seq_dir is the call's
+ * seq << 1 | its direction. The bytes a cap keeps back still move the
+ * position on, so the daemon sees the gap. Global: checked once, for its
+ * three callers.
+ */
+__noinline int llm_capture(struct http_conn *c, u32 seq_dir, u64 buf, u32 len, u32 avail)
+{
+	u32 zero = 0, dir = seq_dir & 1, seq = seq_dir >> 1, pos;
+	struct llm_copy k = { .buf = buf };
+	struct llm_budget *b;
+	struct llm_event *e;
+	u64 now;
+
+	if (!c || !len)
+		return 0;
+	if (c->llm_seq[dir] != seq) {
+		c->llm_seq[dir] = seq;
+		c->llm_pos[dir] = 0;
+	}
+	pos = c->llm_pos[dir];
+	c->llm_pos[dir] = pos + len < pos ? ~0u : pos + len;
+	if (pos >= llm_call_cap) {
+		count_drop(HTTP_DROP_LLM_CALL_CAP);
+		return 0;
+	}
+	if (len > llm_call_cap - pos)
+		len = llm_call_cap - pos;
+	if (avail < len)
+		len = avail;
+	if (!buf || !len)
+		return 0;
+	now = bpf_ktime_get_boot_ns();
+	b = bpf_map_lookup_elem(&llm_budget, &zero);
+	e = bpf_map_lookup_elem(&llm_scratch, &zero);
+	if (!b || !e)
+		return 0;
+	/* One second's budget for the host: a race at its turn costs a few bytes of slack. */
+	if (b->second != now / 1000000000ull) {
+		b->second = now / 1000000000ull;
+		b->bytes = 0;
+	}
+	if (b->bytes + len > llm_rate) {
+		count_drop(HTTP_DROP_LLM_RATE);
+		return 0;
+	}
+	__sync_fetch_and_add(&b->bytes, len);
+	e->ts_ns = now;
+	e->conn = c->sk;
+	e->start_ns = 0;
+	e->seq = seq;
+	e->pid = c->pid;
+	e->agent = c->agent;
+	e->code = 0;
+	e->kind = LLM_EV_DATA;
+	e->dir = dir;
+	e->provider = c->llm;
+	e->status = 0;
+	k.pos = pos;
+	k.len = len;
+	bpf_loop(LLM_CHUNKS_PER_CALL, llm_chunk, &k, 0);
+	return 0;
+}
+
+/* An LLM call ended: after its last bytes, for the daemon to settle it. */
+static __always_inline void llm_end(struct http_conn *c, struct http_req *r, u8 status, u16 code,
+				    u64 end_ns, u64 resp_bytes)
+{
+	struct llm_event *e = bpf_ringbuf_reserve(&llm_events, LLM_EVENT_HDR, 0);
+
+	if (!e) {
+		count_drop(HTTP_DROP_LLM_RING);
+		return;
+	}
+	e->ts_ns = end_ns;
+	e->conn = c->sk;
+	e->start_ns = r->start_ns;
+	e->pos = resp_bytes > 0xffffffffull ? 0xffffffff : resp_bytes;
+	e->seq = r->seq;
+	e->pid = c->pid;
+	e->agent = c->agent;
+	e->len = 0;
+	e->code = code;
+	e->kind = LLM_EV_END;
+	e->dir = LLM_DIR_RESP;
+	e->provider = c->llm;
+	e->status = status;
+	bpf_ringbuf_submit(e, 0);
+}
+
 /*
  * An agent's call ended: counted by peer, with its time to the response's
  * first byte when a response began.
@@ -456,6 +619,8 @@ static __always_inline void record_call(struct http_conn *c, struct http_req *r,
 	u64 ttfb = 0;
 	u32 i;
 
+	if (c->llm)
+		llm_end(c, r, status, code, end_ns, resp_bytes);
 	if (label_code)
 		key.code = code;
 	st = bpf_map_lookup_elem(&http_out_stats, &key);
@@ -738,12 +903,6 @@ __noinline int http_host_take(struct scratch *s, u32 len)
 	return n;
 }
 
-/* Eight bytes at a time into a 32-bit hash (FNV-1a's constants, by words). */
-static __always_inline u64 hash_word(u64 h, u64 w)
-{
-	return (h ^ w) * 0x100000001b3ull;
-}
-
 /*
  * The peer id of a client connection, from its first request head (the
  * window's first len bytes in the scratch): a hash of its Host header, or
@@ -756,8 +915,8 @@ __noinline u32 http_peer_of(struct http_conn *c, u32 len)
 	struct http_peer *p;
 	struct scratch *s;
 	u32 zero = 0, id, *count;
-	u64 h = 0xcbf29ce484222325ull;
-	int i;
+	u64 h = HTTP_ID_SEED;
+	u8 *provider;
 
 	s = bpf_map_lookup_elem(&http_scratch, &zero);
 	if (!s || !c)
@@ -780,16 +939,16 @@ __noinline u32 http_peer_of(struct http_conn *c, u32 len)
 	p->port = c->dport;
 	p->family = c->family;
 	if (p->host[0]) {
-		for (i = 0; i < HTTP_HOST_LEN / 8; i++)
-			h = hash_word(h, load8(p->host + i * 8));
+		id = http_host_id(p->host);
 	} else {
-		h = hash_word(h, load8((const char *)p->addr));
-		h = hash_word(h, load8((const char *)p->addr + 8));
-		h = hash_word(h, (u64)p->netns << 16 | p->port);
+		h = http_hash_word(h, load8((const char *)p->addr));
+		h = http_hash_word(h, load8((const char *)p->addr + 8));
+		h = http_hash_word(h, (u64)p->netns << 16 | p->port);
+		id = http_id_fold(h);
 	}
-	id = (u32)(h ^ h >> 32);
-	if (id <= HTTP_PEER_OTHER)
-		id += 2;
+	/* A host of llm_hosts: the calls' bytes go to the daemon too. */
+	if (llm_on && (provider = bpf_map_lookup_elem(&llm_hosts, &id)))
+		c->llm = *provider;
 	if (bpf_map_lookup_elem(&http_peers, &id))
 		return id;
 	count = bpf_map_lookup_elem(&http_peer_count, &zero);
@@ -1056,6 +1215,11 @@ __noinline int http_parse_step(struct http_conn *conn, struct scratch *s)
 	left = x->k->total - x->k->off;
 	switch (d->state) {
 	case P_BODY:
+		/* An LLM request's body after its head in this call (at 0: http_frame's). */
+		if (c->llm && x->k->dir == DIR_REQ && x->k->off)
+			llm_capture(c, (c->seq - 1) << 1 | DIR_REQ, (u64)x->k->io.buf + x->k->off,
+				    d->body.remaining < left ? d->body.remaining : left,
+				    x->k->io.len > x->k->off ? x->k->io.len - x->k->off : 0);
 		if (d->body.remaining > left) {
 			d->body.remaining -= left;
 			d->msg_bytes += left;
@@ -1237,6 +1401,35 @@ static long parse_step(u32 idx, void *arg)
 }
 
 /*
+ * The bytes of an LLM call's socket or TLS call for the daemon, before they
+ * are framed: a response's all, a request's from its body on (its head,
+ * with the API key, stays here). A body that follows its head in the same
+ * call is http_parse_step()'s to send.
+ */
+static __always_inline void llm_take(struct http_conn *c, struct http_dir *d, u32 dir, u32 ret,
+				     const char *plain)
+{
+	struct http_req *front = queue_front(c);
+	struct io io = { .buf = plain, .len = ret };
+	u32 seq;
+
+	if (dir == DIR_RESP) {
+		if (!front)
+			return;
+		seq = front->seq;
+	} else {
+		if (d->state != P_BODY)
+			return;
+		seq = c->seq - 1;
+		if ((u64)ret > d->body.remaining)
+			ret = d->body.remaining;
+	}
+	if (!plain)
+		find_io(&io, ret);
+	llm_capture(c, seq << 1 | (dir & 1), (u64)io.buf, ret, io.len);
+}
+
+/*
  * Frames the ret bytes of a call in direction dir on the connection: a
  * socket call's (plain NULL: where they are comes from the syscall's
  * registers), or the plaintext of a TLS call at plain. Inlined in each
@@ -1260,6 +1453,8 @@ static __always_inline int http_frame(struct http_conn *c, u32 dir, u32 ret, con
 	x->k->dir = dir & 1;
 	x->k->total = ret;
 	x->k->off = 0;
+	if (c->llm)
+		llm_take(c, d, dir, ret, plain);
 	/*
 	 * The common body call (a sendfile, a large upload's next read) ends
 	 * at or before the body's end: count it without looking at its bytes,
@@ -1629,8 +1824,23 @@ static __always_inline int tls_write_starts(void *ssl, const char *buf, s64 num)
 	if (num <= 0 || num > 0x7fffffff || !member_agent(id >> 32))
 		return 0;
 	c = tls_conn(id >> 32, (u64)ssl, buf, num, true);
-	if (c)
-		http_frame(c, DIR_REQ, num, buf, 0);
+	if (!c)
+		return 0;
+	/*
+	 * OpenSSL's contract for a write that could not go yet (the handshake
+	 * under way, SSL_ERROR_WANT_*): called again with the same buffer and
+	 * length. Node writes its first request so, once per handshake step.
+	 * A request that would start again from the same bytes, with nothing
+	 * read since, is that retry; a body is not compared (a program may
+	 * send a file through one buffer).
+	 */
+	if (c->dirs[DIR_REQ].state == P_IDLE && c->tls_wbuf == (u64)buf && c->tls_wlen == num &&
+	    !c->tls_read)
+		return 0;
+	c->tls_wbuf = (u64)buf;
+	c->tls_wlen = num;
+	c->tls_read = 0;
+	http_frame(c, DIR_REQ, num, buf, 0);
 	return 0;
 }
 
@@ -1704,6 +1914,7 @@ int BPF_KRETPROBE(tls_read_ret, int ret)
 	c = tls_conn(id >> 32, call->ssl, NULL, 0, false);
 	n = tls_moved(call, ret);
 	if (c && n) {
+		c->tls_read = 1;
 		http_frame(c, DIR_RESP, n, (const char *)call->buf, 0);
 	} else if (c && ret == 0 && !call->count) {
 		if (!c->peer_closed_ns)

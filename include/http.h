@@ -162,6 +162,9 @@ enum http_drop_reason {
 	HTTP_DROP_RINGBUF_FULL,		/* trace events */
 	HTTP_DROP_SERIES_FULL,		/* http_stats has no room for a new label set */
 	HTTP_DROP_PEERS_FULL,		/* a connection to a peer past max_peers: peer="other" */
+	HTTP_DROP_LLM_CALL_CAP,		/* an LLM call's bytes past llm_call_cap, not sent */
+	HTTP_DROP_LLM_RATE,		/* LLM call bytes past llm_rate in a second, not sent */
+	HTTP_DROP_LLM_RING,		/* LLM call bytes or ends lost to a full ring */
 	HTTP_DROP_MAX,
 };
 

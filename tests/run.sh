@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
-make -s all || exit 1
+make -s all test-sdks || exit 1
 rc=0
 make -s unit || rc=1
 /usr/bin/python3 tests/e2e/run.py "$@" || rc=1

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include <ctype.h>
+#include <strings.h>
 #include "config.h"
 #include "util.h"
 
@@ -35,6 +37,9 @@ void config_defaults(struct config *cfg)
 	cfg->bus_ports[1] = 4222;
 	cfg->nbus_ports = 2;
 	cfg->max_queues = 200;
+	cfg->max_models = 50;
+	cfg->llm_capture_bytes = 1 << 20;
+	cfg->llm_capture_rate = 16 << 20;
 }
 
 void config_free(struct config *cfg)
@@ -48,6 +53,10 @@ void config_free(struct config *cfg)
 	for (i = 0; i < cfg->nqueues; i++) {
 		free(cfg->queues[i].match);
 		free(cfg->queues[i].type);
+	}
+	for (i = 0; i < cfg->nllm_hosts; i++) {
+		free(cfg->llm_hosts[i].url);
+		free(cfg->llm_hosts[i].provider);
 	}
 	for (i = 0; i < cfg->nagents; i++) {
 		struct agent_conf *a = &cfg->agents[i];
@@ -415,6 +424,50 @@ static int parse_routes(struct parse_ctx *c, struct config *cfg, yaml_node_t *se
 	return 0;
 }
 
+static int parse_llm_host(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_node_t *v,
+			  void *arg)
+{
+	struct llm_host_conf *h = arg;
+
+	if (!strcmp(k, "url"))
+		return get_string(c, v, "llm_hosts: url", &h->url);
+	if (!strcmp(k, "provider"))
+		return get_string(c, v, "llm_hosts: provider", &h->provider);
+	return fail(c, key, "llm_hosts: unknown key \"%s\" (expected url and provider)", k);
+}
+
+static int parse_llm_hosts(struct parse_ctx *c, struct config *cfg, yaml_node_t *seq)
+{
+	char names[2][CONFIG_LLM_NAME_LEN], host[CONFIG_LLM_NAME_LEN];
+	yaml_node_item_t *item;
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return fail(c, seq, "llm_hosts: expected a list of base URLs (https://host[:port]/path) or {url, provider}");
+	for (item = seq->data.sequence.items.start; item < seq->data.sequence.items.top; item++) {
+		yaml_node_t *node = yaml_document_get_node(c->doc, *item);
+		struct llm_host_conf *h;
+
+		if (cfg->nllm_hosts >= CONFIG_MAX_LLM_HOSTS)
+			return fail(c, node, "llm_hosts: at most %d hosts", CONFIG_MAX_LLM_HOSTS);
+		h = &cfg->llm_hosts[cfg->nllm_hosts++];
+		if (node->type == YAML_SCALAR_NODE) {
+			if (get_string(c, node, "llm_hosts", &h->url))
+				return -1;
+		} else if (for_each_pair(c, node, "llm_hosts", parse_llm_host, h)) {
+			return -1;
+		}
+		if (!h->url)
+			return fail(c, node, "llm_hosts: missing url");
+		if (config_llm_names(h->url, names, host) < 0)
+			return fail(c, node, "llm_hosts: \"%s\" is not a base URL (http[s]://host[:port][/path]) or host[:port] of at most %d bytes",
+				    h->url, CONFIG_LLM_NAME_LEN - 1);
+		if (h->provider && strlen(h->provider) > 32)
+			return fail(c, node, "llm_hosts: provider \"%.20s...\" is longer than 32 bytes",
+				    h->provider);
+	}
+	return 0;
+}
+
 static int parse_top(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_node_t *v,
 		         void *arg)
 {
@@ -473,6 +526,25 @@ static int parse_top(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_
 	}
 	if (!strcmp(k, "max_peers"))
 		return get_int(c, v, "max_peers", 1, 10000, &cfg->max_peers);
+	if (!strcmp(k, "llm")) {
+		const char *s = scalar(v);
+
+		if (s && !strcmp(s, "true"))
+			cfg->llm_off = false;
+		else if (s && !strcmp(s, "false"))
+			cfg->llm_off = true;
+		else
+			return fail(c, v, "llm: expected true (read the agents' calls to llm_hosts for model and tokens, the default) or false");
+		return 0;
+	}
+	if (!strcmp(k, "llm_hosts"))
+		return parse_llm_hosts(c, cfg, v);
+	if (!strcmp(k, "max_models"))
+		return get_int(c, v, "max_models", 1, 1000, &cfg->max_models);
+	if (!strcmp(k, "llm_capture_bytes"))
+		return get_int(c, v, "llm_capture_bytes", 4096, 64 << 20, &cfg->llm_capture_bytes);
+	if (!strcmp(k, "llm_capture_rate"))
+		return get_int(c, v, "llm_capture_rate", 65536, 1 << 30, &cfg->llm_capture_rate);
 	if (!strcmp(k, "bus_ports"))
 		return parse_bus_ports(c, cfg, v);
 	if (!strcmp(k, "max_queues"))
@@ -481,7 +553,7 @@ static int parse_top(struct parse_ctx *c, yaml_node_t *key, const char *k, yaml_
 		/* Needs the agents' names: parsed after the rest (see config_parse). */
 		return 0;
 	}
-	return fail(c, key, "unknown key \"%s\" (expected agents, namespace, listen, buckets, max_processes, request_labels, max_routes, routes, request_start, outbound, max_peers, bus_ports, max_queues or queues)", k);
+	return fail(c, key, "unknown key \"%s\" (expected agents, namespace, listen, buckets, max_processes, request_labels, max_routes, routes, request_start, outbound, max_peers, llm, llm_hosts, max_models, llm_capture_bytes, llm_capture_rate, bus_ports, max_queues or queues)", k);
 }
 
 int config_parse(struct config *cfg, const char *name, const char *text, size_t len,
@@ -639,6 +711,59 @@ bool config_uses_ports(const struct config *cfg)
 			return true;
 	}
 	return false;
+}
+
+int config_llm_names(const char *url, char names[2][CONFIG_LLM_NAME_LEN],
+		     char host[CONFIG_LLM_NAME_LEN])
+{
+	const char *p = url, *end;
+	bool tls = false, plain = false;
+	long port = 0;
+	size_t n, i;
+	int count = 0;
+
+	if (!strncasecmp(p, "https://", 8)) {
+		tls = true;
+		p += 8;
+	} else if (!strncasecmp(p, "http://", 7)) {
+		plain = true;
+		p += 7;
+	}
+	end = p + strcspn(p, "/?#");
+	if (*p == '[') {	/* [v6]:port */
+		const char *close = memchr(p, ']', end - p);
+
+		if (!close)
+			return -1;
+		n = close + 1 - p;
+		if (close + 1 < end && close[1] != ':')
+			return -1;
+	} else {
+		n = strcspn(p, ":/?#");
+	}
+	if (!n || n >= CONFIG_LLM_NAME_LEN - 6)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char ch = p[i];
+
+		if (!isalnum((unsigned char)ch) && !strchr(".-_[]:", ch))
+			return -1;
+		host[i] = tolower((unsigned char)ch);
+	}
+	host[n] = '\0';
+	if (p + n < end) {
+		char *stop;
+
+		port = strtol(p + n + 1, &stop, 10);
+		if (stop != end || port < 1 || port > 65535)
+			return -1;
+	}
+	/* The port the Host header leaves out is the scheme's. */
+	if (port && !((tls && port == 443) || (plain && port == 80)))
+		snprintf(names[count++], CONFIG_LLM_NAME_LEN, "%s:%ld", host, port);
+	if (!port || tls || (plain && port == 80))
+		snprintf(names[count++], CONFIG_LLM_NAME_LEN, "%s", host);
+	return count;
 }
 
 int config_parse_listen(const char *addr, char *host, size_t hostlen, uint16_t *port)

@@ -11,6 +11,8 @@
 #define CONFIG_MAX_ROUTES	32	/* route patterns */
 #define CONFIG_MAX_BUS_PORTS	8
 #define CONFIG_MAX_QUEUES	32	/* queue patterns */
+#define CONFIG_MAX_LLM_HOSTS	32	/* llm_hosts added to the built-in ones */
+#define CONFIG_LLM_NAME_LEN	64	/* a host name as the Host header or SNI shows it */
 
 /* Every field that is set must match (AND); unset fields match anything. */
 struct agent_match {
@@ -34,6 +36,12 @@ struct queue_conf {
 	char *type;		/* message_type; NULL: the command family */
 	int from;		/* producing agent's index, -1: learned */
 	int to;			/* consuming agent's index, -1: learned */
+};
+
+/* An LLM API the agents call: a base URL (or host[:port]) and the provider label. */
+struct llm_host_conf {
+	char *url;
+	char *provider;		/* NULL: the built-in name of a known host, else the host */
 };
 
 struct config {
@@ -64,6 +72,13 @@ struct config {
 	int max_queues;
 	struct queue_conf queues[CONFIG_MAX_QUEUES];
 	int nqueues;
+	/* LLM API calls: to the built-in hosts and these, read for model and tokens. */
+	bool llm_off;
+	struct llm_host_conf llm_hosts[CONFIG_MAX_LLM_HOSTS];
+	int nllm_hosts;
+	int max_models;		/* distinct model names before model="other" */
+	int llm_capture_bytes;	/* of one call, each way, handed to the daemon */
+	int llm_capture_rate;	/* bytes a second, host-wide */
 };
 
 /* What the matchers look at; fields may be NULL when unknown. */
@@ -94,6 +109,15 @@ const char *config_route_label(const struct config *cfg, const char *route);
 bool config_valid_metric_name(const char *s);
 /* The first queue pattern matching a key or subject, or NULL. */
 const struct queue_conf *config_queue(const struct config *cfg, const char *name);
+/*
+ * The names an LLM API's calls show (lowercased, as the Host header or the
+ * TLS server name has them) from its base URL or host[:port]: host:port
+ * unless the port is the scheme's default, and the bare host for https
+ * (whose server name has no port). Into names[0..2); returns how many, or
+ * -1 if url is no URL. host gets the host alone.
+ */
+int config_llm_names(const char *url, char names[2][CONFIG_LLM_NAME_LEN],
+		     char host[CONFIG_LLM_NAME_LEN]);
 /* Parses "host:port", ":port", "[v6]:port"; returns 0 or -1. */
 int config_parse_listen(const char *addr, char *host, size_t hostlen, uint16_t *port);
 

@@ -17,6 +17,7 @@
 #include "util.h"
 #include "family.h"
 #include "lifecycle.h"
+#include "llm_user.h"
 
 /*
  * Files looked at for OpenSSL: libssl copies and the members' executables
@@ -52,12 +53,18 @@ static const char *const drop_names[HTTP_DROP_MAX] = {
 	[HTTP_DROP_RINGBUF_FULL] = "http_trace_ringbuf_full",
 	[HTTP_DROP_SERIES_FULL] = "http_series_full",
 	[HTTP_DROP_PEERS_FULL] = "http_peers_full",
+	[HTTP_DROP_LLM_CALL_CAP] = "llm_call_bytes_capped",
+	[HTTP_DROP_LLM_RATE] = "llm_rate_capped",
+	[HTTP_DROP_LLM_RING] = "llm_ringbuf_full",
 };
 
 static const double size_bounds[HTTP_SIZE_BUCKETS] = HTTP_SIZE_BOUNDS;
 
+/* The kernel's reasons, then the LLM reader's (llmmodel.h). */
 static const char *http_drop_name(int r)
 {
+	if (r >= HTTP_DROP_MAX && r < HTTP_DROP_MAX + LLM_LOSS_MAX)
+		return llm_loss_names[r - HTTP_DROP_MAX];
 	return r >= 0 && r < HTTP_DROP_MAX ? drop_names[r] : "unknown";
 }
 
@@ -272,6 +279,12 @@ static int http_open(void *p, const struct family_env *env, char *err, size_t er
 				 per_agent < 256 ? 256 : per_agent > 65536 ? 65536 : per_agent);
 	bpf_map__set_max_entries(t->skel->maps.http_peers, cfg->max_peers);
 	t->skel->rodata->trace_requests = env->trace.f != NULL;
+	/* LLM calls: their bytes go to the daemon; without them the ring is a page. */
+	t->skel->rodata->llm_on = !cfg->outbound_off && !cfg->llm_off;
+	t->skel->rodata->llm_call_cap = cfg->llm_capture_bytes;
+	t->skel->rodata->llm_rate = cfg->llm_capture_rate;
+	if (!t->skel->rodata->llm_on)
+		bpf_map__set_max_entries(t->skel->maps.llm_events, 4096);
 	/* The TLS uprobes go on files later (http_tick()); without calls, not at all. */
 	if (cfg->outbound_off) {
 		bpf_program__set_autoload(t->skel->progs.tls_ctrl, false);
@@ -294,6 +307,17 @@ static int http_open(void *p, const struct family_env *env, char *err, size_t er
 	if (ret) {
 		http_close(t);
 		return ret;
+	}
+	/*
+	 * A reader that cannot start leaves the LLM metrics out, said here and
+	 * by agentbpf_llm_host_names 0; the rest of the family runs.
+	 */
+	if (t->skel->rodata->llm_on) {
+		t->llm = llm_reader_start(cfg, bpf_map__fd(t->skel->maps.llm_hosts),
+					  bpf_map__fd(t->skel->maps.llm_events), env->trace, err,
+					  errlen);
+		if (!t->llm)
+			fprintf(stderr, "agentbpf: warning: %s; LLM call metrics are off\n", err);
 	}
 	/* TLS probes go on as agents map OpenSSL: http_tick(). */
 	if (!cfg->outbound_off) {
@@ -724,6 +748,10 @@ static void http_render(void *p, struct expo *e)
 	}
 	if (!cfg->outbound_off)
 		render_calls(t, e);
+	expo_family(e, "agentbpf_llm_host_names", EXPO_GAUGE,
+		    "Host names whose calls are read as LLM API calls (llm_hosts and the built-in APIs); 0: LLM call metrics are off.");
+	expo_sample(e, NULL, 0, llm_reader_hosts(t->llm, &nl));
+	llm_reader_render(t->llm, e);
 cleanup:
 	if (series != agents)
 		free(series);
@@ -864,6 +892,7 @@ static void http_drops(void *p, uint64_t *out)
 
 	map_sum_percpu_u64(t->skel ? bpf_map__fd(t->skel->maps.http_drops) : -1, HTTP_DROP_MAX,
 			   t->ncpu, out);
+	llm_reader_losses(t->llm, out + HTTP_DROP_MAX);
 }
 
 static void http_render_maps(void *p, struct expo *e, bool capacity)
@@ -900,6 +929,8 @@ static void http_close(void *p)
 {
 	struct http_tracker *t = p;
 
+	llm_reader_stop(t->llm);
+	t->llm = NULL;
 	if (t->skel && t->dispatch)
 		sock_dispatch_withdraw(t->dispatch);
 	t->dispatch = NULL;
@@ -927,6 +958,7 @@ static const char *http_hook(void)
 static void http_describe(void *p, const struct family_env *env, family_say_fn say)
 {
 	struct http_tracker *t = p;
+	int n, hosts;
 
 	say(FAMILY_OK, "load probes", "HTTP programs loaded and attached to %s",
 	    sock_hook_targets(env->sock->hook));
@@ -938,12 +970,21 @@ static void http_describe(void *p, const struct family_env *env, family_say_fn s
 		say(FAMILY_INFO, "outbound calls", "off (outbound: false)");
 	else
 		say(FAMILY_INFO, "outbound calls", "plain HTTP from the socket hooks; HTTPS from uprobes on SSL_write/SSL_read/SSL_ctrl/SSL_free of each OpenSSL the agents map, put on as they map it");
+	if (env->cfg->outbound_off || env->cfg->llm_off)
+		say(FAMILY_INFO, "LLM calls", "off (%s)", env->cfg->outbound_off ?
+		    "outbound: false" : "llm: false");
+	else if (!t->llm)
+		say(FAMILY_FAIL, "LLM calls", "the reader did not start: LLM call metrics are off");
+	else if ((hosts = llm_reader_hosts(t->llm, &n)))
+		say(FAMILY_OK, "LLM calls", "calls to %d host names of %d providers are read for model, tokens and time to first token",
+		    hosts, n);
 }
 
-_Static_assert(HTTP_DROP_MAX <= FAMILY_MAX_DROPS, "the daemon renders FAMILY_MAX_DROPS reasons");
+_Static_assert(HTTP_DROP_MAX + LLM_LOSS_MAX <= FAMILY_MAX_DROPS,
+	       "the daemon renders FAMILY_MAX_DROPS reasons");
 
 const struct family_ops http_family = {
 	.name = "http", .title = "HTTP", .off = "HTTP request metrics",
-	.size = sizeof(struct http_tracker), .ndrops = HTTP_DROP_MAX, .render = http_render,
+	.size = sizeof(struct http_tracker), .ndrops = HTTP_DROP_MAX + LLM_LOSS_MAX, .render = http_render,
 	.tick = http_tick, FAMILY_OPS(http),
 };

@@ -21,6 +21,7 @@ struct route_name;
 struct peer_name;
 struct tls_file;
 struct sock_dispatch;
+struct llm_reader;
 
 /* This host's addresses kept to tell which peers are local. */
 #define MAX_LOCAL_ADDRS	64
@@ -52,6 +53,7 @@ struct http_tracker {
 	uint64_t tls_swept;		/* member slots looked at so far */
 	int tls_new_files;		/* new files this round may still try */
 	bool tls_full_said;		/* the warning that TLS_MAX_FILES is reached */
+	struct llm_reader *llm;		/* LLM calls' bytes read; NULL when off */
 	/* `agentbpf trace`: this host's addresses, for the calls' peers. */
 	uint8_t trace_local[MAX_LOCAL_ADDRS][16];
 	int trace_nlocal;

@@ -401,6 +401,38 @@ static __always_inline u32 http_host_trim(const char *buf, u32 *from, u32 end)
 	return end - f < HTTP_HOST_LEN - 1 ? end - f : HTTP_HOST_LEN - 1;
 }
 
+/*
+ * Peer ids: FNV-1a's constants eight bytes at a time, folded to 32 bits
+ * and kept clear of the ids with a meaning of their own (HTTP_PEER_*).
+ */
+#define HTTP_ID_SEED	0xcbf29ce484222325ull
+
+static __always_inline u64 http_hash_word(u64 h, u64 w)
+{
+	return (h ^ w) * 0x100000001b3ull;
+}
+
+static __always_inline u32 http_id_fold(u64 h)
+{
+	u32 id = (u32)(h ^ h >> 32);
+
+	return id <= HTTP_PEER_OTHER ? id + 2 : id;
+}
+
+/*
+ * The id of a peer known by name: its HTTP_HOST_LEN bytes, lowercased and
+ * NUL-padded. The daemon finds llm_hosts' ids with it.
+ */
+static __always_inline u32 http_host_id(const char *host)
+{
+	u64 h = HTTP_ID_SEED;
+	int i;
+
+	for (i = 0; i < HTTP_HOST_LEN / 8; i++)
+		h = http_hash_word(h, load8(host + i * 8));
+	return http_id_fold(h);
+}
+
 /* ---- kept layouts ---- */
 
 /*
