@@ -448,6 +448,62 @@ def outbound():
     return d
 
 
+# ---------------------------------------------------------------- LLM calls
+def llm():
+    d = Dashboard("agentbpf-llm", "agentbpf / LLM calls",
+                  "The agents' calls to LLM APIs (the config's llm_hosts and the public APIs), read by "
+                  "agentbpf from the calls' own plaintext: tokens by agent and model, time to first "
+                  "token, and errors by provider. Prompts and answers are never kept.")
+    d.add(timeseries("Tokens/min by agent and model", "agent_llm_tokens_total, every kind (input, "
+                     "output, cache_read, cache_write) as the provider's usage reports them.",
+                     [target(rate("agent_llm_tokens_total", A, "agent_type, model") + " * 60",
+                             "{{agent_type}} {{model}}")], "short", stack=True), 12, 8)
+    d.add(timeseries("Tokens/min by kind", "agent_model:llm_tokens:rate5m by kind: input, output, and "
+                     "the prompt cache's reads and writes.",
+                     [target(f"sum by (kind) (agent_model:llm_tokens:rate5m{{{A}}}) * 60", "{{kind}}")],
+                     "short", stack=True), 12, 8)
+    d.add(timeseries("Time to first token, p50 and p95", "agent_model:llm_time_to_first_token_seconds: "
+                     "from the request's first byte written to the read that brought the first content. "
+                     "LlmTimeToFirstTokenRegressed fires when a model's p95 doubles.",
+                     [target(f"agent_model:llm_time_to_first_token_seconds:p50{{{A}}}",
+                             "p50 {{agent_type}} {{model}}", "A"),
+                      target(f"agent_model:llm_time_to_first_token_seconds:p95{{{A}}}",
+                             "p95 {{agent_type}} {{model}}", "B")], "s"), 12, 8)
+    d.add(timeseries("Error ratio by provider", "provider:llm_error_ratio:rate5m: an HTTP status >= 400 "
+                     "(429 included), an error event, or an answer cut off. LlmProviderErrors fires above "
+                     "10%.",
+                     [target("provider:llm_error_ratio:rate5m", "{{provider}}")],
+                     "percentunit", thresholds("green", (0.1, "red")), max=1, show_thresholds=True), 12, 8)
+    d.add(timeseries("Calls/s by provider and outcome", "agent_llm_requests_total: success, error, or "
+                     "timeout (the agent gave up before the answer began).",
+                     [target(rate("agent_llm_requests_total", A, "provider, status"),
+                             "{{provider}} {{status}}")], "reqps", stack=True), 12, 8)
+    d.add(timeseries("p95 call duration by model", "agent_llm_request_duration_seconds: request's "
+                     "first byte to the answer's last.",
+                     [target("histogram_quantile(0.95, " +
+                             rate("agent_llm_request_duration_seconds_bucket", A, "model, le") + ")",
+                             "{{model}}")], "s"), 12, 8)
+    d.add(table("Agents and models", "Per agent and model, now: calls per second, tokens per minute "
+                "and the p95 time to first token.",
+                [target(rate("agent_llm_requests_total", A, "agent_type, model", window="5m"),
+                        ref="A", instant=True, fmt="table"),
+                 target(f"sum by (agent_type, model) (agent_model:llm_tokens:rate5m{{{A}}}) * 60",
+                        ref="B", instant=True, fmt="table"),
+                 target(f"agent_model:llm_time_to_first_token_seconds:p95{{{A}}}", ref="C",
+                        instant=True, fmt="table")],
+                [("A", "Calls/s", "reqps"), ("B", "Tokens/min", "short"), ("C", "p95 first token", "s")]),
+          12, 8)
+    d.add(timeseries("Estimated output tokens/min and bytes not read", "Streams that reported no usage "
+                     "count their content chunks as an estimate; capture drops "
+                     "(agentbpf_events_dropped_total{reason=~\"llm_.*\"}) mean some calls were read in "
+                     "part.",
+                     [target(rate("agent_llm_output_tokens_estimated_total", A, "agent_type") + " * 60",
+                             "{{agent_type}} estimated", "A"),
+                      target(rate("agentbpf_events_dropped_total", 'reason=~"llm_.*"', "reason"),
+                             "{{reason}} /s", "B")], "short"), 12, 8)
+    return d
+
+
 # ---------------------------------------------------------------- workers
 def workers():
     d = Dashboard("agentbpf-workers", "agentbpf / Workers",
@@ -539,7 +595,7 @@ def exporter():
     return d
 
 
-DASHBOARDS = [overview, requests, latency, outbound, message_bus, workers, exporter]
+DASHBOARDS = [overview, requests, latency, outbound, llm, message_bus, workers, exporter]
 
 
 def render():

@@ -1,7 +1,9 @@
-"""Demo "model API": an HTTPS server the planner calls, as agents call an
-LLM provider. It is no agent (the demo config matches nothing here): what
+"""Demo "model API": an HTTPS server that speaks OpenAI's chat completions
+(plain and streamed), which the planner calls as agents call an LLM
+provider. It is no agent (the demo config matches nothing here): what
 agentbpf shows of it is the planner's calls, read from the planner's own
-OpenSSL. It makes a CA of its own (python3-trustme) and writes the CA's
+OpenSSL, and the config's llm_hosts names it, so the calls are read for
+model, tokens and time to first token too. It makes a CA of its own (python3-trustme) and writes the CA's
 certificate where the planner reads it.
 
   demo_llm.py PORT CA_FILE"""
@@ -24,20 +26,52 @@ os.replace(ca_file + ".tmp", ca_file)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    """OpenAI's chat completions, plain or streamed (SSE), with usage."""
     protocol_version = "HTTP/1.1"
 
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        model = req.get("model", "demo") + "-2026-01"
+        words = random.randint(3, 12)
+        usage = {"prompt_tokens": random.randint(20, 400), "completion_tokens": words,
+                 "prompt_tokens_details": {"cached_tokens": random.choice((0, 0, 64))}}
         time.sleep(random.uniform(0.05, 0.4))  # the model thinks
-        overloaded = random.random() < 0.05
-        body = json.dumps({"error": "overloaded"} if overloaded else
-                          {"choices": [{"message": {"content": "a plan"}}],
-                           "usage": {"prompt_tokens": 12, "completion_tokens": 5}}).encode()
-        self.send_response(529 if overloaded else 200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        if random.random() < 0.05:
+            body = json.dumps({"error": {"message": "overloaded", "type": "server_error"}}).encode()
+            self.send_response(529)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if not req.get("stream"):
+            body = json.dumps({"model": model, "choices": [{"message": {"content": "a plan"}}],
+                               "usage": usage}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self.wfile.write(body)
+        with_usage = (req.get("stream_options") or {}).get("include_usage")
+        for i in range(words):
+            self.event({"model": model, "choices": [{"delta": {"content": f"w{i} "}}]})
+            time.sleep(random.uniform(0.005, 0.03))  # one token at a time
+        if with_usage:
+            self.event({"model": model, "choices": [], "usage": usage})
+        self.chunk(b"data: [DONE]\n\n")
+        self.chunk(b"")
+
+    def event(self, obj):
+        self.chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")
+
+    def chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
 
     def log_message(self, *args):
         pass

@@ -43,9 +43,18 @@ async def plan(steps: int = 3):
 @app.post("/plan")
 async def plan_post(body: dict):
     if os.environ.get("DEMO_LLM_URL"):
+        # Two models; most answers streamed, some of those without usage.
+        req = {"model": random.choice(("demo-small", "demo-large")),
+               "messages": [{"role": "user", "content": "plan"}]}
+        if random.random() < 0.7:
+            req["stream"] = True
+            if random.random() < 0.8:
+                req["stream_options"] = {"include_usage": True}
         try:
-            await calls().post(os.environ["DEMO_LLM_URL"] + "/v1/chat/completions",
-                               json={"model": "demo", "messages": [{"role": "user", "content": "plan"}]})
+            async with calls().stream("POST", os.environ["DEMO_LLM_URL"] + "/v1/chat/completions",
+                                      json=req) as r:
+                async for _ in r.aiter_bytes():
+                    pass
         except httpx.HTTPError:
             pass
     else:

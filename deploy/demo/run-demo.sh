@@ -125,13 +125,15 @@ for i in $(seq 51); do
 	sleep 0.1
 done
 
-# agentbpf with the demo config, told which port the bus is on.
+# agentbpf with the demo config, told which port the bus is on and where
+# the model API will listen (its calls are LLM calls).
+LLM_PORT=$(free_port)
 sed "s/^bus_ports:.*/bus_ports: [$REDIS_PORT]/" demo.yml > "$TMP/demo.yml"
+printf 'llm_hosts:\n  - url: https://localhost:%s/v1\n    provider: demo-llm\n' "$LLM_PORT" >> "$TMP/demo.yml"
 start "$ROOT/agentbpf" --config "$TMP/demo.yml" --web.listen-address "$LISTEN"
 wait_http "http://$HOST:$PORT/healthz" agentbpf || exit 1
 
 # The model API the planner calls over HTTPS: no agent, a CA of its own.
-LLM_PORT=$(free_port)
 start $PY demo_llm.py "$LLM_PORT" "$TMP/llm-ca.pem"
 for i in $(seq 51); do
 	[ -s "$TMP/llm-ca.pem" ] && curl -sf -o /dev/null --cacert "$TMP/llm-ca.pem" -X POST -d '{}' \

@@ -17,7 +17,8 @@ import sys
 
 import httpx
 
-KIND, BASE, PLAN = sys.argv[1], sys.argv[2].rstrip("/"), json.loads(os.environ["LLM_PLAN"])
+KIND, BASE = sys.argv[1], sys.argv[2].rstrip("/")
+PLAN = json.loads(os.environ.get("LLM_PLAN", "[]"))
 KEY = os.environ.get("LLM_API_KEY", "none")
 HEADERS = {"Authorization": f"Bearer {KEY}", "x-api-key": KEY,
            "anthropic-version": "2023-06-01"}
@@ -34,10 +35,10 @@ def request(call):
     return BASE + path, body
 
 
-def sync_calls():
+def sync_calls(plan):
     results = []
     with httpx.Client(headers=HEADERS, timeout=30) as client:
-        for call in PLAN:
+        for call in plan:
             url, body = request(call)
             try:
                 with client.stream("POST", url, json=body) as r:
@@ -48,10 +49,10 @@ def sync_calls():
     return results
 
 
-async def async_calls():
+async def async_calls(plan):
     results = []
     async with httpx.AsyncClient(headers=HEADERS, timeout=30) as client:
-        for call in PLAN:
+        for call in plan:
             url, body = request(call)
             try:
                 async with client.stream("POST", url, json=body) as r:
@@ -66,10 +67,12 @@ async def async_calls():
 
 def main():
     print("ready", flush=True)
-    sys.stdin.readline()
-    results = sync_calls() if KIND == "httpx" else asyncio.run(async_calls())
-    print(json.dumps({"results": results}), flush=True)
-    sys.stdin.read()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        plan = PLAN if line.strip() == "go" else json.loads(line)
+        results = sync_calls(plan) if KIND == "httpx" else asyncio.run(async_calls(plan))
+        print(json.dumps({"results": results}), flush=True)
 
 
 if __name__ == "__main__":

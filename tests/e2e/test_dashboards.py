@@ -14,8 +14,8 @@ from harness import ROOT, check, eq, run
 
 DIR = os.path.join(ROOT, "grafana_dashboards")
 DS = {"type": "prometheus", "uid": "${datasource}"}
-EXPECTED = ["agentbpf-exporter.json", "agentbpf-latency.json", "agentbpf-message-bus.json",
-            "agentbpf-outbound.json", "agentbpf-overview.json", "agentbpf-requests.json",
+EXPECTED = ["agentbpf-exporter.json", "agentbpf-latency.json", "agentbpf-llm.json",
+            "agentbpf-message-bus.json", "agentbpf-outbound.json", "agentbpf-overview.json", "agentbpf-requests.json",
             "agentbpf-workers.json"]
 
 
@@ -83,7 +83,7 @@ def test_every_panel_uses_the_datasource_variable_and_defined_variables():
         if "agent" in variables:
             eq(variables["agent"]["query"]["query"], "label_values(agent_processes, agent_type)",
                f"{name}: agent variable")
-    eq(len(uids), 7, "dashboards")
+    eq(len(uids), len(EXPECTED), "dashboards")
 
 
 def test_every_query_is_valid_promql():

@@ -41,12 +41,12 @@ llm_hosts:
 class LlmServer:
     """llm_server.py, no agent's, over HTTPS with a CA of its own or plain HTTP."""
 
-    def __init__(self, tls=True):
-        self.tls = tls
+    def __init__(self, tls=True, port=None):
+        self.tls, self.port = tls, port
 
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix="agentbpf-llm-")
-        self.port = free_port()
+        self.port = self.port or free_port()
         args = [PY, SERVER, str(self.port)]
         if self.tls:
             import trustme

@@ -17,6 +17,8 @@ import time
 import urllib.parse
 import urllib.request
 
+from test_llm import LlmServer
+from test_tls import Client
 from harness import (AGENTS, PY, ROOT, Daemon, Procs, Service, TestFailure, check, eq, free_port,
                      memory_cgroup, named_binary, remove_cgroup, run, wait_until)
 
@@ -30,6 +32,7 @@ DEMO = os.path.join(ROOT, "deploy", "demo")
 PROMCONFIG = os.path.join(DEMO, "demo_promconfig.py")
 LIFECYCLE_AGENT = os.path.join(AGENTS, "lifecycle_agent.py")
 HTTP_AGENT = os.path.join(AGENTS, "httpserver_agent.py")
+LLM_AGENT = os.path.join(AGENTS, "llm_client_agent.py")
 
 # What dashboard variables and Grafana's interval macros become in the queries.
 SUBSTITUTIONS = {"$__rate_interval": "30s", "$__interval": "15s", "$__range": "10m",
@@ -160,7 +163,7 @@ def test_promtool_unit_tests_cover_every_rule():
     eq(r.stdout.count("SUCCESS"), len(tests), f"every test file passes: {r.stdout}")
     text = "".join(open(t).read() for t in tests)
     alerts = rule_names(ALERTS, "alert")
-    eq(len(alerts), 12, f"alert rules {alerts}")
+    eq(len(alerts), 14, f"alert rules {alerts}")
     tested = set(re.findall(r'alertname: (\S+)', text))
     eq(sorted(set(alerts) - tested), [], "alerts without a promtool test")
     # Each alert is tested firing (exp_alerts with labels) and not firing.
@@ -290,6 +293,10 @@ def test_demo_fleet_feeds_every_dashboard_query_and_recording_rule():
             positive(f'cache_hits_total{{cache_type="{cache}"}}', f"{cache} hits")
             positive(f'cache_misses_total{{cache_type="{cache}"}}', f"{cache} misses")
         positive('count(agent_requests_total{agent_type="planner",route="/plan/{id}"})', "route ids collapsed")
+        positive('sum(agent_llm_tokens_total{agent_type="planner",provider="demo-llm",kind="output"})',
+                 "the planner's LLM tokens, read from its HTTPS calls")
+        positive('sum(agent_llm_output_tokens_estimated_total{agent_type="planner"})',
+                 "streams without usage estimated")
         positive('max(max_over_time(message_bus_queue_depth{queue="tasks:summarize"}[1m]))',
                  "tasks wait for the summarizer")
         eq(value('sum(agentbpf_events_dropped_total)'), 0, "events dropped by the demo's daemon")
@@ -389,13 +396,16 @@ def fast_alert_rules(text):
     eq(n, n_alerts, "every alert has a for:")
     text, n = re.subn(r'\[(10|15)m\]', '[20s]', text)
     check(n >= 6, f"range windows shortened: {n}")
+    # The time to first token's baseline: 40 s that ended 30 s ago.
+    text, n = re.subn(r'\[1h\] offset 1h', '[40s] offset 30s', text)
+    eq(n, 1, "LlmTimeToFirstTokenRegressed's baseline window")
     text, n = re.subn(r'agentbpf_scrape_duration_seconds > 1$', 'agentbpf_scrape_duration_seconds > 0',
                       text, flags=re.M)
     eq(n, 1, "AgentbpfScrapeSlow threshold")
     return text
 
 
-KEY_LABELS = ("worker_name", "agent_type", "queue", "reason", "map", "peer")
+KEY_LABELS = ("worker_name", "agent_type", "queue", "reason", "map", "peer", "provider", "model")
 
 
 def alert_key(labels):
@@ -409,6 +419,16 @@ def http_get(port, path, timeout=30):
     except urllib.error.HTTPError as e:
         return e.code
 
+
+
+def llm_call(model, **script):
+    return {"api": "openai", "model": model, "stream": True, "include_usage": True,
+            "prompt": "scenario " + " ".join(f"{k}={v}" for k, v in script.items())}
+
+
+def llm_calls(client, plan):
+    res = client.go(json.dumps(plan))["results"]
+    eq([r["error"] for r in res], [False] * len(plan), f"LLM calls made: {res}")
 
 
 def test_every_alert_fires_on_a_real_condition():
@@ -440,14 +460,17 @@ def test_every_alert_fires_on_a_real_condition():
         ("filler", {"comm": filler_comm}),
     ] + [(role, {"cmdline": f"*promtest_bus.py {tag}-{role} *"})
          for role in ("producer", "consumer", "firehose", "drainer")]
-    cfg = f"max_processes: 64\nbus_ports: [{redis_port}]\nagents:\n"
+    llm_port = free_port()
+    agents.append(("llmcaller", {"cmdline": f"*llm_client_agent.py httpx http://127.0.0.1:{llm_port}*"}))
+    cfg = (f"max_processes: 64\nbus_ports: [{redis_port}]\n"
+           f"llm_hosts:\n  - url: http://127.0.0.1:{llm_port}/v1\n    provider: flakyllm\nagents:\n")
     for name, match in agents:
         cfg += f"  - name: {name}\n    match:\n"
         cfg += "".join(f'      {k}: "{v}"\n' for k, v in match.items())
     try:
         wait_until(lambda: run(["redis-cli", "-p", str(redis_port), "PING"]).stdout.strip() == "PONG",
                    10, "redis-server up")
-        with Daemon(cfg) as d, Procs() as ps:
+        with Daemon(cfg) as d, Procs() as ps, LlmServer(tls=False, port=llm_port):
             # The fleet, each agent classified before Prometheus looks.
             lifecycle = lambda who, *a: [PY, LIFECYCLE_AGENT, "--tag", f"{tag}-{who}", *map(str, a)]
             ps.start(lifecycle("crashy", "--sleep", 300))
@@ -458,10 +481,13 @@ def test_every_alert_fires_on_a_real_condition():
             ps.start([PY, "-m", "uvicorn", "fastapi_agent:app", "--host", "127.0.0.1", "--port",
                       str(caller_port), "--log-level", "warning"], cwd=AGENTS)
             fillers = [ps.start([filler, "300"])]
+            llm = [Client([PY, LLM_AGENT, "httpx", f"http://127.0.0.1:{llm_port}"], dict(os.environ))
+                   for _ in range(2)]
             bus = {role: BusAgent(ps, bus_script, f"{tag}-{role}", redis_port)
                    for role in ("producer", "consumer", "firehose", "drainer")}
             for name, _ in agents:
-                d.wait_value(1, "agent_processes", agent_type=name)
+                d.wait_value(len(llm) if name == "llmcaller" else 1, "agent_processes",
+                             agent_type=name)
             wait_until(lambda: http_get(flaky_port, "/ok") == 200 and http_get(slow_port, "/ok") == 200
                        and http_get(caller_port, "/ok") == 200, 10, "HTTP agents up")
             # The consumer has worked the tasks queue, then stalls (stays alive, pops nothing).
@@ -479,12 +505,28 @@ def test_every_alert_fires_on_a_real_condition():
                "caller's first call")
             d.wait_value(1, "agent_outbound_requests_total", agent_type="caller", peer="flakyapi",
                          status="error")
+            # llmcaller's first calls, a success and a 429, for the same reason.
+            llm_calls(llm[1], [llm_call("errm"), llm_call("errm", status=429)])
+            d.wait_value(1, "agent_llm_requests_total", agent_type="llmcaller", provider="flakyllm",
+                         model="errm", status="error")
 
             with Prometheus(f"127.0.0.1:{d.port}", rules) as prom:
                 wait_until(lambda: prom.query('up{job="agentbpf"} == 1'), 20, "first scrape")
                 with open(os.path.join(rules, "alerts.yml"), "w") as f:
                     f.write(fast_alert_rules(open(ALERTS).read()))
-                prom.reload(["agentbpf-agents", "agentbpf-message-bus", "agentbpf-exporter"])
+                prom.reload(["agentbpf-agents", "agentbpf-llm", "agentbpf-message-bus",
+                             "agentbpf-exporter"])
+                # First tokens at once for 75 s (the rule's baseline is 40 s that
+                # ended 30 s ago), then 1.5 s in (p95 2.4 s, past the 1 s floor).
+                ttft_t0, ttft_stop = time.time(), threading.Event()
+
+                def first_tokens():
+                    while not ttft_stop.is_set():
+                        slow = time.time() - ttft_t0 > 75
+                        llm_calls(llm[0], [llm_call("ttftm", first=1.5 if slow else 0)])
+                        time.sleep(0 if slow else 0.5)
+                ttft = threading.Thread(target=first_tokens)
+                ttft.start()
 
                 seen = {}
 
@@ -510,6 +552,8 @@ def test_every_alert_fires_on_a_real_condition():
                 # A failing peer: every call caller makes to flakyapi gets a 503.
                 eq(http_get(caller_port, f"/call?port={flaky_port}&path=/status/503&n=20"), 200,
                    "caller made its calls")
+                # A failing LLM provider: 100 answers of 429 against a success a second.
+                llm_calls(llm[1], [llm_call("errm", status=429)] * 100)
                 # Slow: every slowapi request takes 6 s (p95 9.75 s > 5 s).
                 slow = [threading.Thread(target=http_get, args=(slow_port, "/sleep/6000")) for _ in range(3)]
                 for t in slow:
@@ -558,11 +602,18 @@ def test_every_alert_fires_on_a_real_condition():
                     ("AgentbpfEventsDropped", "reason=http_pipeline_full"),
                     ("AgentbpfBpfMapNearlyFull", "map=agent_pids"),
                     ("AgentbpfScrapeSlow",),
+                    ("LlmProviderErrors", "provider=flakyllm"),
+                    ("LlmTimeToFirstTokenRegressed", "provider=flakyllm", "model=ttftm-0125"),
                 }
                 try:
-                    wait_until(lambda: expected <= set(poll()), 45, "every alert firing", interval=0.5)
+                    wait_until(lambda: expected <= set(poll()),
+                               max(45, ttft_t0 + 140 - time.time()), "every alert firing",
+                               interval=0.5)
                 except TestFailure:
                     raise TestFailure(f"not firing: {sorted(expected - set(seen))}; firing: {sorted(seen)}")
+                finally:
+                    ttft_stop.set()
+                    ttft.join()
                 eq(bus["drainer"].reply(), 300, "drainer popped")
                 # Exporter down: the daemon stops, the next scrape fails.
                 d.stop()
@@ -582,6 +633,8 @@ def test_every_alert_fires_on_a_real_condition():
                           f"{key} annotations rendered: {a['annotations']}")
                     check(a["labels"]["severity"] in ("warning", "critical"), f"{key} severity")
     finally:
+        for c in llm if "llm" in locals() else ():
+            c.close()
         redis_proc.terminate()
         redis_proc.wait(10)
         remove_cgroup(cg)

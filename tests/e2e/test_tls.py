@@ -65,8 +65,8 @@ class Client:
             self.p.kill()
             raise AssertionError(f"client not ready: {line!r} {self.p.stderr.read()}")
 
-    def go(self):
-        self.p.stdin.write("go\n")
+    def go(self, line="go"):
+        self.p.stdin.write(line + "\n")
         self.p.stdin.flush()
         line = self.p.stdout.readline()
         check(line, f"client result ({self.p.stderr.read() if self.p.poll() is not None else ''})")
