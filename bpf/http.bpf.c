@@ -348,6 +348,14 @@ struct {
 	__type(value, struct llm_budget);
 } llm_budget SEC(".maps");
 
+/* Bytes handed to the daemon, per CPU: what the capture costs, and that it is only LLM calls'. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} llm_sent SEC(".maps");
+
 /* The bus family's programs (enum http_next), filled by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -497,6 +505,7 @@ static long llm_chunk(u32 i, void *arg)
 	struct llm_copy *k = arg;
 	struct llm_event *e;
 	u32 zero = 0, n = k->len > LLM_CHUNK ? LLM_CHUNK : k->len;
+	u64 *sent;
 
 	e = bpf_map_lookup_elem(&llm_scratch, &zero);
 	if (!e || !n)
@@ -509,6 +518,9 @@ static long llm_chunk(u32 i, void *arg)
 		count_drop(HTTP_DROP_LLM_RING);
 		return 1;
 	}
+	sent = bpf_map_lookup_elem(&llm_sent, &zero);
+	if (sent)
+		*sent += n;
 	k->buf += n;
 	k->pos += n;
 	k->len -= n;
@@ -538,12 +550,12 @@ __noinline int llm_capture(struct http_conn *c, u32 seq_dir, u64 buf, u32 len, u
 	}
 	pos = c->llm_pos[dir];
 	c->llm_pos[dir] = pos + len < pos ? ~0u : pos + len;
-	if (pos >= llm_call_cap) {
+	if (len > llm_call_cap - pos || pos >= llm_call_cap) {
 		count_drop(HTTP_DROP_LLM_CALL_CAP);
-		return 0;
-	}
-	if (len > llm_call_cap - pos)
+		if (pos >= llm_call_cap)
+			return 0;
 		len = llm_call_cap - pos;
+	}
 	if (avail < len)
 		len = avail;
 	if (!buf || !len)
@@ -558,9 +570,12 @@ __noinline int llm_capture(struct http_conn *c, u32 seq_dir, u64 buf, u32 len, u
 		b->second = now / 1000000000ull;
 		b->bytes = 0;
 	}
+	/* What fits is sent: a long answer keeps its head and start. */
 	if (b->bytes + len > llm_rate) {
 		count_drop(HTTP_DROP_LLM_RATE);
-		return 0;
+		if (b->bytes >= llm_rate)
+			return 0;
+		len = llm_rate - b->bytes;
 	}
 	__sync_fetch_and_add(&b->bytes, len);
 	e->ts_ns = now;

@@ -23,7 +23,7 @@
 
 enum family {
 	F_REQUESTS, F_DURATION_BUCKET, F_PROCESSES, F_ACTIVE, F_RESTARTS, F_MESSAGES, F_FAMILY_UP,
-	F_CALLS, F_NONE,
+	F_CALLS, F_LLM_TOKENS, F_NONE,
 };
 
 /* Families by name after an optional --namespace prefix ("insa_agent_requests_total"). */
@@ -38,6 +38,7 @@ static enum family family_of(const char *name, size_t len)
 		{ "message_bus_messages_total", F_MESSAGES },
 		{ "agentbpf_probe_family_up", F_FAMILY_UP },
 		{ "agent_outbound_requests_total", F_CALLS },
+		{ "agent_llm_tokens_total", F_LLM_TOKENS },
 	};
 	size_t i, n;
 
@@ -144,6 +145,10 @@ static void fold(struct top_snapshot *s, enum family f, const char *labels, cons
 			a->le[a->nbuckets] = strcmp(other, "+Inf") ? strtod(other, NULL) : INFINITY;
 			a->cum[a->nbuckets++] = v;
 		}
+		break;
+	case F_LLM_TOKENS:
+		if (a)
+			a->llm_tokens += v;
 		break;
 	case F_PROCESSES:
 		if (a)
@@ -277,13 +282,13 @@ void top_render(FILE *f, const struct top_snapshot *prev, const struct top_snaps
 		rows[n++] = (struct row){ a, secs > 0 ? (now - then) / secs : 0 };
 	}
 	qsort(rows, n, sizeof(rows[0]), by_rate);
-	fprintf(f, "%-24s %5s %10s %8s %6s %8s %8s %8s %8s %8s %9s %9s %8s %9s\n", "AGENT", "PROCS",
-		"REQUESTS", "REQ/S", "ERR%", "P50", "P95", "P99", "INFLIGHT", "RESTARTS", "MSG_IN/S",
-		"MSG_OUT/S", "CALLS/S", "CALL_ERR%");
+	fprintf(f, "%-24s %5s %10s %8s %6s %8s %8s %8s %8s %8s %9s %9s %8s %9s %8s\n", "AGENT",
+		"PROCS", "REQUESTS", "REQ/S", "ERR%", "P50", "P95", "P99", "INFLIGHT", "RESTARTS",
+		"MSG_IN/S", "MSG_OUT/S", "CALLS/S", "CALL_ERR%", "TOK/MIN");
 	for (i = 0; i < n; i++) {
 		const struct top_agent *a = rows[i].a, *p = find(prev, a->name);
 		double delta[TOP_MAX_BUCKETS], total = a->requests[0] + a->requests[1] + a->requests[2];
-		double done = 0, failed = 0, in = 0, out = 0, calls = 0, calls_failed = 0;
+		double done = 0, failed = 0, in = 0, out = 0, calls = 0, calls_failed = 0, tokens = 0;
 		char p50[16], p95[16], p99[16], err[16], call_err[16];
 
 		for (j = 0; j < a->nbuckets; j++)
@@ -296,6 +301,7 @@ void top_render(FILE *f, const struct top_snapshot *prev, const struct top_snaps
 			calls = a->calls[0] + a->calls[1] + a->calls[2] -
 				(p->calls[0] + p->calls[1] + p->calls[2]);
 			calls_failed = a->calls[1] + a->calls[2] - p->calls[1] - p->calls[2];
+			tokens = (a->llm_tokens - p->llm_tokens) / secs * 60;
 		}
 		duration(p50, sizeof(p50), top_quantile(a->le, delta, a->nbuckets, 0.50));
 		duration(p95, sizeof(p95), top_quantile(a->le, delta, a->nbuckets, 0.95));
@@ -308,9 +314,9 @@ void top_render(FILE *f, const struct top_snapshot *prev, const struct top_snaps
 			snprintf(call_err, sizeof(call_err), "%.1f", 100 * calls_failed / calls);
 		else
 			snprintf(call_err, sizeof(call_err), "-");
-		fprintf(f, "%-24.24s %5.0f %10.0f %8.1f %6s %8s %8s %8s %8.0f %8.0f %9.1f %9.1f %8.1f %9s\n",
+		fprintf(f, "%-24.24s %5.0f %10.0f %8.1f %6s %8s %8s %8s %8.0f %8.0f %9.1f %9.1f %8.1f %9s %8.0f\n",
 			a->name, a->procs, total, rows[i].rate, err, p50, p95, p99, a->inflight,
-			a->restarts, in, out, secs > 0 ? calls / secs : 0, call_err);
+			a->restarts, in, out, secs > 0 ? calls / secs : 0, call_err, tokens);
 	}
 	if (cur->noff) {
 		fprintf(f, "off:");

@@ -23,6 +23,7 @@ struct top_agent {
 	int nbuckets;
 	double msgs_in, msgs_out;	/* message_bus_messages_total as to_agent / from_agent */
 	double calls[3];	/* agent_outbound_requests_total: success, error, timeout */
+	double llm_tokens;	/* agent_llm_tokens_total, every kind */
 };
 
 #define TOP_MAX_OFF	8

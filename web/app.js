@@ -44,7 +44,8 @@ function family(fams, suffix) {
 // ---- one scrape, reduced to what the page shows ----
 
 function snapshot(fams, t) {
-  const s = { t, agents: new Map(), queues: new Map(), restarts: new Map(), calls: new Map() };
+  const s = { t, agents: new Map(), queues: new Map(), restarts: new Map(), calls: new Map(),
+              llm: new Map() };
   const agent = (name) => {
     if (!s.agents.has(name))
       s.agents.set(name, { procs: 0, health: 0, active: 0, req: { success: 0, error: 0, timeout: 0 },
@@ -101,6 +102,22 @@ function snapshot(fams, t) {
     c.buckets.sort((x, y) => x.le - y.le);
     c.ttfb.sort((x, y) => x.le - y.le);
   }
+  // LLM calls, per agent, provider and model.
+  const llm = (l) => {
+    const k = `${l.agent_type}\t${l.provider}\t${l.model}`;
+    if (!s.llm.has(k))
+      s.llm.set(k, { req: { success: 0, error: 0, timeout: 0 }, tokens: {}, ttft: [] });
+    return s.llm.get(k);
+  };
+  for (const x of family(fams, "agent_llm_requests_total"))
+    llm(x.labels).req[x.labels.status] = x.value;
+  for (const x of family(fams, "agent_llm_tokens_total"))
+    llm(x.labels).tokens[x.labels.kind] = x.value;
+  for (const x of family(fams, "agent_llm_time_to_first_token_seconds_bucket"))
+    llm(x.labels).ttft.push({ le: x.labels.le === "+Inf" ? Infinity : parseFloat(x.labels.le),
+                              count: x.value });
+  for (const m of s.llm.values())
+    m.ttft.sort((x, y) => x.le - y.le);
   return s;
 }
 
@@ -256,6 +273,18 @@ function render(s) {
                 fmtSeconds(quantile(0.95, p ? deltaBuckets(c.ttfb, p.ttfb) : []))]);
   }
   fillTable("calls", calls, 7, "no calls yet");
+  // Tokens per minute over the last interval; first-token quantiles since the daemon started.
+  const llmRows = [];
+  for (const [key, m] of [...s.llm].sort()) {
+    const p = prev && prev.llm.get(key);
+    const sum = (t) => Object.values(t).reduce((a, b) => a + b, 0);
+    const perMin = p && dt > 0 ? Math.max(0, sum(m.tokens) - sum(p.tokens)) / dt * 60 : undefined;
+    llmRows.push([...key.split("\t"), m.req.success + m.req.error + m.req.timeout, m.req.error,
+                  m.tokens.input || 0, m.tokens.output || 0,
+                  perMin === undefined ? "–" : perMin.toFixed(0),
+                  fmtSeconds(quantile(0.5, m.ttft)), fmtSeconds(quantile(0.95, m.ttft))]);
+  }
+  fillTable("llm", llmRows, 10, "no LLM calls yet");
   fillTable("restarts", [...s.restarts].filter(([, r]) => REASONS.some((x) => r[x]))
     .map(([name, r]) => [name, ...REASONS.map((x) => r[x] || 0)]), 5, "no restarts");
 

@@ -165,3 +165,22 @@ def test_live_view_shows_the_calls_agents_make():
         dom = chromium(d.url + "/", "--dump-dom")
         rows = agents_table(dom, "calls")
         eq([r[:2] for r in rows], [["caller → callee", "12"]], f"the calls table ({rows})")
+
+
+def test_live_view_shows_llm_tokens_and_time_to_first_token():
+    """An agent streams LLM answers from a local API: the page's LLM table
+    has its calls, tokens and time to first token as the daemon counted."""
+    from test_llm import LlmServer, call, config, py_client, run_plan, wait_requests
+    check(os.access(CHROMIUM, os.X_OK), "chromium is installed (make deps)")
+    with LlmServer(tls=False) as srv, Daemon(config(srv.port, tls=False)) as d:
+        plan = [call("openai", "gpt-live", stream=True, include_usage=True,
+                     **{"in": 40, "out": 3, "first": 0.3})] * 4
+        run_plan(d, "pyagent", py_client(srv, "httpx", plan), tls=False)
+        wait_requests(d, "pyagent", "gpt-live-0125", {"success": 4})
+        dom = chromium(d.url + "/", "--dump-dom")
+        rows = agents_table(dom, "llm")
+        eq([r[:7] for r in rows], [["pyagent", "testai", "gpt-live-0125", "4", "0", "160", "12"]],
+           f"the LLM table ({rows})")
+        # Every first token 300 ms in: both quantiles between 0.25 and 0.5 s.
+        for cell in rows[0][8:10]:
+            check(cell.endswith(" ms") and 250 <= float(cell[:-3]) <= 500, f"first token {cell}")

@@ -277,3 +277,37 @@ def test_no_prompt_or_key_leaves_the_daemon():
         for text in outputs:
             for secret in (SECRET, SENTINEL, "tok0", "tell me something"):
                 check(secret not in text, f"{secret!r} leaked into an output")
+
+
+def test_only_calls_to_llm_hosts_are_copied_and_the_caps_are_counted():
+    with LlmServer(tls=False) as llm, LlmServer(tls=False) as other, \
+            Daemon(config(llm.port, tls=False, extra="llm_capture_bytes: 4096\n")) as d:
+        # Calls to a host llm_hosts does not name: counted as calls, not copied.
+        plan = [call("openai", "gpt-o", stream=True, include_usage=True, out=50)] * 5
+        run_plan(d, "pyagent", py_client(other, "httpx", plan), tls=False)
+        d.wait_value(5, "agent_outbound_requests_total", agent_type="pyagent",
+                     peer=f"127.0.0.1:{other.port}", status="success")
+        eq(d.value("agentbpf_llm_captured_bytes_total"), 0, "bytes copied of other calls")
+        check(not any(n.startswith("agent_llm_requests") for n, _ in d.scrape()), "no LLM series")
+        # An answer of about 21 KB to a host that is named: its first 4 KiB are read.
+        run_plan(d, "pyagent", py_client(llm, "httpx", [call("openai", "gpt-cap", out=3000)]),
+                 tls=False)
+        wait_requests(d, "pyagent", "gpt-cap-0125", {"success": 1})
+        check(d.value("agentbpf_events_dropped_total", reason="llm_call_bytes_capped") >= 1,
+              "the bytes past the cap are counted as dropped")
+        # The usage comes at the answer's end, past the cap: none is made up.
+        eq(tokens(d, "pyagent", "gpt-cap-0125", "output"), 0, "output tokens past the cap")
+        sent = d.value("agentbpf_llm_captured_bytes_total")
+        check(4096 <= sent <= 4096 + 4096, f"bytes copied: {sent} (the answer's 4 KiB and the request body)")
+
+
+def test_the_rate_cap_counts_what_it_holds_back():
+    with LlmServer(tls=False) as srv, \
+            Daemon(config(srv.port, tls=False, extra="llm_capture_rate: 65536\n")) as d:
+        # About 210 KB of answer within a second: past 64 KiB it is not copied.
+        run_plan(d, "pyagent", py_client(srv, "httpx", [call("openai", "gpt-rate", out=30000)]),
+                 tls=False)
+        wait_requests(d, "pyagent", "gpt-rate-0125", {"success": 1})
+        check(d.value("agentbpf_events_dropped_total", reason="llm_rate_capped") >= 1,
+              "the bytes past the rate are counted as dropped")
+        check(d.value("agentbpf_llm_captured_bytes_total") <= 2 * 65536, "copied within the rate")

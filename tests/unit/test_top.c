@@ -23,6 +23,7 @@ static const char *scrape_at(int step)
 		"message_bus_messages_total{from_agent=\"planner\",to_agent=\"worker\",message_type=\"list\"} 10\n"
 		"message_bus_messages_total{from_agent=\"unknown\",to_agent=\"worker\",message_type=\"list\"} 5\n"
 		"agent_outbound_requests_total{agent_type=\"planner\",peer=\"worker\",status=\"success\"} 40\n"
+		"agent_llm_tokens_total{agent_type=\"planner\",provider=\"openai\",model=\"m\",kind=\"input\"} 1000\n"
 		"agentbpf_build_info{version=\"0.1.0\"} 1\n",
 
 		"agent_requests_total{agent_type=\"planner\",status=\"success\"} 280\n"
@@ -38,7 +39,9 @@ static const char *scrape_at(int step)
 		"message_bus_messages_total{from_agent=\"planner\",to_agent=\"worker\",message_type=\"list\"} 30\n"
 		"message_bus_messages_total{from_agent=\"unknown\",to_agent=\"worker\",message_type=\"list\"} 5\n"
 		"agent_outbound_requests_total{agent_type=\"planner\",peer=\"worker\",status=\"success\"} 46\n"
-		"agent_outbound_requests_total{agent_type=\"planner\",peer=\"api.example.com\",status=\"error\"} 2\n",
+		"agent_outbound_requests_total{agent_type=\"planner\",peer=\"api.example.com\",status=\"error\"} 2\n"
+		"agent_llm_tokens_total{agent_type=\"planner\",provider=\"openai\",model=\"m\",kind=\"input\"} 1300\n"
+		"agent_llm_tokens_total{agent_type=\"planner\",provider=\"openai\",model=\"m\",kind=\"output\"} 100\n",
 	};
 	return texts[step];
 }
@@ -60,7 +63,7 @@ static void test_parse_folds_each_family_by_agent(void **state)
 {
 	const struct top_agent *p, *w;
 
-	assert_int_equal(top_parse(scrape_at(0), &snap[0]), 13);
+	assert_int_equal(top_parse(scrape_at(0), &snap[0]), 14);
 	assert_int_equal(snap[0].n, 2);	/* planner, worker; "unknown" is no row */
 	p = agent_named(&snap[0], "planner");
 	w = agent_named(&snap[0], "worker");
@@ -122,10 +125,10 @@ static void test_render_shows_rates_errors_and_interval_percentiles(void **state
 	 * 200 requests in 2 s, 20 of them failed; all 200 took 0.1-1 s, so the
 	 * interval's p50 is 550 ms even though half of all requests ever were faster.
 	 */
-	assert_has_line(out, "AGENT                    PROCS   REQUESTS    REQ/S   ERR%      P50      P95      P99 INFLIGHT RESTARTS  MSG_IN/S MSG_OUT/S  CALLS/S CALL_ERR%");
-	/* 8 calls in 2 s, 2 of them failed. */
-	assert_has_line(out, "planner                      2        300    100.0   10.0  550.0ms  955.0ms  991.0ms        3        2       0.0      10.0      4.0      25.0");
-	assert_has_line(out, "worker                       0          0      0.0      -        -        -        -        0        0      10.0       0.0      0.0         -");
+	assert_has_line(out, "AGENT                    PROCS   REQUESTS    REQ/S   ERR%      P50      P95      P99 INFLIGHT RESTARTS  MSG_IN/S MSG_OUT/S  CALLS/S CALL_ERR%  TOK/MIN");
+	/* 8 calls in 2 s, 2 of them failed; 400 LLM tokens in 2 s. */
+	assert_has_line(out, "planner                      2        300    100.0   10.0  550.0ms  955.0ms  991.0ms        3        2       0.0      10.0      4.0      25.0    12000");
+	assert_has_line(out, "worker                       0          0      0.0      -        -        -        -        0        0      10.0       0.0      0.0         -        0");
 	free(out);
 }
 
