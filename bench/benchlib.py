@@ -138,6 +138,18 @@ def stop_all(procs):
             p.kill()
 
 
+def tls_files(work):
+    """A CA of its own (python3-trustme) and a certificate for localhost in
+    work: ca.pem, server.pem (with its chain), server.key."""
+    import trustme
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    ca.cert_pem.write_to_path(f"{work}/ca.pem")
+    cert.private_key_pem.write_to_path(f"{work}/server.key")
+    cert.private_key_and_cert_chain_pem.write_to_path(f"{work}/server.pem")
+    return f"{work}/ca.pem"
+
+
 def write_report(name, text):
     """bench/results/NAME, and the same on stdout."""
     with open(os.path.join(RESULTS, name), "w") as f:

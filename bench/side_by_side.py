@@ -42,7 +42,8 @@ import tempfile
 import threading
 import time
 
-from benchlib import BENCH, PY, REPO, Daemon, free_port, require, stop_all, wait_port, write_report
+from benchlib import (BENCH, PY, REPO, Daemon, free_port, require, stop_all, tls_files, wait_port,
+                      write_report)
 from bus_bench import start_redis
 from http_bench import start_nginx, start_uvicorn, wrk
 
@@ -92,12 +93,7 @@ class TlsClient:
 def tls_pair(work, procs):
     """nginx with TLS (a CA of its own) on CPU 1, fast enough that the two
     Python client loops on CPU 0 are what limits the rate, and the loops."""
-    import trustme
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost")
-    ca.cert_pem.write_to_path(f"{work}/ca.pem")
-    cert.private_key_pem.write_to_path(f"{work}/server.key")
-    cert.private_key_and_cert_chain_pem.write_to_path(f"{work}/server.pem")
+    tls_files(work)
     port = free_port()
     os.makedirs(f"{work}/tlswww", exist_ok=True)
     with open(f"{work}/tlswww/ok", "w") as f:

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import PY, Daemon, write_report
+from benchlib import PY, Daemon, tls_files, write_report
 
 LOOP = r'''
 import ssl, sys, time
@@ -103,15 +103,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=4)
     a = ap.parse_args()
-    import trustme
     work = tempfile.mkdtemp(prefix="agentbpf-tlsbystander-")
     holder = None
     try:
-        ca = trustme.CA()
-        cert = ca.issue_cert("localhost")
-        ca.cert_pem.write_to_path(f"{work}/ca.pem")
-        cert.private_key_pem.write_to_path(f"{work}/server.key")
-        cert.private_key_and_cert_chain_pem.write_to_path(f"{work}/server.pem")
+        tls_files(work)
         # The agent that makes the daemon probe this OpenSSL: a process
         # that has imported ssl and sleeps.
         holder = subprocess.Popen([PY, "-c", "import ssl, time; time.sleep(3600)", "tlsholder"])

@@ -348,14 +348,6 @@ struct {
 	__type(value, struct llm_budget);
 } llm_budget SEC(".maps");
 
-/* Bytes handed to the daemon, per CPU: what the capture costs, and that it is only LLM calls'. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, u64);
-} llm_sent SEC(".maps");
-
 /* The bus family's programs (enum http_next), filled by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -500,31 +492,46 @@ struct llm_copy {
 	u32 len;
 };
 
-static long llm_chunk(u32 i, void *arg)
+/*
+ * The reader is woken only when the ring is a quarter full: it reads every
+ * LLM_POLL_MS anyway, and a wakeup per event (an SSE chunk per read) cost
+ * the host a context switch each.
+ */
+static __always_inline u64 llm_wakeup(void)
 {
-	struct llm_copy *k = arg;
-	struct llm_event *e;
-	u32 zero = 0, n = k->len > LLM_CHUNK ? LLM_CHUNK : k->len;
-	u64 *sent;
+	return bpf_ringbuf_query(&llm_events, BPF_RB_AVAIL_DATA) > LLM_RING_BYTES / 4 ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
 
-	e = bpf_map_lookup_elem(&llm_scratch, &zero);
-	if (!e || !n)
+/* One event of up to LLM_CHUNK bytes from k; returns 1 when done. */
+static __always_inline long llm_chunk(struct llm_event *e, struct llm_copy *k)
+{
+	u32 n = k->len > LLM_CHUNK ? LLM_CHUNK : k->len;
+
+	if (!n)
 		return 1;
 	e->pos = k->pos;
 	e->len = n;
 	if (bpf_probe_read_user(e->data, clamp_size(n, LLM_CHUNK), (const void *)k->buf))
 		return 1;
-	if (bpf_ringbuf_output(&llm_events, e, LLM_EVENT_HDR + clamp_size(n, LLM_CHUNK), 0)) {
+	if (bpf_ringbuf_output(&llm_events, e, LLM_EVENT_HDR + clamp_size(n, LLM_CHUNK),
+			       llm_wakeup())) {
 		count_drop(HTTP_DROP_LLM_RING);
 		return 1;
 	}
-	sent = bpf_map_lookup_elem(&llm_sent, &zero);
-	if (sent)
-		*sent += n;
 	k->buf += n;
 	k->pos += n;
 	k->len -= n;
 	return 0;
+}
+
+static long llm_chunk_step(u32 i, void *arg)
+{
+	struct llm_event *e;
+	u32 zero = 0;
+
+	e = bpf_map_lookup_elem(&llm_scratch, &zero);
+	return e ? llm_chunk(e, arg) : 1;
 }
 
 /*
@@ -578,6 +585,7 @@ __noinline int llm_capture(struct http_conn *c, u32 seq_dir, u64 buf, u32 len, u
 		len = llm_rate - b->bytes;
 	}
 	__sync_fetch_and_add(&b->bytes, len);
+	__sync_fetch_and_add(&b->sent, len);
 	e->ts_ns = now;
 	e->conn = c->sk;
 	e->start_ns = 0;
@@ -591,7 +599,9 @@ __noinline int llm_capture(struct http_conn *c, u32 seq_dir, u64 buf, u32 len, u
 	e->status = 0;
 	k.pos = pos;
 	k.len = len;
-	bpf_loop(LLM_CHUNKS_PER_CALL, llm_chunk, &k, 0);
+	/* Most reads are one chunk (an SSE event, a TLS record): no loop for them. */
+	if (!llm_chunk(e, &k) && k.len)
+		bpf_loop(LLM_CHUNKS_PER_CALL - 1, llm_chunk_step, &k, 0);
 	return 0;
 }
 
@@ -618,7 +628,7 @@ static __always_inline void llm_end(struct http_conn *c, struct http_req *r, u8 
 	e->dir = LLM_DIR_RESP;
 	e->provider = c->llm;
 	e->status = status;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, llm_wakeup());
 }
 
 /*

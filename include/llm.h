@@ -19,6 +19,7 @@
 #define LLM_MAX_HOSTS		64	/* ids of llm_hosts' names, to providers */
 #define LLM_MAX_PROVIDERS	32
 #define LLM_RING_BYTES		(4 << 20)
+#define LLM_POLL_MS		100	/* the reader reads the ring this often, woken or not */
 
 enum llm_event_kind {
 	LLM_EV_DATA,	/* bytes of a request body or of a response */
@@ -53,10 +54,11 @@ struct llm_event {
 
 #define LLM_EVENT_HDR	((unsigned long)&((struct llm_event *)0)->data)
 
-/* The bytes sent in the current second, against the config's llm_rate. */
+/* The bytes sent in the current second, against the config's llm_rate; all sent. */
 struct llm_budget {
 	__u64 second;
 	__u64 bytes;
+	__u64 sent;
 };
 
 #endif /* AGENTBPF_LLM_H */

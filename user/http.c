@@ -686,7 +686,8 @@ cleanup:
 static void http_render(void *p, struct expo *e)
 {
 	struct http_tracker *t = p;
-	uint64_t sent = 0;
+	struct llm_budget budget;
+	uint32_t zero = 0;
 	const struct config *cfg = t->cfg;
 	bool labelled = cfg->label_method || cfg->label_route || cfg->label_code;
 	struct http_series *series, *agents;
@@ -754,8 +755,9 @@ static void http_render(void *p, struct expo *e)
 	expo_sample(e, NULL, 0, llm_reader_hosts(t->llm, &nl));
 	expo_family(e, "agentbpf_llm_captured_bytes_total", EXPO_COUNTER,
 		    "Bytes of LLM calls the kernel handed to the daemon (answers, and request bodies for their model); no other connection's bytes are copied.");
-	map_sum_percpu_u64(bpf_map__fd(t->skel->maps.llm_sent), 1, t->ncpu, &sent);
-	expo_sample(e, NULL, 0, sent);
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.llm_budget), &zero, &budget))
+		budget.sent = 0;
+	expo_sample(e, NULL, 0, budget.sent);
 	llm_reader_render(t->llm, e);
 cleanup:
 	if (series != agents)

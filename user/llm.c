@@ -4,13 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "llm_user.h"
 #include "util.h"
 
-/* How long a poll of the ring waits: also how often idle calls are looked for. */
-#define LLM_POLL_MS	500
 
 struct llm_reader {
 	struct llm_model model;		/* under lock */
@@ -74,8 +73,16 @@ static void *reader_main(void *arg)
 	struct llm_reader *r = arg;
 	uint64_t last_expire = 0, now;
 
+	struct epoll_event ev;
+
+	/*
+	 * The kernel wakes this thread only when the ring fills up (a wakeup an
+	 * event cost a context switch each): it reads every LLM_POLL_MS.
+	 */
 	while (!r->stop) {
-		if (ring_buffer__poll(r->rb, LLM_POLL_MS) < 0 && errno != EINTR)
+		if (epoll_wait(ring_buffer__epoll_fd(r->rb), &ev, 1, LLM_POLL_MS) < 0 && errno != EINTR)
+			break;
+		if (ring_buffer__consume(r->rb) < 0)
 			break;
 		now = now_ns(CLOCK_BOOTTIME);
 		if (now - last_expire > 10ull * 1000000000ull) {

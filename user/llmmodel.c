@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "llmmodel.h"
+#include "util.h"
 
 const char *const llm_loss_names[LLM_LOSS_MAX] = {
 	[LLM_LOSS_CALLS_FULL] = "llm_calls_full",
@@ -201,22 +202,16 @@ static struct llm_series *series_of(struct llm_model *m, uint32_t agent, uint8_t
 				    int model)
 {
 	struct llm_series *s;
-	int i;
+	uint32_t i;
 
 	for (i = 0; i < m->nseries; i++) {
 		s = &m->series[i];
 		if (s->agent == agent && s->provider == provider && s->model == model)
 			return s;
 	}
-	if (m->nseries == m->series_cap) {
-		int cap = m->series_cap ? m->series_cap * 2 : 16;
-
-		s = realloc(m->series, cap * sizeof(*s));
-		if (!s)
-			return NULL;
-		m->series = s;
-		m->series_cap = cap;
-	}
+	if (!(s = grow_array(m->series, &m->series_cap, m->nseries, sizeof(*s), 16)))
+		return NULL;
+	m->series = s;
 	s = &m->series[m->nseries++];
 	memset(s, 0, sizeof(*s));
 	s->agent = agent;
@@ -329,7 +324,8 @@ void llm_model_render(const struct llm_model *m, struct expo *e)
 {
 	const struct config *cfg = m->cfg;
 	struct label l[4];
-	int i, k, n;
+	uint32_t i;
+	int k, n;
 
 	expo_family(e, "agent_llm_requests_total", EXPO_COUNTER,
 		    "LLM API calls by provider and model (as the answer names it, else as asked; \"other\" past max_models): error = an HTTP status >= 400 (429 included), an error event, or an answer cut off; timeout = the agent gave up before the answer began.");

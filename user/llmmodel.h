@@ -86,7 +86,7 @@ struct llm_model {
 	struct llm_hosts hosts;
 	struct llm_call calls[LLM_MAX_CALLS];
 	struct llm_series *series;
-	int nseries, series_cap;
+	uint32_t nseries, series_cap;
 	char (*models)[LLM_MODEL_LEN];	/* max_models names */
 	int nmodels;
 	uint64_t losses[LLM_LOSS_MAX];

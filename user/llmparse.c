@@ -4,6 +4,7 @@
 #include <strings.h>
 #include "jsonscan.h"
 #include "llmparse.h"
+#include "util.h"
 
 const char *const llm_token_kinds[LLM_TOK_MAX] = {
 	[LLM_TOK_INPUT] = "input",
@@ -19,31 +20,6 @@ void llm_parse_init(struct llm_parse *p)
 	memset(p, 0, sizeof(*p));
 	for (i = 0; i < LLM_TOK_MAX; i++)
 		p->tokens[i] = -1;
-}
-
-/* n bytes onto a growing buffer of at most max; false (nothing kept) past it. */
-static bool keep(char **buf, size_t *len, size_t *cap, size_t max, const char *b, size_t n)
-{
-	size_t want = *len + n;
-	char *q;
-
-	if (want > max)
-		return false;
-	if (want > *cap) {
-		size_t c = *cap ? *cap : 1024;
-
-		while (c < want)
-			c *= 2;
-		if (c > max)
-			c = max;
-		if (!(q = realloc(*buf, c)))
-			return false;
-		*buf = q;
-		*cap = c;
-	}
-	memcpy(*buf + *len, b, n);
-	*len = want;
-	return true;
 }
 
 /* ---- what a document says ---- */
@@ -186,7 +162,7 @@ static void body(struct llm_parse *p, const char *b, size_t n)
 		return;
 	if (p->sse)
 		sse_feed(&p->events, b, n, on_event, p);
-	else if (!keep(&p->body, &p->body_len, &p->body_cap, LLM_BODY_MAX, b, n))
+	else if (!buf_append(&p->body, &p->body_len, &p->body_cap, LLM_BODY_MAX, b, n))
 		p->cut = true;
 }
 
@@ -372,7 +348,7 @@ void llm_parse_request(struct llm_parse *p, const char *b, size_t n)
 {
 	size_t room = LLM_REQ_MAX - p->req_len;
 
-	keep(&p->req, &p->req_len, &p->req_cap, LLM_REQ_MAX, b, n < room ? n : room);
+	buf_append(&p->req, &p->req_len, &p->req_cap, LLM_REQ_MAX, b, n < room ? n : room);
 }
 
 void llm_parse_gap(struct llm_parse *p)

@@ -2,30 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sse.h"
-
-/* n more bytes at *buf, which holds *len of *cap; false past SSE_MAX_EVENT or out of memory. */
-static bool append(char **buf, size_t *len, size_t *cap, const char *b, size_t n)
-{
-	size_t want = *len + n + 1;
-	char *p;
-
-	if (want > SSE_MAX_EVENT)
-		return false;
-	if (want > *cap) {
-		size_t c = *cap ? *cap : 256;
-
-		while (c < want)
-			c *= 2;
-		if (!(p = realloc(*buf, c)))
-			return false;
-		*buf = p;
-		*cap = c;
-	}
-	memcpy(*buf + *len, b, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return true;
-}
+#include "util.h"
 
 static void reset_event(struct sse *s)
 {
@@ -63,8 +40,9 @@ static void line_done(struct sse *s, sse_event_fn fn, void *ctx)
 		vlen--;
 	}
 	if (field == 4 && !memcmp(l, "data", 4)) {
-		if ((s->has_data && !append(&s->data, &s->data_len, &s->data_cap, "\n", 1)) ||
-		    !append(&s->data, &s->data_len, &s->data_cap, v, vlen))
+		if ((s->has_data &&
+		     !buf_append(&s->data, &s->data_len, &s->data_cap, SSE_MAX_EVENT, "\n", 1)) ||
+		    !buf_append(&s->data, &s->data_len, &s->data_cap, SSE_MAX_EVENT, v, vlen))
 			s->too_long = true;
 		s->has_data = true;
 	} else if (field == 5 && !memcmp(l, "event", 5)) {
@@ -93,7 +71,8 @@ void sse_feed(struct sse *s, const char *b, size_t n, sse_event_fn fn, void *ctx
 		if (i > start) {
 			s->line_seen = true;
 			if (!s->too_long &&
-			    !append(&s->line, &s->line_len, &s->line_cap, b + start, i - start))
+			    !buf_append(&s->line, &s->line_len, &s->line_cap, SSE_MAX_EVENT, b + start,
+					i - start))
 				s->too_long = true;
 		}
 		if (i == n)

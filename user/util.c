@@ -128,6 +128,27 @@ void *grow_array(void *v, uint32_t *cap, uint32_t n, size_t size, uint32_t first
 	return v;
 }
 
+bool buf_append(char **buf, size_t *len, size_t *cap, size_t max, const char *b, size_t n)
+{
+	size_t want = *len + n + 1, c = *cap ? *cap : 256;
+	char *p;
+
+	if (*len + n > max)
+		return false;
+	if (want > *cap) {
+		while (c < want)
+			c *= 2;
+		if (!(p = realloc(*buf, c)))
+			return false;
+		*buf = p;
+		*cap = c;
+	}
+	memcpy(*buf + *len, b, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return true;
+}
+
 ssize_t read_file(const char *path, char *buf, size_t max)
 {
 	ssize_t n, total = 0;

@@ -38,6 +38,13 @@ char *sb_steal(struct strbuf *sb, size_t *len);
  */
 void *grow_array(void *v, uint32_t *cap, uint32_t n, size_t size, uint32_t first);
 
+/*
+ * n bytes onto *buf (*len of them used, *cap allocated), grown by doubling,
+ * NUL-terminated, at most max bytes used. False, with nothing added, past
+ * max or out of memory.
+ */
+bool buf_append(char **buf, size_t *len, size_t *cap, size_t max, const char *b, size_t n);
+
 /* Reads at most max-1 bytes of a (proc) file; returns bytes read or -errno. */
 ssize_t read_file(const char *path, char *buf, size_t max);
 

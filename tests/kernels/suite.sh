@@ -27,6 +27,8 @@ CASES=(
 	test_outbound.test_agent_to_agent_calls_are_exact_edges_with_their_timings
 	test_outbound.test_calls_given_up_and_cut_off
 	test_tls.test_https_calls_of_every_python_client_are_exact_by_sni_peer
+	test_llm.test_httpx_sync_and_async_streams_without_usage_are_estimated
+	test_llm.test_plain_http_base_url_is_read_too
 	test_bus.test_list_messages_and_depth_are_exact
 	test_bus.test_pubsub_two_subscribers
 	test_bus.test_resp3_replies
