@@ -3,7 +3,9 @@
 # UBSan: fuzz_http (heads, kept layouts against a scan, chunked bodies in
 # every piece size, routes), fuzz_bus (RESP and NATS, every call whole and
 # cut in two, which must report the same) and fuzz_llm (the daemon's reader
-# of LLM answers: framing, gzip, SSE, JSON, read whole or in two). Installs Debian's afl++ when it is
+# of LLM answers: framing, gzip, SSE, JSON, read whole or in two),
+# fuzz_config (the config loader: a config parses whole or fails with
+# file:line) and fuzz_kube (container ids, pod uids, kubelet log names). Installs Debian's afl++ when it is
 # missing, builds into bench/build/fuzz/, seeds from bench/fuzz/seeds/TARGET.
 #
 #   sudo bench/fuzz/run.sh [TARGET ...] [--seconds N]   (default: all, 1800 s each)
@@ -19,11 +21,11 @@ targets=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) seconds=$2; shift 2 ;;
-	http|bus|llm) targets+=("$1"); shift ;;
-	*) echo "usage: $0 [http] [bus] [llm] [--seconds N]" >&2; exit 2 ;;
+	http|bus|llm|config|kube) targets+=("$1"); shift ;;
+	*) echo "usage: $0 [http] [bus] [llm] [config] [kube] [--seconds N]" >&2; exit 2 ;;
 	esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=(http bus llm)
+[ ${#targets[@]} -eq 0 ] && targets=(http bus llm config kube)
 
 if ! command -v afl-fuzz >/dev/null || ! command -v afl-cc >/dev/null; then
 	echo "fuzz: installing Debian's afl++" >&2
@@ -36,7 +38,7 @@ for t in "${targets[@]}"; do
 	mkdir -p "$OUT/$t"
 	AFL_USE_ASAN=1 AFL_USE_UBSAN=1 afl-cc -O1 -g -std=gnu11 -D_GNU_SOURCE -fsigned-char \
 		-I"$REPO/include" -I"$REPO/bpf" -I"$REPO/user" -I"$REPO/tests/unit" \
-		"$FUZZ_DIR/fuzz_$t.c" -o "$OUT/$t/fuzz_$t" -lz 2>"$OUT/$t/build.log" || {
+		"$FUZZ_DIR/fuzz_$t.c" -o "$OUT/$t/fuzz_$t" -lz -lyaml 2>"$OUT/$t/build.log" || {
 		echo "fuzz: building fuzz_$t failed: $OUT/$t/build.log" >&2; exit 1; }
 	rm -rf "$OUT/$t/out"
 	echo "fuzz: $t for $seconds s" >&2

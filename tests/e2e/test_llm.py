@@ -168,6 +168,10 @@ def test_anthropic_sdk_stream_counts_input_cache_and_running_output():
         eq(tokens(d, "nodeagent", "claude-t-0125", "output"), 3 * 5 + 2 * 2, "output")
         eq(tokens(d, "nodeagent", "claude-t-0125", "cache_read"), 3 * 100, "cache read")
         eq(tokens(d, "nodeagent", "claude-t-0125", "cache_write"), 3 * 40 + 2 * 7, "cache write")
+        # A scrape with LLM series, checked as Prometheus would.
+        r = subprocess.run(["promtool", "check", "metrics"], input=d.text(), capture_output=True,
+                           text=True)
+        eq((r.returncode, r.stdout + r.stderr), (0, ""), "promtool check metrics")
 
 
 def test_errors_and_a_cut_stream_count_as_errors_with_the_tokens_seen():
