@@ -29,7 +29,8 @@ LIB_SRCS  := user/config.c user/expo.c user/util.c user/lifecycle.c user/procfs.
 	     user/llmmodel.c
 LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 APP_SRCS  := user/main.c user/proc.c user/server.c user/selfstats.c user/check.c \
-	     user/family.c user/http.c user/bus.c user/mapread.c user/sockhook.c user/llm.c
+	     user/family.c user/http.c user/bus.c user/mapread.c user/sockhook.c user/llm.c \
+	     user/caps.c
 APP_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS)) $(OUTPUT)/webassets.o
 # The live view at /: our page and script, and uPlot from npm (web/package-lock.json),
 # embedded in the binary.

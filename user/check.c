@@ -18,6 +18,7 @@
 #include "lifecycle.h"
 #include "sockhook.h"
 #include "verify.h"
+#include "caps.h"
 
 #define TRACEFS "/sys/kernel/tracing"
 
@@ -37,6 +38,17 @@ static void line(enum family_verdict v, const char *what, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	putchar('\n');
+}
+
+/* What the daemon keeps of its capabilities once its probes are attached. */
+static void caps_lines(bool with_uprobes)
+{
+	const struct cap_kept *k;
+	int i, n = caps_keep_list(with_uprobes, &k);
+
+	for (i = 0; i < n; i++)
+		line(INFO, "capabilities", "after start keeps CAP_%s: %s", k[i].name, k[i].why);
+	line(INFO, "capabilities", "after start drops every other one, in every thread");
 }
 
 /*
@@ -171,6 +183,7 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 		line(OK, "config", "%s: %d agents", config_path, cfg.nagents);
 		cfg_ok = true;
 	}
+	caps_lines(!cfg.outbound_off);
 
 	/*
 	 * The real thing: load and attach every family as the daemon does, in

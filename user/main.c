@@ -17,6 +17,7 @@
 #include "config.h"
 #include "expo.h"
 #include "family.h"
+#include "caps.h"
 #include "kube.h"
 #include "lifecycle.h"
 #include "proc.h"
@@ -498,6 +499,28 @@ static void raise_fd_limit(void)
 	}
 }
 
+/*
+ * Everything is loaded and attached: the daemon keeps only what its later
+ * work needs (caps.h), and says which and why.
+ */
+static void drop_capabilities(struct app *app)
+{
+	bool uprobes = !app->cfg.outbound_off;
+	const struct cap_kept *k;
+	int i, n = caps_keep_list(uprobes, &k);
+	char err[256];
+
+	if (caps_drop(uprobes, err, sizeof(err))) {
+		fprintf(stderr, "agentbpf: warning: %s; the daemon keeps the capabilities it started with\n",
+			err);
+		return;
+	}
+	fprintf(stderr, "agentbpf: capabilities: dropped all but");
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "%s CAP_%s (%s)", i ? "," : "", k[i].name, k[i].why);
+	fprintf(stderr, "\n");
+}
+
 static int run(struct app *app, bool trace)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -587,6 +610,7 @@ static int run(struct app *app, bool trace)
 		fprintf(stderr, "agentbpf %s: serving /metrics on %s; %d agents, %u processes found\n",
 			AGENTBPF_VERSION, app->cfg.listen, app->cfg.nagents, app->lc.count);
 	}
+	drop_capabilities(app);
 	env = family_env(app);
 	while (!stopping) {
 		if (proc_tracker_poll(app->proc, PROC_POLL_MS) < 0) {

@@ -82,6 +82,11 @@ class Client:
                 self.p.wait()
 
 
+def python_client_plain():
+    """A client agent process that waits (its calls are not the point)."""
+    return Client([PY, CLIENT, "httpx"], dict(os.environ))
+
+
 def python_client(srv, client, *calls_, **env):
     e = dict(os.environ, SSL_CERT_FILE=srv.ca, **env)
     args = []
@@ -210,3 +215,39 @@ def test_processes_that_are_no_agents_are_not_counted():
             if bystander:
                 bystander.close()
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_capabilities_are_dropped_and_calls_still_counted():
+    # Once loaded, every thread of the daemon keeps CAP_SYS_PTRACE,
+    # CAP_DAC_READ_SEARCH (agents' /proc files), CAP_BPF, CAP_PERFMON and
+    # CAP_SYS_ADMIN (uprobes on the OpenSSL agents map later: without
+    # CAP_SYS_ADMIN their perf_event_open fails here) and nothing else.
+    keep = (1 << 19) | (1 << 2) | (1 << 39) | (1 << 38) | (1 << 21)
+    with TlsServer() as srv, Daemon(CONFIG) as d:
+        tasks = os.listdir(f"/proc/{d.proc.pid}/task")
+        check(len(tasks) >= 3, f"the daemon's threads: {tasks}")
+        for tid in tasks:
+            status = dict(line.split(":", 1) for line in
+                          open(f"/proc/{d.proc.pid}/task/{tid}/status").read().splitlines())
+            caps = {k: int(status[k], 16) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+            eq(caps, {"CapInh": 0, "CapPrm": keep, "CapEff": keep, "CapBnd": keep, "CapAmb": 0},
+               f"capabilities of thread {tid} ({status['Name'].strip()})")
+        check("capabilities: dropped all but CAP_SYS_PTRACE" in d.logtext(), d.logtext())
+        # An agent that starts after the drop: found, its OpenSSL probed, its calls exact.
+        c = python_client(srv, "httpx", ("/status/200", 5), ("/status/503", 2))
+        calls_made(d, "tlsclient", c, {"200": 5, "503": 2})
+        wait_calls(d, "tlsclient", "localhost", success=5, error=2)
+
+
+def test_without_outbound_calls_the_uprobe_capabilities_go_too():
+    with Daemon(CONFIG + "outbound: false\n") as d:
+        for tid in os.listdir(f"/proc/{d.proc.pid}/task"):
+            status = dict(line.split(":", 1) for line in
+                          open(f"/proc/{d.proc.pid}/task/{tid}/status").read().splitlines())
+            eq(int(status["CapEff"], 16), (1 << 19) | (1 << 2), f"thread {tid}'s capabilities")
+        # Still counting what it is there for: an agent's process found after the drop.
+        c = python_client_plain()
+        try:
+            d.wait_value(1, "agent_processes", agent_type="tlsclient")
+        finally:
+            c.close()
