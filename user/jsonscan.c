@@ -81,24 +81,30 @@ static int container(struct walker *w, int depth, bool object)
 {
 	struct json_str key = { "", 0 };
 	char close = object ? '}' : ']';
-	int r;
+	int r, n;
 
 	w->visit(w->ctx, w->path, depth, object ? JSON_OBJECT : JSON_ARRAY,
 		 (struct json_str){ w->b + w->i, 0 });
 	if (depth >= JSON_MAX_DEPTH)
 		return J_BAD;
 	w->i++;
-	skip_blanks(w);
-	if (w->i >= w->n)
-		return J_CUT;
-	if (w->b[w->i] == close) {
-		w->i++;
-		return J_OK;
-	}
-	for (;;) {
+	for (n = 0;; n++) {
 		skip_blanks(w);
 		if (w->i >= w->n)
 			return J_CUT;
+		if (w->b[w->i] == close) {
+			w->i++;
+			return J_OK;
+		}
+		/* A member after the first comes after a comma. */
+		if (n) {
+			if (w->b[w->i] != ',')
+				return J_BAD;
+			w->i++;
+			skip_blanks(w);
+			if (w->i >= w->n)
+				return J_CUT;
+		}
 		if (object) {
 			if (w->b[w->i] != '"')
 				return J_BAD;
@@ -114,16 +120,6 @@ static int container(struct walker *w, int depth, bool object)
 		w->path[depth] = key;
 		if ((r = value(w, depth + 1)))
 			return r;
-		skip_blanks(w);
-		if (w->i >= w->n)
-			return J_CUT;
-		if (w->b[w->i] == close) {
-			w->i++;
-			return J_OK;
-		}
-		if (w->b[w->i] != ',')
-			return J_BAD;
-		w->i++;
 	}
 }
 

@@ -65,6 +65,10 @@ static void test_json_malformed_and_deep(void **state)
 
 	assert_int_equal(json_walk("{\"a\" 1}", 7, record, &s), -1);
 	assert_int_equal(json_walk("[1,,2]", 6, record, &s), -1);
+	assert_int_equal(json_walk("[1,]", 4, record, &s), -1);
+	assert_int_equal(json_walk("{\"a\":1,}", 8, record, &s), -1);
+	assert_int_equal(json_walk("[1 2]", 5, record, &s), -1);
+	assert_int_equal(json_walk("[1,", 3, record, &s), 1);
 	assert_int_equal(json_walk("{} x", 4, record, &s), -1);
 	assert_int_equal(json_walk("\"a\x01\"", 4, record, &s), -1);
 	memset(deep, '[', sizeof(deep));
