@@ -61,13 +61,13 @@ static bool component_uid(const char *c, size_t n, char uid[KUBE_UID_LEN + 1])
 	}
 	if (!p || (size_t)(c + n - p) != KUBE_UID_LEN)
 		return false;
+	/* Checked whole before any byte is kept: a uid half written is none. */
 	for (i = 0; i < KUBE_UID_LEN; i++) {
-		char ch = p[i] == '_' ? '-' : p[i];
-
-		if (!(ch == '-' || is_hex(&ch, 1)))
+		if (!(p[i] == '-' || p[i] == '_' || is_hex(&p[i], 1)))
 			return false;
-		uid[i] = ch;
 	}
+	for (i = 0; i < KUBE_UID_LEN; i++)
+		uid[i] = p[i] == '_' ? '-' : p[i];
 	uid[KUBE_UID_LEN] = '\0';
 	return true;
 }

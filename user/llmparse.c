@@ -193,12 +193,13 @@ static void content(struct llm_parse *p, const char *b, size_t n)
 		p->z.next_out = (Bytef *)out;
 		p->z.avail_out = sizeof(out);
 		ret = inflate(&p->z, Z_NO_FLUSH);
+		/* What came out before an error is read, however the bytes were cut. */
+		body(p, out, sizeof(out) - p->z.avail_out);
 		if (ret != Z_OK && ret != Z_STREAM_END && ret != Z_BUF_ERROR) {
 			p->cut = true;
 			p->framing = LP_LOST;
 			return;
 		}
-		body(p, out, sizeof(out) - p->z.avail_out);
 	} while (ret == Z_OK && (p->z.avail_in || !p->z.avail_out));
 }
 

@@ -82,6 +82,13 @@ static void test_ids_not_in_a_pod(void **state)
 {
 	check_ids("0::/user.slice/user-0.slice/session-1.scope\n", "", "");
 	check_ids("0::/system.slice/docker-" CID ".scope\n", CID, "");
+	/*
+	 * A uid whose last bytes are no hex (found by fuzz_kube): none is
+	 * taken from it, not its first bytes unterminated; the next line's is.
+	 */
+	check_ids("0::/kubepods/podZ6b2f0c1e-93a4-4c8e-b5d7-0a1b2c3d4eZZ/" CID "\n"
+		  "1:memory:/kubepods/pod" UID "/" CID "\n", CID, UID);
+	check_ids("0::/kubepods/pod6b2f0c1e-93a4-4c8e-b5d7-0a1b2c3d4exx/" CID "\n", CID, "");
 	check_ids("", "", "");
 	/* Almost ids: one hex digit short, a capital letter, no "pod" prefix. */
 	check_ids("0::/kubepods/pod" UID "/" "3f1a9c0e5b7d2468ace0123456789abcdef0123456789abcdef0123456789a\n",

@@ -258,6 +258,38 @@ static void test_plain_gzip_answer_after_continue(void **state)
 	llm_parse_free(&p);
 }
 
+/*
+ * A close-delimited gzip answer whose deflate data goes bad mid-way (found
+ * by fuzz_llm): what inflated before the damage is read, in one read or in
+ * two. It came out of the same inflate() call that found the damage, and
+ * was dropped with it.
+ */
+static void test_gzip_damaged_mid_way_reads_what_came_before(void **state)
+{
+	static const char wire[] =
+		"\x48\x54\x54\x50\x2f\x31\x2e\x31\x20\x32\x30\x30\x20\x4f\x4b\x0d\x0a\x43"
+		"\x6f\x6e\x74\x65\x6e\x74\x2d\x45\x6e\x63\x6f\x64\x69\x6e\x67\x3a\x20\x67"
+		"\x7a\x69\x70\x0d\x0a\x43\x6f\x6e\x74\x7f\x6e\x74\x2d\x4c\x6a\x6e\x67\x74"
+		"\x68\x3a\x20\x31\x30\x36\x0d\x0a\x0d\x0a\x1f\x8b\x08\x00\xfa\x50\x17\x6b"
+		"\x02\xff\x45\x8c\x41\x0a\x80\x30\x0c\x04\xbf\x52\x72\xf6\xa2\x47\xbf\x22"
+		"\x22\x52\x83\x16\x9b\xa4\xd8\x08\x42\xe9\xdf\x4d\x2f\x7a\xdc\xd9\xd9\x2d"
+		"\x40\xb2\x61\x84\xd1\x01\x41\xe7\xc0\x1f\x12\x3c\x66\xcb\x53\x01\xc2\x9c"
+		"\xd7\x1d\x2d\x14\xf0\xc2\x8a\xac\x4d\x7c\xa0\x10\xfe\xf9\x50\xeb\x0b\x64"
+		"\xad\xba\xda\x71\x00\x00\x00";
+	size_t cut, len = sizeof(wire) - 1;
+	struct llm_parse p;
+
+	for (cut = 0; cut <= len; cut++) {
+		llm_parse_init(&p);
+		llm_parse_response(&p, wire, cut, 1);
+		llm_parse_response(&p, wire + cut, len - cut, 2);
+		llm_parse_finish(&p);
+		assert_true(p.cut);
+		assert_string_equal(p.model, "m");
+		llm_parse_free(&p);
+	}
+}
+
 static void test_errors_cuts_and_unknown_encodings(void **state)
 {
 	const char *err = "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 38\r\n\r\n"
@@ -479,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_openai_stream_in_every_split),
 		cmocka_unit_test(test_anthropic_stream_running_output),
 		cmocka_unit_test(test_plain_gzip_answer_after_continue),
+		cmocka_unit_test(test_gzip_damaged_mid_way_reads_what_came_before),
 		cmocka_unit_test(test_errors_cuts_and_unknown_encodings),
 		cmocka_unit_test(test_hosts_from_config_and_builtins),
 		cmocka_unit_test(test_calls_to_series),
