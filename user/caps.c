@@ -49,6 +49,16 @@ uint64_t caps_keep_mask(bool with_uprobes)
 	return mask;
 }
 
+uint64_t caps_held(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return 0;
+	return (uint64_t)d[1].effective << 32 | d[0].effective;
+}
+
 /* Set before the threads are signalled; read by the handler. */
 static uint64_t keep_mask;
 static int last_cap = 40;

@@ -24,6 +24,9 @@ int caps_keep_list(bool with_uprobes, const struct cap_kept **out);
 /* The bit mask of that list. */
 uint64_t caps_keep_mask(bool with_uprobes);
 
+/* The calling thread's effective set. */
+uint64_t caps_held(void);
+
 /*
  * Every thread of this process down to the kept set (those it has).
  * Returns 0, or -errno with err naming what failed.

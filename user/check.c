@@ -123,6 +123,8 @@ int agentbpf_check(const char *config_path, bool config_given, const char *btf_p
 			line(INFO, "privileges", "no CAP_SYS_PTRACE: other users' processes cannot be matched by exe, nor found at startup");
 		if (!has_cap(caps, CAP_DAC_READ_SEARCH))
 			line(INFO, "privileges", "no CAP_DAC_READ_SEARCH: open fds and I/O of other users' processes read as 0");
+		if (!has_cap(caps, CAP_SYS_ADMIN))
+			line(INFO, "privileges", "no CAP_SYS_ADMIN: the TLS uprobes cannot attach, so HTTPS and LLM calls are not seen");
 	} else {
 		line(FAIL, "privileges", "need root, or CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (and CAP_SYS_RESOURCE on kernels before 5.11)");
 		fatal = true;

@@ -829,6 +829,12 @@ static void tls_attach_file(struct http_tracker *t, const char *path)
 		if (l) {
 			t->tls_links[t->ntls_links++] = l;
 		} else if (probes[i].required) {
+			/* Not permitted is the daemon's to fix, not the file's: said once. */
+			if ((errno == EACCES || errno == EPERM) && !t->tls_denied_said) {
+				fprintf(stderr, "agentbpf: warning: cannot put the TLS uprobes on %s: %s; HTTPS and LLM calls are not seen (uprobes need CAP_SYS_ADMIN besides CAP_BPF and CAP_PERFMON)\n",
+					path, strerror(errno));
+				t->tls_denied_said = true;
+			}
 			while (t->ntls_links > first)
 				bpf_link__destroy(t->tls_links[--t->ntls_links]);
 			return;

@@ -53,6 +53,7 @@ struct http_tracker {
 	uint64_t tls_swept;		/* member slots looked at so far */
 	int tls_new_files;		/* new files this round may still try */
 	bool tls_full_said;		/* the warning that TLS_MAX_FILES is reached */
+	bool tls_denied_said;		/* the warning that uprobes are not permitted */
 	struct llm_reader *llm;		/* LLM calls' bytes read; NULL when off */
 	/* `agentbpf trace`: this host's addresses, for the calls' peers. */
 	uint8_t trace_local[MAX_LOCAL_ADDRS][16];

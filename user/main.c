@@ -507,18 +507,22 @@ static void drop_capabilities(struct app *app)
 {
 	bool uprobes = !app->cfg.outbound_off;
 	const struct cap_kept *k;
-	int i, n = caps_keep_list(uprobes, &k);
+	int i, shown = 0, n = caps_keep_list(uprobes, &k);
 	char err[256];
+	uint64_t held;
 
 	if (caps_drop(uprobes, err, sizeof(err))) {
 		fprintf(stderr, "agentbpf: warning: %s; the daemon keeps the capabilities it started with\n",
 			err);
 		return;
 	}
+	held = caps_held();
 	fprintf(stderr, "agentbpf: capabilities: dropped all but");
-	for (i = 0; i < n; i++)
-		fprintf(stderr, "%s CAP_%s (%s)", i ? "," : "", k[i].name, k[i].why);
-	fprintf(stderr, "\n");
+	for (i = 0; i < n; i++) {
+		if (held >> k[i].cap & 1)
+			fprintf(stderr, "%s CAP_%s (%s)", shown++ ? "," : "", k[i].name, k[i].why);
+	}
+	fprintf(stderr, "%s\n", shown ? "" : " none");
 }
 
 static int run(struct app *app, bool trace)
