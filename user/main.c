@@ -501,9 +501,10 @@ static void raise_fd_limit(void)
 
 /*
  * Everything is loaded and attached: the daemon keeps only what its later
- * work needs (caps.h), and says which and why.
+ * work needs (caps.h), before /healthz says it is ready, and says which
+ * and why into msg (logged after the line that says it runs).
  */
-static void drop_capabilities(struct app *app)
+static void drop_capabilities(struct app *app, struct strbuf *msg)
 {
 	bool uprobes = !app->cfg.outbound_off;
 	const struct cap_kept *k;
@@ -512,17 +513,17 @@ static void drop_capabilities(struct app *app)
 	uint64_t held;
 
 	if (caps_drop(uprobes, err, sizeof(err))) {
-		fprintf(stderr, "agentbpf: warning: %s; the daemon keeps the capabilities it started with\n",
-			err);
+		sb_printf(msg, "agentbpf: warning: %s; the daemon keeps the capabilities it started with\n",
+			  err);
 		return;
 	}
 	held = caps_held();
-	fprintf(stderr, "agentbpf: capabilities: dropped all but");
+	sb_puts(msg, "agentbpf: capabilities: dropped all but");
 	for (i = 0; i < n; i++) {
 		if (held >> k[i].cap & 1)
-			fprintf(stderr, "%s CAP_%s (%s)", shown++ ? "," : "", k[i].name, k[i].why);
+			sb_printf(msg, "%s CAP_%s (%s)", shown++ ? "," : "", k[i].name, k[i].why);
 	}
-	fprintf(stderr, "%s\n", shown ? "" : " none");
+	sb_puts(msg, shown ? "\n" : " none\n");
 }
 
 static int run(struct app *app, bool trace)
@@ -531,6 +532,7 @@ static int run(struct app *app, bool trace)
 	struct server *srv = NULL;
 	int i, stats_fd = -1, ret = EXIT_RUNTIME;
 	struct family_env env;
+	struct strbuf caps_msg;
 	char err[512];
 
 	if (check_btf(app->opt.btf))
@@ -606,6 +608,8 @@ static int run(struct app *app, bool trace)
 			fprintf(stderr, "agentbpf: warning: cannot enable BPF run-time stats (%s); program run metrics stay 0\n",
 				strerror(errno));
 	}
+	sb_init(&caps_msg);
+	drop_capabilities(app, &caps_msg);
 	if (trace) {
 		fprintf(stderr, "agentbpf %s: tracing %d agents; Ctrl-C stops\n", AGENTBPF_VERSION,
 			app->cfg.nagents);
@@ -614,7 +618,9 @@ static int run(struct app *app, bool trace)
 		fprintf(stderr, "agentbpf %s: serving /metrics on %s; %d agents, %u processes found\n",
 			AGENTBPF_VERSION, app->cfg.listen, app->cfg.nagents, app->lc.count);
 	}
-	drop_capabilities(app);
+	if (caps_msg.buf)
+		fputs(caps_msg.buf, stderr);
+	sb_free(&caps_msg);
 	env = family_env(app);
 	while (!stopping) {
 		if (proc_tracker_poll(app->proc, PROC_POLL_MS) < 0) {
