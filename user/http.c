@@ -37,12 +37,6 @@ struct tls_file {
 	ino_t ino;
 };
 
-static const char *const status_names[HTTP_STATUS_MAX] = {
-	[HTTP_SUCCESS] = "success",
-	[HTTP_ERROR] = "error",
-	[HTTP_TIMEOUT] = "timeout",
-};
-
 static const char *const method_names[HTTP_M_MAX] = {
 	"OTHER", "GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS", "CONNECT", "TRACE",
 };
@@ -194,7 +188,7 @@ static int on_request(void *ctx, void *data, size_t len)
 	f[0] = (struct trace_field){ "method", method_names[e->method % HTTP_M_MAX], false };
 	f[1] = (struct trace_field){ "path", path[0] ? path : "-", false };
 	f[2] = (struct trace_field){ "code", code, true };
-	f[3] = (struct trace_field){ "status", status_names[e->status % HTTP_STATUS_MAX], false };
+	f[3] = (struct trace_field){ "status", http_status_name(e->status), false };
 	f[4] = (struct trace_field){ "duration_seconds", dur, true };
 	f[5] = (struct trace_field){ "request_bytes", req, true };
 	f[6] = (struct trace_field){ "response_bytes", resp, true };
@@ -627,7 +621,7 @@ static void render_calls(struct http_tracker *t, struct expo *e)
 		for (s = 0; s < HTTP_STATUS_MAX; s++) {
 			if (cfg->label_code && !v[i].count[s])
 				continue;
-			l[k] = (struct label){ "status", status_names[s] };
+			l[k] = (struct label){ "status", http_status_name(s) };
 			expo_sample(e, l, k + 1, v[i].count[s]);
 		}
 	}
@@ -724,7 +718,7 @@ static void http_render(void *p, struct expo *e)
 			/* With a code label the status follows from it: no zeros. */
 			if (cfg->label_code && !series[i].count[s])
 				continue;
-			l[nl] = (struct label){ "status", status_names[s] };
+			l[nl] = (struct label){ "status", http_status_name(s) };
 			expo_sample(e, l, nl + 1, series[i].count[s]);
 		}
 	}

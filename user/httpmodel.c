@@ -6,6 +6,17 @@
 #include <sys/socket.h>
 #include "httpmodel.h"
 
+const char *http_status_name(unsigned int status)
+{
+	static const char *const names[HTTP_STATUS_MAX] = {
+		[HTTP_SUCCESS] = "success",
+		[HTTP_ERROR] = "error",
+		[HTTP_TIMEOUT] = "timeout",
+	};
+
+	return names[status % HTTP_STATUS_MAX];
+}
+
 static void stats_add(struct http_stats *a, const struct http_stats *b)
 {
 	int i;

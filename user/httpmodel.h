@@ -24,6 +24,9 @@ struct http_series {
 	struct http_stats sum;	/* all statuses; its count is unused */
 };
 
+/* The status label's value: success, error, timeout (enum http_status). */
+const char *http_status_name(unsigned int status);
+
 /* b's counts and sums into a. */
 void http_series_add(struct http_series *a, const struct http_series *b);
 /* One CPU's value of a kernel series, whose key carries the status. */

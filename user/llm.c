@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "httpmodel.h"
 #include "llm_user.h"
 #include "util.h"
 
@@ -44,8 +45,7 @@ static void on_done(void *ctx, const struct llm_done *d)
 	snprintf(dur, sizeof(dur), "%.6f", d->duration_s);
 	f[n++] = (struct trace_field){ "provider", d->provider, false };
 	f[n++] = (struct trace_field){ "model", d->model, false };
-	f[n++] = (struct trace_field){ "status", d->status == HTTP_SUCCESS ? "success" :
-				       d->status == HTTP_ERROR ? "error" : "timeout", false };
+	f[n++] = (struct trace_field){ "status", http_status_name(d->status), false };
 	f[n++] = (struct trace_field){ "code", code, true };
 	f[n++] = (struct trace_field){ "duration_seconds", dur, true };
 	if (d->ttft_s >= 0) {

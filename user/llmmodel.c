@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "httpmodel.h"
 #include "llmmodel.h"
 #include "util.h"
 
@@ -9,12 +10,6 @@ const char *const llm_loss_names[LLM_LOSS_MAX] = {
 	[LLM_LOSS_CALLS_FULL] = "llm_calls_full",
 	[LLM_LOSS_GAP] = "llm_bytes_missing",
 	[LLM_LOSS_IDLE] = "llm_call_idle",
-};
-
-static const char *const status_names[HTTP_STATUS_MAX] = {
-	[HTTP_SUCCESS] = "success",
-	[HTTP_ERROR] = "error",
-	[HTTP_TIMEOUT] = "timeout",
 };
 
 /* The public APIs, always looked for (the config adds its own). */
@@ -332,7 +327,7 @@ void llm_model_render(const struct llm_model *m, struct expo *e)
 	for (i = 0; i < m->nseries; i++) {
 		n = labels(m, &m->series[i], l);
 		for (k = 0; k < HTTP_STATUS_MAX; k++) {
-			l[n] = (struct label){ "status", status_names[k] };
+			l[n] = (struct label){ "status", http_status_name(k) };
 			expo_sample(e, l, n + 1, m->series[i].requests[k]);
 		}
 	}

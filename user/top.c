@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "config.h"
+#include "httpmodel.h"
 #include "top.h"
 #include "util.h"
 
@@ -116,7 +117,6 @@ static void label(const char *labels, const char *end, const char *key, char *ou
 static void fold(struct top_snapshot *s, enum family f, const char *labels, const char *lend,
 		 double v)
 {
-	static const char *statuses[] = { "success", "error", "timeout" };
 	char name[64], other[32];
 	struct top_agent *a;
 	size_t i;
@@ -134,8 +134,8 @@ static void fold(struct top_snapshot *s, enum family f, const char *labels, cons
 	case F_REQUESTS:
 	case F_CALLS:
 		label(labels, lend, "status", other, sizeof(other));
-		for (i = 0; a && i < ARRAY_SIZE(statuses); i++) {
-			if (!strcmp(other, statuses[i]))
+		for (i = 0; a && i < HTTP_STATUS_MAX; i++) {
+			if (!strcmp(other, http_status_name(i)))
 				(f == F_CALLS ? a->calls : a->requests)[i] += v;
 		}
 		break;
