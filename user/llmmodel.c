@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,13 +216,14 @@ static struct llm_series *series_of(struct llm_model *m, uint32_t agent, uint8_t
 	return s;
 }
 
-static int bucket_of(const struct config *cfg, double v)
+static void observe(const struct config *cfg, struct llm_hist *h, double v)
 {
 	int i;
 
 	for (i = 0; i < cfg->nbuckets && v > cfg->buckets[i]; i++)
 		;
-	return i;
+	h->buckets[i]++;
+	h->sum += v;
 }
 
 static void end(struct llm_model *m, const struct llm_event *e)
@@ -269,12 +271,10 @@ static void end(struct llm_model *m, const struct llm_event *e)
 		s->estimated += p->content_events;
 	}
 	d.duration_s = e->ts_ns > e->start_ns ? (e->ts_ns - e->start_ns) / 1e9 : 0;
-	s->dur_buckets[bucket_of(m->cfg, d.duration_s)]++;
-	s->dur_sum += d.duration_s;
+	observe(m->cfg, &s->duration, d.duration_s);
 	if (p->first_token_ns && p->first_token_ns >= e->start_ns) {
 		d.ttft_s = (p->first_token_ns - e->start_ns) / 1e9;
-		s->ttft_buckets[bucket_of(m->cfg, d.ttft_s)]++;
-		s->ttft_sum += d.ttft_s;
+		observe(m->cfg, &s->ttft, d.ttft_s);
 	}
 	if (m->on_done)
 		m->on_done(m->done_ctx, &d);
@@ -315,9 +315,27 @@ static int labels(const struct llm_model *m, const struct llm_series *s, struct 
 	return 3;
 }
 
-void llm_model_render(const struct llm_model *m, struct expo *e)
+/* A histogram family: the struct llm_hist at offset in each series. */
+static void render_hist(const struct llm_model *m, struct expo *e, const char *name,
+			const char *help, size_t offset)
 {
 	const struct config *cfg = m->cfg;
+	const struct llm_hist *h;
+	struct label l[3];
+	uint32_t i;
+	int n;
+
+	expo_family(e, name, EXPO_HISTOGRAM, help);
+	for (i = 0; i < m->nseries; i++) {
+		h = (const struct llm_hist *)((const char *)&m->series[i] + offset);
+		n = labels(m, &m->series[i], l);
+		expo_histogram(e, l, n, cfg->buckets, h->buckets, cfg->nbuckets,
+			       h->buckets[cfg->nbuckets], h->sum);
+	}
+}
+
+void llm_model_render(const struct llm_model *m, struct expo *e)
+{
 	struct label l[4];
 	uint32_t i;
 	int k, n;
@@ -346,24 +364,12 @@ void llm_model_render(const struct llm_model *m, struct expo *e)
 		n = labels(m, &m->series[i], l);
 		expo_sample(e, l, n, m->series[i].estimated);
 	}
-	expo_family(e, "agent_llm_time_to_first_token_seconds", EXPO_HISTOGRAM,
-		    "From the request's first byte written to the read that brought the first content (a streamed delta; a plain answer's body).");
-	for (i = 0; i < m->nseries; i++) {
-		const struct llm_series *s = &m->series[i];
-
-		n = labels(m, s, l);
-		expo_histogram(e, l, n, cfg->buckets, s->ttft_buckets, cfg->nbuckets,
-			       s->ttft_buckets[cfg->nbuckets], s->ttft_sum);
-	}
-	expo_family(e, "agent_llm_request_duration_seconds", EXPO_HISTOGRAM,
-		    "From the request's first byte written to the read of the answer's last byte (or the connection's end).");
-	for (i = 0; i < m->nseries; i++) {
-		const struct llm_series *s = &m->series[i];
-
-		n = labels(m, s, l);
-		expo_histogram(e, l, n, cfg->buckets, s->dur_buckets, cfg->nbuckets,
-			       s->dur_buckets[cfg->nbuckets], s->dur_sum);
-	}
+	render_hist(m, e, "agent_llm_time_to_first_token_seconds",
+		    "From the request's first byte written to the read that brought the first content (a streamed delta; a plain answer's body).",
+		    offsetof(struct llm_series, ttft));
+	render_hist(m, e, "agent_llm_request_duration_seconds",
+		    "From the request's first byte written to the read of the answer's last byte (or the connection's end).",
+		    offsetof(struct llm_series, duration));
 }
 
 void llm_model_free(struct llm_model *m)

@@ -75,10 +75,10 @@ struct llm_series {
 	uint64_t requests[HTTP_STATUS_MAX];
 	uint64_t tokens[LLM_TOK_MAX];
 	uint64_t estimated;
-	uint64_t ttft_buckets[CONFIG_MAX_BUCKETS + 1];
-	double ttft_sum;
-	uint64_t dur_buckets[CONFIG_MAX_BUCKETS + 1];
-	double dur_sum;
+	struct llm_hist {
+		uint64_t buckets[CONFIG_MAX_BUCKETS + 1];	/* the last: above every bound */
+		double sum;
+	} ttft, duration;
 };
 
 struct llm_model {
