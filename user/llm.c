@@ -35,7 +35,7 @@ static int on_event(void *ctx, void *data, size_t size)
 static void on_done(void *ctx, const struct llm_done *d)
 {
 	struct llm_reader *r = ctx;
-	char tok[LLM_TOK_MAX][24], code[8], dur[32], ttft[32], est[24];
+	char tok[LLM_TOK_MAX][24], key[LLM_TOK_MAX][32], code[8], dur[32], ttft[32], est[24];
 	struct trace_field f[12];
 	int n = 0, k;
 
@@ -56,10 +56,8 @@ static void on_done(void *ctx, const struct llm_done *d)
 		if (d->tokens[k] < 0)
 			continue;
 		snprintf(tok[k], sizeof(tok[k]), "%lld", d->tokens[k]);
-		f[n++] = (struct trace_field){ k == LLM_TOK_INPUT ? "input_tokens" :
-					       k == LLM_TOK_OUTPUT ? "output_tokens" :
-					       k == LLM_TOK_CACHE_READ ? "cache_read_tokens" :
-					       "cache_write_tokens", tok[k], true };
+		snprintf(key[k], sizeof(key[k]), "%s_tokens", llm_token_kinds[k]);
+		f[n++] = (struct trace_field){ key[k], tok[k], true };
 	}
 	if (d->estimated) {
 		snprintf(est, sizeof(est), "%llu", (unsigned long long)d->estimated);

@@ -37,22 +37,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                  "prompt_tokens_details": {"cached_tokens": random.choice((0, 0, 64))}}
         time.sleep(random.uniform(0.05, 0.4))  # the model thinks
         if random.random() < 0.05:
-            body = json.dumps({"error": {"message": "overloaded", "type": "server_error"}}).encode()
-            self.send_response(529)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
+            return self.send_json(529, {"error": {"message": "overloaded", "type": "server_error"}})
         if not req.get("stream"):
-            body = json.dumps({"model": model, "choices": [{"message": {"content": "a plan"}}],
-                               "usage": usage}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
+            return self.send_json(200, {"model": model, "choices": [{"message": {"content": "a plan"}}],
+                                        "usage": usage})
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -65,6 +53,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.event({"model": model, "choices": [], "usage": usage})
         self.chunk(b"data: [DONE]\n\n")
         self.chunk(b"")
+
+    def send_json(self, code, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def event(self, obj):
         self.chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")

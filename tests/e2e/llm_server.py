@@ -115,6 +115,19 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.stream_openai(s, model, body)
 
+    def deltas(self, s, send):
+        """The scripted content deltas: after "first" seconds, "gap" apart; False
+        when the script cuts the connection first."""
+        time.sleep(s["first"])
+        for i in range(s["out"]):
+            if i == s["cut"]:
+                self.cut()
+                return False
+            if i:
+                time.sleep(s["gap"])
+            send(i)
+        return True
+
     def stream_openai(self, s, model, body):
         usage = s["usage"] and (body.get("stream_options") or {}).get("include_usage")
         base = {"id": "chatcmpl-1", "object": "chat.completion.chunk",
@@ -129,13 +142,8 @@ class Handler(BaseHTTPRequestHandler):
 
         # The role comes first, with empty content: no token yet.
         chunk({"role": "assistant", "content": ""})
-        time.sleep(s["first"])
-        for i in range(s["out"]):
-            if i == s["cut"]:
-                return self.cut()
-            if i:
-                time.sleep(s["gap"])
-            chunk({"content": f"tok{i} "})
+        if not self.deltas(s, lambda i: chunk({"content": f"tok{i} "})):
+            return
         chunk({}, "stop")
         if usage:
             self.event(None, dict(base, choices=[], usage={
@@ -155,15 +163,10 @@ class Handler(BaseHTTPRequestHandler):
         self.event("content_block_start", {"type": "content_block_start", "index": 0,
                                            "content_block": {"type": "text", "text": ""}})
         self.event("ping", {"type": "ping"})
-        time.sleep(s["first"])
-        for i in range(s["out"]):
-            if i == s["cut"]:
-                return self.cut()
-            if i:
-                time.sleep(s["gap"])
-            self.event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                               "delta": {"type": "text_delta",
-                                                         "text": f"tok{i} "}})
+        if not self.deltas(s, lambda i: self.event("content_block_delta", {
+                "type": "content_block_delta", "index": 0,
+                "delta": {"type": "text_delta", "text": f"tok{i} "}})):
+            return
         self.event("content_block_stop", {"type": "content_block_stop", "index": 0})
         self.event("message_delta", {"type": "message_delta",
                                      "delta": {"stop_reason": "end_turn", "stop_sequence": None},
